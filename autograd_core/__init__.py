@@ -1,0 +1,54 @@
+"""autograd_core: reverse-mode automatic differentiation on NumPy.
+
+>>> import autograd_core as ag
+>>> w = ag.Tensor(0.0, requires_grad=True, name="w")
+>>> cost = w ** 2 - 10 * w + 25
+>>> cost.backward()
+>>> w.grad
+array(-10.)
+"""
+
+from .tensor import Tensor  # noqa: I001 - first: the ops import it
+from .engine import gradients
+from .function import Function
+from .functional import grad, value_and_grad
+from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .ops.elementwise import (
+    abs,
+    add,
+    astype,
+    clip,
+    cos,
+    divide,
+    exp,
+    log,
+    maximum,
+    minimum,
+    multiply,
+    negative,
+    power,
+    relu,
+    sigmoid,
+    sin,
+    sqrt,
+    square,
+    subtract,
+    tanh,
+    where,
+)
+from .ops.linalg import dot, matmul
+from .ops.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
+from .ops.shape import broadcast_to, concatenate, expand_dims, reshape, squeeze, stack, swapaxes, transpose
+
+from . import testing  # noqa: E402  (no Hypothesis needed)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "Function", "testing", "gradients", "grad", "value_and_grad", "no_grad", "enable_grad",
+    "is_grad_enabled", "abs", "add", "astype", "clip", "cos", "divide", "exp", "log", "maximum",
+    "minimum", "multiply", "negative", "power", "relu", "sigmoid", "sin", "sqrt", "square",
+    "subtract", "tanh", "where", "dot", "matmul", "log_softmax", "logsumexp", "max", "mean", "min",
+    "softmax", "sum", "var", "broadcast_to", "concatenate", "expand_dims", "reshape", "squeeze",
+    "stack", "swapaxes", "transpose",
+]  # fmt: skip

@@ -1,0 +1,230 @@
+"""Reverse mode: topological order, gradient accumulation, release of saved arrays.
+
+The graph is made of nodes (``Function`` instances). A node's ``parents`` hold, for
+each input, the node that produced it, the leaf Tensor itself, or ``None`` when the
+input needs no gradient. There is no recursion anywhere, so a chain of 100,000 ops
+back-propagates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import _state
+from .tensor import Tensor
+
+FREED = (
+    "backward through a graph that was already freed: an earlier backward() released its "
+    "saved arrays. Pass retain_graph=True to the first backward() (or ag.gradients) if you "
+    "need to go through the same graph twice"
+)
+
+
+def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a broadcast gradient back to ``shape``: the one place broadcasting is undone.
+
+    Works on arrays and on Tensors alike (it only uses ``sum`` and ``reshape``).
+    """
+    lead = g.ndim - len(shape)
+    if lead < 0:
+        return np.broadcast_to(g, shape)
+    gshape = g.shape
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape) if lead else g
+
+
+def topological_order(root: Any) -> list[Any]:
+    """Nodes reachable from ``root``, each after every node that consumes it.
+
+    Iterative depth-first post-order, reversed: the root comes first.
+    """
+    order = []
+    seen = {root}
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for p in node.parents or ():
+            if p is not None and not isinstance(p, Tensor) and p not in seen:
+                seen.add(p)
+                stack.append((p, False))
+    order.reverse()
+    return order
+
+
+def leaves(t: Tensor) -> list[Tensor]:
+    """The leaf tensors requiring grad that ``t`` was computed from."""
+    if t._node is None:
+        return [t] if t.requires_grad else []
+    found = {}
+    for node in topological_order(t._node):
+        for p in node.parents or ():
+            if isinstance(p, Tensor):
+                found[id(p)] = p
+    return list(found.values())
+
+
+def _seed(t: Tensor, grad: Any, where: str, create_graph: bool) -> Any:
+    if not t.requires_grad:
+        raise RuntimeError(
+            f"{where}: this tensor does not require grad, so there is no graph to go back through. "
+            "Create the inputs with requires_grad=True (and outside no_grad)"
+        )
+    if grad is None:
+        if t.data.size != 1:
+            raise RuntimeError(
+                f"{where}: grad can be omitted only for a single-element tensor, but this one has "
+                f"shape {t.shape}. Reduce it first (e.g. y.sum().backward()) or pass grad= an array "
+                f"of shape {t.shape}"
+            )
+        return np.ones_like(t.data)
+    if isinstance(grad, Tensor):
+        if create_graph:
+            g = grad
+        else:
+            g = grad.data
+    else:
+        g = np.asarray(grad, dtype=t.dtype)
+    if g.shape != t.shape:
+        raise ValueError(f"{where}: grad has shape {g.shape} but the tensor has shape {t.shape}; they must match")
+    return g
+
+
+def _run(
+    root: Any,
+    seed: Any,
+    retain_graph: bool,
+    create_graph: bool,
+    on_leaf: Callable[[Tensor, Any], None],
+    on_node: Callable[[Any, Any], None] | None = None,
+) -> None:
+    """Propagate ``seed`` from node ``root`` to the leaves."""
+    order = topological_order(root)
+    pending = {root: seed}
+    prev_mode = _state.enabled
+    _state.enabled = create_graph  # record the VJPs only when asked to
+    try:
+        for node in order:
+            g = pending.pop(node, None)
+            inputs = node.inputs
+            if inputs is None:
+                raise RuntimeError(FREED)
+            if on_node is not None:
+                on_node(node, g)
+            if g is None:  # no gradient reached this node
+                if not retain_graph:
+                    node.release()
+                continue
+            if create_graph:
+                out = Tensor._make(node.out, node)
+                xs = [
+                    x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p)
+                    for p, x in zip(node.parents, inputs)
+                ]
+                grads = node.backward(g, out, *xs)
+            else:
+                grads = node.backward(g, node.out, *inputs)
+            if type(grads) is not tuple:
+                grads = (grads,)
+            for p, x, gi in zip(node.parents, inputs, grads):
+                if p is None or gi is None:
+                    continue
+                if gi.shape != x.shape:
+                    gi = sum_to(gi, x.shape)
+                if gi.dtype != x.dtype:
+                    gi = gi.astype(x.dtype)
+                if isinstance(p, Tensor):
+                    on_leaf(p, gi)
+                else:
+                    prev = pending.get(p)
+                    pending[p] = gi if prev is None else prev + gi
+            if not retain_graph:
+                node.release()
+    finally:
+        _state.enabled = prev_mode
+
+
+def _accumulate_into_grad(leaf: Tensor, g: Any) -> None:
+    if leaf.grad is None:
+        leaf.grad = np.array(g, dtype=leaf.data.dtype)  # a copy: g may be shared or a view
+    else:
+        leaf.grad += g
+
+
+def backward(t: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+    """``t.backward()``: accumulate d(t)/d(leaf) into ``leaf.grad`` for every leaf."""
+    seed = _seed(t, grad, "backward", create_graph=False)
+    if t._node is None:
+        _accumulate_into_grad(t, seed)
+        return
+    _run(t._node, seed, retain_graph, False, _accumulate_into_grad)
+
+
+def gradients(
+    output: Tensor,
+    inputs: Sequence[Tensor] | Tensor,
+    grad: Any = None,
+    create_graph: bool = False,
+    retain_graph: bool | None = None,
+) -> tuple[Tensor, ...]:
+    """Gradients of ``output`` with respect to each of ``inputs``, as Tensors.
+
+    Nothing's ``.grad`` is touched (PyTorch's ``torch.autograd.grad``). With
+    ``create_graph=True`` the backward pass is recorded, so the gradients can be
+    differentiated again; the forward graph is then kept (``retain_graph`` defaults
+    to ``create_graph``). An input the output does not depend on gets zeros.
+
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> (g,) = gradients((x ** 3).sum(), [x], create_graph=True)   # 3x²
+    >>> gradients((g * Tensor([1.0, 0.0])).sum(), [x])[0]           # Hessian-vector product: 6x·v
+    Tensor([6., 0.])
+    """
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"gradients: inputs[{i}] is a {type(x).__name__}, not a Tensor")
+        if not x.requires_grad:
+            raise ValueError(
+                f"gradients: inputs[{i}] (shape {x.shape}) does not require grad, so no gradient can be "
+                "traced to it; create it with requires_grad=True"
+            )
+    if not isinstance(output, Tensor):
+        raise TypeError(f"gradients: output is a {type(output).__name__}, not a Tensor")
+    seed = _seed(output, grad, "gradients", create_graph)
+
+    leaf_ids = {id(x) for x in inputs if x._node is None}
+    nodes = {x._node for x in inputs if x._node is not None}
+    found: dict[Any, Any] = {}
+
+    def on_leaf(leaf: Tensor, g: Any) -> None:
+        if id(leaf) in leaf_ids:
+            prev = found.get(id(leaf))
+            found[id(leaf)] = g if prev is None else prev + g
+
+    def on_node(node: Any, g: Any) -> None:
+        if node in nodes and g is not None:
+            found[node] = g
+
+    if output._node is None:
+        found[id(output)] = seed
+    else:
+        _run(output._node, seed, retain_graph, create_graph, on_leaf, on_node)
+
+    result = []
+    for x in inputs:
+        g = found.get(id(x) if x._node is None else x._node)
+        if g is None:
+            g = np.zeros_like(x.data)
+        result.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=x.dtype), None))
+    return tuple(result)

@@ -1,0 +1,124 @@
+"""How an op records itself: a forward on NumPy arrays and its VJP side by side.
+
+An op is a subclass of :class:`Function` with two methods::
+
+    class Exp(Function):
+        def forward(self, x):              # NumPy arrays in, NumPy array out
+            return np.exp(x)
+
+        def backward(self, g, out, x):     # the vector-Jacobian product
+            return g * out                 # d exp(x)/dx = exp(x): reuse the output
+
+``backward`` receives the upstream gradient ``g``, the op's output ``out`` and its
+inputs, and returns one gradient per input (a tuple, or a single value for one
+input; ``None`` where an input needs none). It may return a gradient of the
+*broadcast* shape: the engine sums it back to the input's shape, in one place.
+
+The same ``backward`` serves both orders of differentiation. In a plain
+``backward()`` it runs on NumPy arrays and builds nothing. Under
+``create_graph=True`` it receives Tensors instead, and because a Tensor answers
+to the same operators, methods and NumPy functions (``np.exp(t)`` dispatches to
+our ``exp``), the VJP is itself recorded and can be differentiated again. So write
+``backward`` with operators, ``np.*`` ufuncs, ``np.where``/``np.broadcast_to`` and
+the methods arrays and Tensors share (``sum``, ``reshape``, ``transpose``,
+indexing); never assign into arrays in place. Arrays kept in ``self.saved`` are
+released after backward and are constants to higher-order derivatives.
+
+Non-differentiable arguments (an axis, a shape, an index) are passed to ``apply``
+as keywords and reach ``forward`` as keywords; keep what ``backward`` needs on
+``self``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import _state
+from .tensor import Tensor, as_float_array
+
+
+class Function:
+    """Base class of every op, built-in or user-defined. See the module docstring."""
+
+    __slots__ = ("parents", "inputs", "out", "saved", "__dict__")
+
+    #: The op's name, used in error messages and graph drawings.
+    name: str = "function"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__.lower()
+
+    def forward(self, *xs: Any, **params: Any) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, g: Any, out: Any, *xs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def needs(self, i: int) -> bool:
+        """Whether input ``i`` needs a gradient (skip the work when it does not)."""
+        return self.parents[i] is not None
+
+    def explain(self, err: Exception, xs: tuple[Any, ...]) -> str:
+        """The message for a ValueError raised by ``forward``: name the op and the shapes."""
+        shapes = " and ".join(str(np.shape(x)) for x in xs)
+        msg = str(err)
+        if "broadcast" in msg:
+            return f"{self.name}: shapes {shapes} do not broadcast together"
+        return f"{self.name}: {msg} (input shapes {shapes})"
+
+    def release(self) -> None:
+        """Drop the saved arrays; the graph's structure stays (it can still be drawn)."""
+        self.inputs = None
+        self.out = None
+        self.saved = None
+
+    @classmethod
+    def apply(cls, *args: Any, **params: Any) -> Tensor:
+        """Run the op on Tensors, numbers or arrays and record it when a gradient is needed."""
+        raw = []
+        parents = []
+        track = False
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a.data)
+                if a.requires_grad:
+                    # A parent is the node that made the input, or the leaf tensor itself.
+                    parents.append(a._node or a)
+                    track = True
+                else:
+                    parents.append(None)
+            else:
+                raw.append(_constant(a, cls.name))
+                parents.append(None)
+        fn = cls()
+        try:
+            out = fn.forward(*raw, **params)
+        except ValueError as err:
+            raise ValueError(fn.explain(err, tuple(raw))) from None
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)  # NumPy returns scalars for 0-d results
+        if track and _state.enabled:
+            fn.parents = tuple(parents)
+            fn.inputs = tuple(raw)
+            fn.out = out
+            return Tensor._make(out, fn)
+        return Tensor._make(out, None)
+
+
+def _constant(a: Any, op: str) -> Any:
+    """A non-Tensor operand: numbers stay Python scalars (so float32 tensors stay float32)."""
+    if isinstance(a, (float, int)) or (isinstance(a, np.ndarray) and a.dtype.kind in "biuf"):
+        return a
+    if isinstance(a, np.generic) and a.dtype.kind in "biuf":
+        return a.item()
+    if isinstance(a, (list, tuple)):
+        return as_float_array(a, copy=False, what=op)
+    raise TypeError(
+        f"{op}: unsupported operand of type {type(a).__name__}"
+        f"{'' if not isinstance(a, np.ndarray) else f' with dtype {a.dtype}'}; "
+        "expected a Tensor, a number or a numeric NumPy array"
+    )

@@ -1,0 +1,92 @@
+"""Function transforms: ``grad`` and ``value_and_grad`` (JAX's interface)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from .engine import gradients, leaves
+from .grad_mode import _state, enable_grad
+from .tensor import Tensor
+
+
+def _argnums(argnums: Any, where: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(i, int) for i in nums):
+        raise TypeError(f"{where}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    return nums
+
+
+def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., tuple[Tensor, Any]]:
+    """Return a function computing ``(f(*args), gradient)`` of scalar-valued ``f``.
+
+    The gradient is taken with respect to the argument(s) named by ``argnums`` (a
+    Tensor, or a tuple of Tensors when ``argnums`` is a tuple). Arguments may be
+    numbers, arrays or Tensors. The gradients are themselves differentiable, so
+    transforms nest.
+
+    >>> value_and_grad(lambda x: (x ** 2).sum())(Tensor([1.0, 2.0]))
+    (Tensor(5.), Tensor([2., 4.]))
+    """
+    nums = _argnums(argnums, "value_and_grad")
+    single = isinstance(argnums, int)
+
+    @functools.wraps(f)
+    def wrapped(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
+        args_in = args
+        args = list(args)
+        for i in nums:
+            if not -len(args) <= i < len(args):
+                raise IndexError(
+                    f"grad: argnums={argnums!r} names argument {i}, but the function was called with "
+                    f"{len(args)} positional argument(s)"
+                )
+        xs = []
+        for i in nums:
+            a = args[i]
+            if not (isinstance(a, Tensor) and a.requires_grad):
+                a = Tensor(a, requires_grad=True)
+                args[i] = a
+            xs.append(a)
+        fresh = {id(x) for x, a in zip(xs, (args_in[i] for i in nums)) if x is not a}
+        with enable_grad():
+            out = f(*args, **kwargs)
+        if not isinstance(out, Tensor):
+            raise TypeError(
+                f"grad: the function must return a Tensor computed from its inputs, got "
+                f"{type(out).__name__} (did it convert a Tensor to NumPy on the way?)"
+            )
+        if out.data.size != 1:
+            raise ValueError(
+                f"grad: the function must return a scalar (single-element) Tensor, got shape {out.shape}; "
+                "reduce it (e.g. .sum()) or use ag.gradients with grad= for vector-Jacobian products"
+            )
+        if not out.requires_grad:  # f does not depend on the inputs: the gradient is zero
+            grads = tuple(Tensor._make(x.data * 0, None) for x in xs)
+        else:
+            # Record the backward pass only if something outside may differentiate it
+            # again: an input the caller is tracking, or a tracked tensor f closes over.
+            create_graph = _state.enabled and any(id(leaf) not in fresh for leaf in leaves(out))
+            grads = gradients(out, xs, create_graph=create_graph)
+            if not create_graph:
+                out = out.detach()
+        return out, grads[0] if single else grads
+
+    return wrapped
+
+
+def grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., Any]:
+    """Return a function computing the gradient of scalar-valued ``f``.
+
+    >>> d = grad(lambda x: x ** 3)
+    >>> d(2.0), grad(d)(2.0)          # 3x² and 6x
+    (Tensor(12.), Tensor(12.))
+    """
+    vg = value_and_grad(f, argnums)
+
+    @functools.wraps(f)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return vg(*args, **kwargs)[1]
+
+    return wrapped

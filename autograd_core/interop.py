@@ -1,0 +1,115 @@
+"""NumPy interoperability: ``np.exp(t)``, ``array * t``, ``np.sum(t)`` and friends.
+
+NumPy hands any ufunc or array function that touches a Tensor to the tables below,
+so mixed expressions build Tensors (never object arrays), and the ops' VJPs, which
+are written with NumPy functions, record themselves when given Tensors.
+Non-differentiable predicates (comparisons, ``np.sign``, ``np.isfinite``) and
+queries (``np.shape``, ``np.allclose``) run on the raw data. Anything else raises
+rather than silently dropping the gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .ops import elementwise as ew
+from .ops import linalg, reduce, shape
+from .tensor import Tensor
+
+
+def _positive(x: Any) -> Any:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+UFUNCS = {
+    np.add: ew.add,
+    np.subtract: ew.subtract,
+    np.multiply: ew.multiply,
+    np.divide: ew.divide,
+    np.power: ew.power,
+    np.negative: ew.negative,
+    np.positive: _positive,
+    np.square: ew.square,
+    np.exp: ew.exp,
+    np.log: ew.log,
+    np.sqrt: ew.sqrt,
+    np.sin: ew.sin,
+    np.cos: ew.cos,
+    np.tanh: ew.tanh,
+    np.absolute: ew.abs,
+    np.maximum: ew.maximum,
+    np.minimum: ew.minimum,
+    np.matmul: linalg.matmul,
+}
+
+RAW_UFUNCS = {
+    np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
+    np.sign, np.signbit, np.isfinite, np.isnan, np.isinf,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
+}  # fmt: skip
+
+FUNCTIONS = {
+    np.sum: reduce.sum,
+    np.mean: reduce.mean,
+    np.max: reduce.max,
+    np.amax: reduce.max,
+    np.min: reduce.min,
+    np.amin: reduce.min,
+    np.var: reduce.var,
+    np.reshape: shape.reshape,
+    np.transpose: shape.transpose,
+    np.swapaxes: shape.swapaxes,
+    np.broadcast_to: shape.broadcast_to,
+    np.expand_dims: shape.expand_dims,
+    np.squeeze: shape.squeeze,
+    np.concatenate: shape.concatenate,
+    np.stack: shape.stack,
+    np.where: ew.where,
+    np.clip: ew.clip,
+    np.dot: linalg.dot,
+}
+
+RAW_FUNCTIONS = {
+    np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv,
+    np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.any, np.all,
+    np.round, np.around, np.copy, np.array_repr, np.array_str, np.array2string,
+    np.result_type, np.iscomplexobj, np.isrealobj,
+}  # fmt: skip
+
+
+def _unwrap(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, (list, tuple)):
+        return type(x)(_unwrap(v) for v in x)
+    return x
+
+
+def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if method == "__call__" and not kwargs:
+        impl = UFUNCS.get(ufunc)
+        if impl is not None:
+            return impl(*inputs)
+    if ufunc in RAW_UFUNCS and method == "__call__" and "out" not in kwargs:
+        return ufunc(*_unwrap(inputs), **kwargs)
+    detail = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    if "out" in kwargs:
+        detail += " with out="
+    raise TypeError(
+        f"{detail} is not supported on Tensors (it would not be differentiable). Use Tensor ops, "
+        "or np.asarray(t) to compute on the raw values outside the graph"
+    )
+
+
+def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    impl = FUNCTIONS.get(func)
+    if impl is not None:
+        return impl(*args, **kwargs)
+    if func in RAW_FUNCTIONS:
+        return func(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
+    raise TypeError(
+        f"np.{getattr(func, '__name__', func)} is not supported on Tensors (it would not be "
+        "differentiable). Use Tensor ops, or np.asarray(t) to compute on the raw values outside the graph"
+    )

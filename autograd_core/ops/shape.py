@@ -1,0 +1,179 @@
+"""Movement ops: reshape, transpose, indexing, broadcasting, joining."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..engine import sum_to
+from ..function import Function
+from ..tensor import Tensor
+
+
+class Reshape(Function):
+    def forward(self, x, shape):
+        return x.reshape(shape)
+
+    def backward(self, g, out, x):
+        return g.reshape(x.shape)
+
+
+class Transpose(Function):
+    """Permute axes (reverse them when ``axes`` is None)."""
+
+    def forward(self, x, axes):
+        self.axes = axes
+        return np.transpose(x, axes)
+
+    def backward(self, g, out, x):
+        if self.axes is None:
+            return g.transpose()
+        return g.transpose(tuple(int(i) for i in np.argsort(self.axes)))
+
+
+class BroadcastTo(Function):
+    def forward(self, x, shape):
+        return np.broadcast_to(x, shape)
+
+    def backward(self, g, out, x):
+        return sum_to(g, x.shape)
+
+
+class GetItem(Function):
+    """``x[index]``: slices, integers, integer arrays, boolean masks.
+
+    VJP: scatter ``g`` into zeros of x's shape at ``index``, adding where an integer
+    array repeats an element.
+    """
+
+    name = "getitem"
+
+    def forward(self, x, index):
+        self.index = index
+        try:
+            return x[index]
+        except IndexError as err:
+            raise IndexError(f"getitem: {err} (tensor shape {x.shape})") from None
+
+    def backward(self, g, out, x):
+        if isinstance(g, Tensor):
+            return Unindex.apply(g, index=self.index, shape=x.shape)
+        return Unindex().forward(g, index=self.index, shape=x.shape)
+
+
+class Unindex(Function):
+    """The transpose of ``getitem``: a zero tensor of ``shape`` with ``g`` added at ``index``."""
+
+    def forward(self, g, index, shape):
+        self.index = index
+        full = np.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):  # no element can repeat: plain assignment is enough
+            full[index] = g
+        else:
+            np.add.at(full, index, g)
+        return full
+
+    def backward(self, g, out, x):
+        return g[self.index]
+
+
+class Concatenate(Function):
+    def forward(self, *xs, axis):
+        out = np.concatenate(xs, axis=axis)
+        self.axis = axis % out.ndim
+        self.ends = np.cumsum([x.shape[self.axis] for x in xs]).tolist()
+        return out
+
+    def backward(self, g, out, *xs):
+        lead = (slice(None),) * self.axis
+        starts = [0] + self.ends[:-1]
+        return tuple(g[lead + (slice(s, e),)] for s, e in zip(starts, self.ends))
+
+
+class Stack(Function):
+    def forward(self, *xs, axis):
+        out = np.stack(xs, axis=axis)
+        self.axis = axis % out.ndim
+        return out
+
+    def backward(self, g, out, *xs):
+        lead = (slice(None),) * self.axis
+        return tuple(g[lead + (i,)] for i in range(len(xs)))
+
+
+def _is_basic(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(
+        isinstance(p, (int, np.integer, slice, type(None), type(Ellipsis)))
+        or (isinstance(p, np.ndarray) and p.dtype == bool)
+        for p in parts
+    )
+
+
+def _index_part(p: Any) -> Any:
+    if isinstance(p, Tensor):
+        p = p.data
+        if np.any(p != np.round(p)):
+            raise IndexError("getitem: a Tensor used as an index must hold whole numbers")
+        return p.astype(np.intp)
+    return p
+
+
+# ============================================================== public functions
+
+
+def getitem(x: Any, index: Any) -> Tensor:
+    """``x[index]`` (Tensors in the index are used as integer arrays)."""
+    if isinstance(index, tuple):
+        index = tuple(_index_part(p) for p in index)
+    else:
+        index = _index_part(index)
+    return GetItem.apply(x, index=index)
+
+
+def reshape(x: Any, shape: Any) -> Tensor:
+    return Reshape.apply(x, shape=tuple(shape) if isinstance(shape, (list, tuple)) else shape)
+
+
+def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
+    return Transpose.apply(x, axes=None if axes is None else tuple(int(a) for a in axes))
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    ndim = np.ndim(x.data if isinstance(x, Tensor) else x)
+    axes = list(range(ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return Transpose.apply(x, axes=tuple(axes))
+
+
+def broadcast_to(x: Any, shape: Any) -> Tensor:
+    return BroadcastTo.apply(x, shape=tuple(shape) if isinstance(shape, (list, tuple)) else (shape,))
+
+
+def _probe(x: Any) -> np.ndarray:
+    """A zero-memory array of x's shape, to let NumPy work out a new shape."""
+    return np.broadcast_to(False, np.shape(x.data if isinstance(x, Tensor) else x))
+
+
+def expand_dims(x: Any, axis: Any) -> Tensor:
+    return Reshape.apply(x, shape=np.expand_dims(_probe(x), axis).shape)
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    return Reshape.apply(x, shape=np.squeeze(_probe(x), axis).shape)
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    if len(tensors) == 0:
+        raise ValueError("concatenate: need at least one tensor")
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis."""
+    if len(tensors) == 0:
+        raise ValueError("stack: need at least one tensor")
+    return Stack.apply(*tensors, axis=axis)

@@ -1,0 +1,381 @@
+"""The Tensor: data, grad, flags and operator overloads. No maths lives here.
+
+Every method that computes something forwards to an op in ``autograd_core/ops``;
+every op records itself through ``Function.apply`` (see ``function.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import _state
+
+DEFAULT_DTYPE = np.dtype(np.float64)
+
+
+def as_float_array(data: Any, dtype: Any = None, *, copy: bool = True, what: str = "Tensor") -> np.ndarray:
+    """Validate ``data`` and return it as a floating NumPy array.
+
+    Integer and bool data become ``float64``; floating arrays keep their dtype unless
+    ``dtype`` says otherwise. Strings, objects, complex numbers and ragged lists raise.
+    """
+    if isinstance(data, Tensor):
+        arr = data.data
+    else:
+        try:
+            arr = np.asarray(data)
+        except ValueError as err:  # NumPy 2 refuses ragged nested lists
+            raise ValueError(
+                f"{what}: data must be a number, an array or a nested list with a regular "
+                f"(rectangular) shape; got an irregular sequence ({err})"
+            ) from None
+    kind = arr.dtype.kind
+    if kind not in "biuf":
+        raise TypeError(
+            f"{what}: data must be numeric (bool, int or float), got {type(data).__name__} with dtype {arr.dtype}"
+        )
+    if dtype is None:
+        target = arr.dtype if kind == "f" else DEFAULT_DTYPE
+    else:
+        target = np.dtype(dtype)
+        if target.kind != "f":
+            raise TypeError(f"{what}: dtype must be a floating type such as np.float32 or np.float64, got {target}")
+    return np.array(arr, dtype=target, copy=copy) if copy else arr.astype(target, copy=False)
+
+
+class Tensor:
+    """A floating NumPy array that remembers how it was computed.
+
+    >>> w = Tensor(3.0, requires_grad=True, name="w")
+    >>> y = w ** 2 + 2 * w
+    >>> y.backward()
+    >>> w.grad
+    array(8.)
+
+    ``data`` is a number, a nested list, a NumPy array or a Tensor (copied). Data is
+    ``float64`` by default and ``float32`` when a float32 array is given or
+    ``dtype=np.float32`` is asked for; integer and bool data become ``float64``.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "_node")
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
+        self.data: np.ndarray = as_float_array(data, dtype)
+        self.grad: np.ndarray | None = None
+        self.requires_grad: bool = bool(requires_grad)
+        self.name: str | None = name
+        self._node = None  # the Function that produced this tensor; None for a leaf
+
+    @staticmethod
+    def _make(data: np.ndarray, node: Any) -> Tensor:
+        """Fast internal constructor for op outputs: no validation, no copy."""
+        t = _new(Tensor)
+        t.data = data
+        t.grad = None
+        t.requires_grad = node is not None
+        t.name = None
+        t._node = node
+        return t
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an op."""
+        return self._node is None
+
+    @property
+    def op(self) -> str | None:
+        """Name of the op that produced this tensor (``None`` for a leaf)."""
+        return None if self._node is None else self._node.name
+
+    @property
+    def T(self) -> Tensor:
+        return _shape.Transpose.apply(self, axes=None)
+
+    @property
+    def mT(self) -> Tensor:
+        """Transpose of the last two axes (a batch of matrices)."""
+        return _shape.swapaxes(self, -1, -2)
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only a single-element tensor can become a Python number; this one has shape {self.shape}"
+            )
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut off from the graph."""
+        return Tensor._make(self.data, None)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Cast to another floating dtype (differentiable: the gradient is cast back)."""
+        return _ew.astype(self, dtype)
+
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Back-propagate from this tensor, accumulating into ``.grad`` of every leaf
+        that requires grad. ``grad`` (the upstream gradient, same shape as this tensor)
+        may be omitted only for a single-element tensor. Unless ``retain_graph=True``
+        the graph's saved arrays are released afterwards."""
+        _engine.backward(self, grad, retain_graph)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return _interop.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return _interop.array_function(func, args, kwargs)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extras = []
+        if self.data.dtype != DEFAULT_DTYPE:
+            extras.append(f"dtype={self.data.dtype}")
+        if self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name is not None:
+            extras.append(f"name={self.name!r}")
+        return f"Tensor({', '.join([body, *extras])})"
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    __hash__ = object.__hash__  # identity hash, although == is elementwise
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, other: Any) -> Tensor:
+        return _ew.Add.apply(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ew.Add.apply(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ew.Subtract.apply(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ew.Subtract.apply(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ew.Multiply.apply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ew.Multiply.apply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ew.Divide.apply(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ew.Divide.apply(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ew.Power.apply(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ew.Power.apply(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _linalg.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _linalg.MatMul.apply(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ew.Negative.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    # In-place operators update the data only where that cannot corrupt a graph: under
+    # no_grad (the classic ``w -= lr * w.grad``) or on tensors outside any graph.
+    def _inplace(self, other: Any, ufunc: np.ufunc, op: str) -> Tensor:
+        if _state.enabled and self.requires_grad:
+            if self._node is None:
+                raise RuntimeError(
+                    f"in-place {op} on a leaf tensor that requires grad would hide the update from "
+                    f"autodiff; update parameters inside `with ag.no_grad():` or write `w = w {op[0]} ...`"
+                )
+            return getattr(self, _INPLACE_FALLBACK[op])(other)  # rebind, as x = x + y
+        ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data, casting="same_kind")
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(other, np.add, "+=")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(other, np.subtract, "-=")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(other, np.multiply, "*=")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(other, np.divide, "/=")
+
+    # Comparisons are not differentiable: they return plain boolean arrays.
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < _raw(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= _raw(other)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > _raw(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= _raw(other)
+
+    def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self.data == _raw(other)
+
+    def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self.data != _raw(other)
+
+    # ------------------------------------------------------------------ indexing
+    def __getitem__(self, index: Any) -> Tensor:
+        return _shape.getitem(self, index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if _state.enabled and self.requires_grad:
+            raise RuntimeError(
+                "item assignment on a tensor that requires grad is not recorded; build the new "
+                "tensor with ag.where or ag.concatenate, or assign inside `with ag.no_grad():`"
+            )
+        self.data[index] = _raw(value)
+
+    # ------------------------------------------------------------------ maths methods
+    def exp(self) -> Tensor:
+        return _ew.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return _ew.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return _ew.Sqrt.apply(self)
+
+    def square(self) -> Tensor:
+        return _ew.Square.apply(self)
+
+    def abs(self) -> Tensor:
+        return _ew.Abs.apply(self)
+
+    def sin(self) -> Tensor:
+        return _ew.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return _ew.Cos.apply(self)
+
+    def tanh(self) -> Tensor:
+        return _ew.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ew.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return _ew.Relu.apply(self)
+
+    def clip(self, low: Any = None, high: Any = None) -> Tensor:
+        return _ew.clip(self, low, high)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _reduce.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _reduce.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _reduce.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _reduce.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Biased variance (NumPy's default, ``ddof=0``)."""
+        return _reduce.var(self, axis=axis, keepdims=keepdims)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _reduce.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _reduce.Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _reduce.LogSoftmax.apply(self, axis=axis)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])
+        return _shape.Reshape.apply(self, shape=shape)
+
+    def flatten(self) -> Tensor:
+        return _shape.Reshape.apply(self, shape=(-1,))
+
+    def transpose(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = axes[0]
+        return _shape.Transpose.apply(
+            self, axes=None if axes is None or len(axes) == 0 else tuple(int(a) for a in axes)
+        )
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return _shape.swapaxes(self, axis1, axis2)
+
+
+_new = object.__new__
+_INPLACE_FALLBACK = {"+=": "__add__", "-=": "__sub__", "*=": "__mul__", "/=": "__truediv__"}
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+# The ops need the Tensor class, so they are imported after it is defined.
+from . import engine as _engine  # noqa: E402
+from . import interop as _interop  # noqa: E402
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import linalg as _linalg  # noqa: E402
+from .ops import reduce as _reduce  # noqa: E402
+from .ops import shape as _shape  # noqa: E402

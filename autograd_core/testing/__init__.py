@@ -1,0 +1,20 @@
+"""Gradient checks for your own functions and ops, and Hypothesis strategies.
+
+``gradcheck`` and ``gradgradcheck`` need only NumPy. ``strategies`` needs the
+optional Hypothesis package (``pip install hypothesis``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .gradcheck import gradcheck, gradgradcheck
+
+__all__ = ["gradcheck", "gradgradcheck", "strategies"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "strategies":  # imported on first use: it needs Hypothesis
+        return importlib.import_module(f"{__name__}.strategies")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

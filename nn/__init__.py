@@ -1,0 +1,1 @@
+"""Neural-network layers, losses and saving (see the nn issue)."""
