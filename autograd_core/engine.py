@@ -123,6 +123,8 @@ def _run(
                 if not retain_graph:
                     node.release()
                 continue
+            if node.retained is not None and not create_graph and on_node is None:
+                _accumulate_into_grad(node.retained, g)
             if create_graph:
                 out = Tensor._make(node.out, node)
                 xs = [

@@ -46,6 +46,8 @@ class Function:
 
     #: The op's name, used in error messages and graph drawings.
     name: str = "function"
+    #: The output tensor whose ``.grad`` backward should fill (see ``Tensor.retain_grad``).
+    retained: Tensor | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

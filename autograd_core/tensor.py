@@ -130,6 +130,11 @@ class Tensor:
     def tolist(self) -> Any:
         return self.data.tolist()
 
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` during backward (leaves always do)."""
+        if self._node is not None:
+            self._node.retained = self
+
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
         return Tensor._make(self.data, None)
