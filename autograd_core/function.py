@@ -48,6 +48,8 @@ class Function:
     name: str = "function"
     #: The output tensor whose ``.grad`` backward should fill (see ``Tensor.retain_grad``).
     retained: Tensor | None = None
+    #: Inputs that were named tensors not requiring grad (data such as ``x``), by position.
+    named_inputs: dict[int, Tensor] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -84,6 +86,7 @@ class Function:
         raw = []
         parents = []
         track = False
+        named = None
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
@@ -93,6 +96,8 @@ class Function:
                     track = True
                 else:
                     parents.append(None)
+                    if a.name is not None:  # a named constant (data): remembered for drawing
+                        named = (named or []) + [(len(raw) - 1, a)]
             else:
                 raw.append(_constant(a, cls.name))
                 parents.append(None)
@@ -107,6 +112,8 @@ class Function:
             fn.parents = tuple(parents)
             fn.inputs = tuple(raw)
             fn.out = out
+            if named:
+                fn.named_inputs = dict(named)
             return Tensor._make(out, fn)
         return Tensor._make(out, None)
 

@@ -130,7 +130,29 @@ def getitem(x: Any, index: Any) -> Tensor:
         index = tuple(_index_part(p) for p in index)
     else:
         index = _index_part(index)
-    return GetItem.apply(x, index=index)
+    out = GetItem.apply(x, index=index)
+    if out._node is None and isinstance(x, Tensor) and x.name is not None:
+        out.name = f"{x.name}[{_index_text(index)}]"  # data: x[0][0] keeps a readable name
+    return out
+
+
+def _index_text(index: Any) -> str:
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def one(p: Any) -> str:
+        if isinstance(p, slice):
+            text = "" if p.start is None else str(p.start)
+            text += ":" + ("" if p.stop is None else str(p.stop))
+            return text + ("" if p.step is None else f":{p.step}")
+        if p is Ellipsis:
+            return "..."
+        if p is None:
+            return "None"
+        if isinstance(p, np.ndarray):
+            return f"<{p.dtype.name} array>"
+        return str(p)
+
+    return ", ".join(one(p) for p in parts)
 
 
 def reshape(x: Any, shape: Any) -> Tensor:
