@@ -39,6 +39,7 @@ from .ops.elementwise import (
 from .ops.linalg import dot, matmul
 from .ops.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
 from .ops.shape import broadcast_to, concatenate, expand_dims, reshape, squeeze, stack, swapaxes, transpose
+from .viz import draw_graph
 
 from . import testing  # noqa: E402  (no Hypothesis needed)
 
@@ -50,5 +51,5 @@ __all__ = [
     "minimum", "multiply", "negative", "power", "relu", "sigmoid", "sin", "sqrt", "square",
     "subtract", "tanh", "where", "dot", "matmul", "log_softmax", "logsumexp", "max", "mean", "min",
     "softmax", "sum", "var", "broadcast_to", "concatenate", "expand_dims", "reshape", "squeeze",
-    "stack", "swapaxes", "transpose",
+    "stack", "swapaxes", "transpose", "draw_graph",
 ]  # fmt: skip

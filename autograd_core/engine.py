@@ -44,17 +44,19 @@ def topological_order(root: Any) -> list[Any]:
     Iterative depth-first post-order, reversed: the root comes first.
     """
     order = []
-    seen = {root}
+    seen = set()
     stack = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
-            order.append(node)
+            order.append(node)  # every node it feeds on is already in order
             continue
+        if node in seen:  # pushed twice, already finished (a DAG has no cycles)
+            continue
+        seen.add(node)
         stack.append((node, True))
         for p in node.parents or ():
             if p is not None and not isinstance(p, Tensor) and p not in seen:
-                seen.add(p)
                 stack.append((p, False))
     order.reverse()
     return order

@@ -120,10 +120,17 @@ class Function:
 
 def _constant(a: Any, op: str) -> Any:
     """A non-Tensor operand: numbers stay Python scalars (so float32 tensors stay float32)."""
-    if isinstance(a, (float, int)) or (isinstance(a, np.ndarray) and a.dtype.kind in "biuf"):
+    t = type(a)
+    if t is float or t is int or t is bool:
         return a
-    if isinstance(a, np.generic) and a.dtype.kind in "biuf":
-        return a.item()
+    if isinstance(a, np.generic):  # before float: np.float64 subclasses float but is not "weak"
+        if a.dtype.kind in "biuf":
+            return a.item()
+    elif isinstance(a, np.ndarray):
+        if a.dtype.kind in "biuf":
+            return a
+    elif isinstance(a, (int, float)):
+        return a
     if isinstance(a, (list, tuple)):
         return as_float_array(a, copy=False, what=op)
     raise TypeError(

@@ -36,7 +36,7 @@ class Mean(Function):
     def forward(self, x, axis, keepdims):
         out = np.mean(x, axis=axis, keepdims=keepdims)
         self.kept = _kept_shape(x.shape, axis)
-        self.n = x.size // max(out.size, 1)
+        self.n = x.size // (out.size or 1)  # (the builtin max is shadowed here)
         return out
 
     def backward(self, g, out, x):
