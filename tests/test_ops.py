@@ -9,8 +9,9 @@ Each row says how to call our op, the NumPy reference, and how to draw its input
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
