@@ -1,5 +1,40 @@
-"""Optimizers with the lecture's update rules."""
+"""Optimizers with the lecture's update rules, learning-rate schedules and checkpoints.
 
+Swapping the optimizer is one line::
+
+    opt = optim.GradientDescent(params, lr=0.1)
+    opt = optim.Momentum(params, lr=0.1, beta=0.9)
+    opt = optim.RMSprop(params, lr=0.01, beta=0.999)
+    opt = optim.Adam(params, lr=0.001)
+"""
+
+from .adam import Adam
+from .checkpoint import load, save
+from .momentum import Momentum
 from .optimizer import SGD, GradientDescent, Optimizer
+from .rmsprop import RMSprop
+from .schedules import (
+    ExponentialDecay,
+    InverseSqrtDecay,
+    InverseTimeDecay,
+    LambdaDecay,
+    Schedule,
+    StaircaseDecay,
+)
 
-__all__ = ["Optimizer", "GradientDescent", "SGD"]
+__all__ = [
+    "Optimizer",
+    "GradientDescent",
+    "SGD",
+    "Momentum",
+    "RMSprop",
+    "Adam",
+    "Schedule",
+    "InverseTimeDecay",
+    "ExponentialDecay",
+    "InverseSqrtDecay",
+    "StaircaseDecay",
+    "LambdaDecay",
+    "save",
+    "load",
+]

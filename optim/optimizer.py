@@ -1,62 +1,159 @@
-"""The Optimizer base: parameters, per-parameter state, ``zero_grad``, ``step``, ``minimize``."""
+"""The Optimizer base: parameter groups, per-parameter state, ``zero_grad``, ``step``, ``minimize``,
+``state_dict``/``load_state_dict``; and plain gradient descent.
+
+A subclass names its hyperparameters in ``__init__``, creates each parameter's state in
+:meth:`Optimizer.init_state` and updates one parameter in :meth:`Optimizer.update`. Everything
+else (groups, weight decay, skipping parameters without a gradient, validation, checkpoints)
+lives here, once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from autograd_core import Tensor, no_grad
 
+ParamsLike = Iterable[Tensor] | Iterable[Mapping[str, Any]]
+
 
 class Optimizer:
-    """Base class: subclasses implement :meth:`update` for one parameter.
+    """Base class of the optimizers. Subclasses implement :meth:`init_state` and :meth:`update`.
 
-    ``params`` is an iterable of Tensors (``nn.Parameter`` s, or any Tensor with
-    ``requires_grad=True``). ``lr`` may be changed at any time.
+    ``params`` is an iterable of Tensors (``nn.Parameter`` s, or leaf Tensors with
+    ``requires_grad=True``), or an iterable of *groups*: dicts with a ``"params"`` entry and
+    optional per-group hyperparameters that override the optimizer's defaults::
+
+        optim.Momentum([{"params": body}, {"params": head, "lr": 0.1}], lr=0.01)
+
+    Every optimizer takes ``weight_decay`` (L2 regularisation, default 0): it is added to the
+    gradient before the rule sees it, ``g ← g + weight_decay · w`` (PyTorch's ``weight_decay``,
+    not AdamW's decoupled decay); ``p.grad`` itself is left untouched.
+
+    ``lr`` may be read or set at any time; setting it sets the learning rate of every group
+    (reading it gives the first group's). Per-parameter state (moment estimates, step counts)
+    is in ``state``, a list parallel to ``params``.
     """
 
-    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
-        self.params = list(params)
-        if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__}: params[{i}] is a {type(p).__name__}, not a Tensor")
-            if not p.requires_grad or not p.is_leaf:
-                raise ValueError(
-                    f"{type(self).__name__}: params[{i}] (shape {p.shape}) must be a leaf tensor with "
-                    "requires_grad=True"
-                )
-        self.lr = lr
-        self.state: list[dict[str, Any]] = [{} for _ in self.params]
+    def __init__(self, params: ParamsLike, lr: float, *, weight_decay: float = 0.0, **hyper: float) -> None:
+        name = type(self).__name__
+        self.defaults: dict[str, float] = {"lr": lr, "weight_decay": weight_decay, **hyper}
+        for key, value in self.defaults.items():
+            self.defaults[key] = self._check(key, value)
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Tensors (e.g. [w]), got a single Tensor")
+        items = list(params)
+        if not items:
+            raise ValueError(f"{name}: got an empty parameter list")
+        self.param_groups: list[dict[str, Any]] = []
+        self.params: list[Tensor] = []
+        self.state: list[dict[str, Any]] = []
+        self._pairs: list[list[tuple[Tensor, dict[str, Any]]]] = []  # per group: (param, its state)
+        if all(isinstance(item, Mapping) for item in items):
+            for group in items:
+                self.add_param_group(group)
+        elif any(isinstance(item, Mapping) for item in items):
+            raise TypeError(f"{name}: params must be all Tensors or all parameter groups (dicts), not a mixture")
+        else:
+            self.add_param_group({"params": items})
+
+    # ------------------------------------------------------------------ hyperparameters
+    def _check(self, key: str, value: Any) -> float:
+        """Validate one hyperparameter and return it as a Python float.
+
+        Python floats (not NumPy scalars) keep float32 parameters in float32 arithmetic.
+        """
+        name = type(self).__name__
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating, np.ndarray)):
+            raise TypeError(f"{name}: {key} must be a number, got {value!r}")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: {key} must be a number, got {value!r}") from None
+        if key.startswith("beta"):
+            if not 0.0 <= v < 1.0:
+                raise ValueError(f"{name}: {key} must be in [0, 1), got {value}")
+        elif not (v >= 0.0 and math.isfinite(v)):
+            raise ValueError(f"{name}: {key} must be a non-negative finite number, got {value}")
+        return v
 
     @property
     def lr(self) -> float:
-        return self._lr
+        """The learning rate (of the first group). Setting it sets every group's."""
+        return self.param_groups[0]["lr"]
 
     @lr.setter
     def lr(self, value: float) -> None:
-        value = float(value)
-        if not value >= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be a non-negative number, got {value}")
-        self._lr = value
+        value = self._check("lr", value)
+        for group in self.param_groups:
+            group["lr"] = value
 
-    def zero_grad(self) -> None:
-        """Forget the accumulated gradients (``.grad = None``)."""
+    def add_param_group(self, group: Mapping[str, Any]) -> None:
+        """Add a group of parameters, with hyperparameters overriding the defaults."""
+        name = type(self).__name__
+        if "params" not in group:
+            raise ValueError(f"{name}: a parameter group needs a 'params' entry")
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise ValueError(
+                f"{name}: unknown option(s) {sorted(unknown)} in a parameter group; "
+                f"the options are {sorted(self.defaults)}"
+            )
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        if not params:
+            raise ValueError(f"{name}: parameter group {len(self.param_groups)} is empty")
+        seen = {id(p) for p in self.params}
+        for p in params:
+            i = len(self.params)
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: params[{i}] is a {type(p).__name__}, not a Tensor")
+            if not p.requires_grad or not p.is_leaf:
+                raise ValueError(f"{name}: params[{i}] (shape {p.shape}) must be a leaf tensor with requires_grad=True")
+            if id(p) in seen:
+                raise ValueError(f"{name}: params[{i}] (shape {p.shape}) appears more than once")
+            seen.add(id(p))
+            self.params.append(p)
+            self.state.append(self.init_state(p))
+        new = {"params": params}
+        for key, default in self.defaults.items():
+            new[key] = self._check(key, group[key]) if key in group else default
+        self.param_groups.append(new)
+        self._pairs.append(list(zip(params, self.state[len(self.state) - len(params) :])))
+
+    # ------------------------------------------------------------------ the rule
+    def init_state(self, p: Tensor) -> dict[str, Any]:
+        """The initial state of one parameter (zero moment estimates, step count 0)."""
+        return {}
+
+    def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Update ``p.data`` in place from its gradient ``g`` (weight decay already added)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ training
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the accumulated gradients: ``.grad = None`` (or zeros with ``set_to_none=False``)."""
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.fill(0)
 
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient; those whose ``.grad`` is None are skipped."""
-        for p, state in zip(self.params, self.state):
-            if p.grad is not None:
-                self.update(p, p.grad, state)
-
-    def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any]) -> None:
-        raise NotImplementedError
+        for group, pairs in zip(self.param_groups, self._pairs):
+            wd = group["weight_decay"]
+            for p, state in pairs:
+                g = p.grad
+                if g is None:
+                    continue
+                if wd:
+                    g = g + wd * p.data  # a new array: p.grad stays the loss's gradient
+                self.update(p, g, state, group)
 
     def minimize(self, cost_fn: Callable[[], Tensor]) -> float:
         """One training step: ``zero_grad``, ``cost = cost_fn()``, ``backward``, ``step``.
@@ -71,9 +168,104 @@ class Optimizer:
         self.step()
         return float(cost.item())
 
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Everything needed to resume: a flat dict of name → NumPy array (copies), ready for ``.npz``.
+
+        Keys: ``optimizer`` (the class name), ``groups.{i}.size`` and ``groups.{i}.{hyperparameter}``
+        (``lr`` included), ``params.{j}.shape``, and ``state.{j}.{name}`` for each parameter's state
+        (moment estimates, step counts).
+        """
+        d: dict[str, np.ndarray] = {"optimizer": np.array(type(self).__name__)}
+        for i, group in enumerate(self.param_groups):
+            d[f"groups.{i}.size"] = np.array(len(group["params"]), dtype=np.int64)
+            for key in self.defaults:
+                d[f"groups.{i}.{key}"] = np.array(group[key], dtype=np.float64)
+        for j, (p, state) in enumerate(zip(self.params, self.state)):
+            d[f"params.{j}.shape"] = np.array(p.shape, dtype=np.int64)
+            for key, value in state.items():
+                d[f"state.{j}.{key}"] = np.array(value, copy=True)
+        return d
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore hyperparameters (``lr`` included), moment estimates and step counts.
+
+        Checks everything before changing anything: a different optimizer type, a different
+        number of groups or parameters, a parameter of another shape, or missing or unexpected
+        entries raise a ValueError that says which.
+        """
+        name = type(self).__name__
+        where = f"{name}.load_state_dict"
+        d = dict(state_dict)
+        if "optimizer" not in d:
+            raise ValueError(f"{where}: not an optimizer state (no 'optimizer' entry)")
+        saved_type = str(np.asarray(d["optimizer"]))
+        if saved_type != name:
+            raise ValueError(f"{where}: the state is from a {saved_type} optimizer, not a {name}")
+        expected = {"optimizer"}
+        sizes = [len(group["params"]) for group in self.param_groups]
+        saved_sizes = []
+        i = 0
+        while f"groups.{i}.size" in d:
+            saved_sizes.append(int(d[f"groups.{i}.size"]))
+            i += 1
+        if saved_sizes != sizes:
+            raise ValueError(
+                f"{where}: the state has {sum(saved_sizes)} parameter(s) in groups of sizes {saved_sizes}, "
+                f"but this optimizer has {sum(sizes)} in groups of sizes {sizes}"
+            )
+        hyper: list[dict[str, float]] = []
+        for i in range(len(sizes)):
+            expected.add(f"groups.{i}.size")
+            values = {}
+            for key in self.defaults:
+                k = f"groups.{i}.{key}"
+                expected.add(k)
+                if k not in d:
+                    raise ValueError(f"{where}: missing entry {k!r}")
+                values[key] = self._check(key, np.asarray(d[k]).item())
+            hyper.append(values)
+        new_states = []
+        for j, (p, state) in enumerate(zip(self.params, self.state)):
+            k = f"params.{j}.shape"
+            expected.add(k)
+            if k not in d:
+                raise ValueError(f"{where}: missing entry {k!r}")
+            shape = tuple(int(n) for n in np.asarray(d[k]).reshape(-1))
+            if shape != p.shape:
+                raise ValueError(f"{where}: parameter {j} has shape {p.shape}, but the state is for shape {shape}")
+            new = {}
+            for key, current in state.items():
+                k = f"state.{j}.{key}"
+                expected.add(k)
+                if k not in d:
+                    raise ValueError(f"{where}: missing entry {k!r}")
+                value = np.asarray(d[k])
+                if isinstance(current, np.ndarray):
+                    if value.shape != current.shape:
+                        raise ValueError(f"{where}: entry {k!r} has shape {value.shape}, expected {current.shape}")
+                    new[key] = np.array(value, dtype=current.dtype)  # a copy, in the parameter's dtype
+                else:
+                    new[key] = type(current)(value.item())
+            new_states.append(new)
+        unexpected = sorted(set(d) - expected)
+        if unexpected:
+            raise ValueError(f"{where}: unexpected entries {unexpected}")
+        for group, values in zip(self.param_groups, hyper):
+            group.update(values)
+        for state, new in zip(self.state, new_states):
+            state.update(new)  # in place: the (param, state) pairs keep pointing at these dicts
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v:g}" for k, v in self.param_groups[0].items() if k != "params")
+        return f"{type(self).__name__}({len(self.params)} parameters, {options})"
+
 
 class GradientDescent(Optimizer):
     """Plain gradient descent: ``w ← w − lr · g``.
+
+    With ``weight_decay``, ``g = ∂J/∂w + weight_decay · w``. The same as ``torch.optim.SGD``
+    without momentum. Alias: ``optim.SGD``.
 
     >>> w = Tensor(0.0, requires_grad=True)
     >>> GradientDescent([w], lr=0.01).minimize(lambda: w**2 - 10*w + 25)
@@ -82,11 +274,11 @@ class GradientDescent(Optimizer):
     0.1
     """
 
-    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
-        super().__init__(params, lr)
+    def __init__(self, params: ParamsLike, lr: float, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, weight_decay=weight_decay)
 
-    def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any]) -> None:
-        p.data -= self.lr * g
+    def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        p.data -= group["lr"] * g
 
 
 SGD = GradientDescent
