@@ -160,12 +160,8 @@ def draw_graph(
         given[id(root)] = root_name
     _label_all(values, root, given, label_width)
 
-    drawn = [
-        v
-        for v in values.values()
-        if (max_depth is None or v.depth <= max_depth)
-        # dict order is the breadth-first order, so the cut keeps what is nearest to t
-    ][: max_nodes if max_nodes is not None else None]
+    # dict order is breadth-first, so a cut keeps what is nearest to t
+    drawn = [v for v in values.values() if max_depth is None or v.depth <= max_depth][:max_nodes]
     drawn_ids = {id(v.obj) for v in drawn}
     hidden = len(values) - len(drawn)
     grads = _gradients(t, values) if show_grad else {}

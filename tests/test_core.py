@@ -502,3 +502,37 @@ def test_repr_and_conversions() -> None:
     with pytest.raises(ValueError, match="single-element"):
         Tensor([1.0, 2.0]).item()
     assert [t.item() for t in Tensor([3.0, 4.0])] == [3.0, 4.0]
+
+
+# ============================================================== gradients never alias
+
+
+def test_leaf_gradients_are_never_shared_or_aliased() -> None:
+    a = Tensor(np.ones(3), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    seed = np.array([1.0, 2.0, 3.0])
+    (a + b).backward(seed)  # add's VJP hands the same array to both inputs
+    assert not np.shares_memory(a.grad, b.grad) and not np.shares_memory(a.grad, seed)
+    a.grad += 10
+    np.testing.assert_array_equal(b.grad, seed)
+    np.testing.assert_array_equal(seed, [1.0, 2.0, 3.0])
+    c = Tensor(np.ones((2, 3)), requires_grad=True)
+    c.sum().backward()  # sum's VJP is a read-only broadcast view
+    assert c.grad.flags.writeable and c.grad.flags.owndata
+    c.grad *= 2
+    np.testing.assert_array_equal(c.grad, np.full((2, 3), 2.0))
+
+
+def test_leaf_gradient_does_not_alias_saved_data() -> None:
+    class Leaky(ag.Function):  # a careless user op whose VJP returns an input array itself
+        def forward(self, x, y):
+            return x * y
+
+        def backward(self, g, out, x, y):
+            return y, x
+
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    Leaky.apply(x, y).backward(np.ones(2))
+    x.grad += 100
+    np.testing.assert_array_equal(y.data, [3.0, 4.0])

@@ -1,7 +1,13 @@
 """Gradient checks for your own functions and ops, and Hypothesis strategies.
 
 ``gradcheck`` and ``gradgradcheck`` need only NumPy. ``strategies`` needs the
-optional Hypothesis package (``pip install hypothesis``).
+optional Hypothesis package (``pip install hypothesis``) and is imported on first use,
+so ``import autograd_core`` never needs it.
+
+>>> import numpy as np
+>>> from autograd_core.testing import gradcheck
+>>> gradcheck(lambda x: (x.exp() * x).sum(), np.array([0.0, 1.0]))
+True
 """
 
 from __future__ import annotations
