@@ -8,6 +8,7 @@ back-propagates.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -105,60 +106,109 @@ def _run(
     seed: Any,
     retain_graph: bool,
     create_graph: bool,
-    on_leaf: Callable[[Tensor, Any], None],
+    on_leaf: Callable[[Tensor, Any, bool], None],
     on_node: Callable[[Any, Any], None] | None = None,
 ) -> None:
-    """Propagate ``seed`` from node ``root`` to the leaves."""
-    order = topological_order(root)
+    """Propagate ``seed`` from node ``root`` to the leaves.
+
+    First count, for every node, the edges that lead into it from the graph; then run
+    each node once all of its consumers have sent their gradient (a ready stack, as
+    PyTorch's engine does). ``on_leaf(leaf, g, owned)`` receives each leaf's share;
+    ``owned`` says that ``g`` is a fresh array nobody else holds, so it can be kept
+    without a copy.
+    """
+    waiting = {root: 0}
+    stack = [root]
+    while stack:
+        for p in stack.pop().parents:
+            if p is not None and not isinstance(p, Tensor):
+                if p in waiting:
+                    waiting[p] += 1
+                else:
+                    waiting[p] = 1
+                    stack.append(p)
+
     pending = {root: seed}
+    ready = [root]
     prev_mode = _state.enabled
     _state.enabled = create_graph  # record the VJPs only when asked to
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the pass makes no reference cycles; collections would only cost time
     try:
-        for node in order:
+        while ready:
+            node = ready.pop()
             g = pending.pop(node, None)
             inputs = node.inputs
             if inputs is None:
                 raise RuntimeError(FREED)
             if on_node is not None:
                 on_node(node, g)
-            if g is None:  # no gradient reached this node
-                if not retain_graph:
-                    node.release()
-                continue
-            if node.retained is not None and not create_graph and on_node is None:
-                _accumulate_into_grad(node.retained, g)
-            if create_graph:
-                out = Tensor._make(node.out, node)
-                xs = [
-                    x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p)
-                    for p, x in zip(node.parents, inputs)
-                ]
-                grads = node.backward(g, out, *xs)
-            else:
-                grads = node.backward(g, node.out, *inputs)
-            if type(grads) is not tuple:
-                grads = (grads,)
-            for p, x, gi in zip(node.parents, inputs, grads):
-                if p is None or gi is None:
-                    continue
-                if gi.shape != x.shape:
-                    gi = sum_to(gi, x.shape)
-                if gi.dtype != x.dtype:
-                    gi = gi.astype(x.dtype)
-                if isinstance(p, Tensor):
-                    on_leaf(p, gi)
+            grads: Any = ()
+            if g is not None:
+                if node.retained is not None and not create_graph and on_node is None:
+                    _accumulate_into_grad(node.retained, g, False)
+                if create_graph:
+                    out = Tensor._make(node.out, node)
+                    xs = [
+                        x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p)
+                        for p, x in zip(node.parents, inputs)
+                    ]
+                    grads = node.backward(g, out, *xs)
                 else:
+                    grads = node.backward(g, node.out, *inputs)
+                if type(grads) is not tuple:
+                    grads = (grads,)
+            for i, p in enumerate(node.parents):
+                if p is None:
+                    continue
+                gi = grads[i] if grads else None
+                if gi is not None:
+                    x = inputs[i]
+                    if gi.shape != x.shape:
+                        gi = sum_to(gi, x.shape)
+                    if gi.dtype != x.dtype:
+                        gi = gi.astype(x.dtype)
+                    if isinstance(p, Tensor):
+                        on_leaf(p, gi, _owned(gi, g, grads, inputs))
+                        continue
                     prev = pending.get(p)
                     pending[p] = gi if prev is None else prev + gi
+                elif isinstance(p, Tensor):
+                    continue
+                left = waiting[p] - 1
+                if left:
+                    waiting[p] = left
+                else:
+                    ready.append(p)
             if not retain_graph:
                 node.release()
     finally:
         _state.enabled = prev_mode
+        if gc_was_enabled:
+            gc.enable()
 
 
-def _accumulate_into_grad(leaf: Tensor, g: Any) -> None:
+def _owned(gi: Any, g: Any, grads: tuple[Any, ...], inputs: tuple[Any, ...]) -> bool:
+    """Whether a VJP's result ``gi`` is a fresh array that may become a leaf's ``.grad`` as is.
+
+    Not when it is a view (a broadcast or a reshape of something else), the upstream
+    gradient passed straight through (``add`` does that), returned twice, or one of
+    the saved inputs.
+    """
+    return (
+        type(gi) is np.ndarray
+        and gi.base is None
+        and gi is not g
+        and gi.flags.writeable
+        and sum(q is gi for q in grads) <= 1
+        and all(x is not gi for x in inputs)
+    )
+
+
+def _accumulate_into_grad(leaf: Tensor, g: Any, owned: bool) -> None:
     if leaf.grad is None:
-        leaf.grad = np.array(g, dtype=leaf.data.dtype)  # a copy: g may be shared or a view
+        # Keep a fresh array as it is (saves a copy of every weight gradient); copy anything shared.
+        leaf.grad = g if owned else np.array(g, dtype=leaf.data.dtype)
     else:
         leaf.grad += g
 
@@ -167,7 +217,7 @@ def backward(t: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """``t.backward()``: accumulate d(t)/d(leaf) into ``leaf.grad`` for every leaf."""
     seed = _seed(t, grad, "backward", create_graph=False)
     if t._node is None:
-        _accumulate_into_grad(t, seed)
+        _accumulate_into_grad(t, seed, False)
         return
     _run(t._node, seed, retain_graph, False, _accumulate_into_grad)
 
@@ -211,7 +261,7 @@ def gradients(
     nodes = {x._node for x in inputs if x._node is not None}
     found: dict[Any, Any] = {}
 
-    def on_leaf(leaf: Tensor, g: Any) -> None:
+    def on_leaf(leaf: Tensor, g: Any, owned: bool) -> None:
         if id(leaf) in leaf_ids:
             prev = found.get(id(leaf))
             found[id(leaf)] = g if prev is None else prev + g

@@ -396,7 +396,7 @@ def _gradients(t: Tensor, values: dict[int, _Value]) -> dict[int, Any]:
     alive = bool(ops) and all(node.inputs is not None for node in ops)
     if alive and t.data.size == 1:
 
-        def on_leaf(leaf: Tensor, g: Any) -> None:
+        def on_leaf(leaf: Tensor, g: Any, owned: bool = False) -> None:
             prev = grads.get(id(leaf))
             grads[id(leaf)] = g if prev is None else prev + g
 

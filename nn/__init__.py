@@ -1,1 +1,23 @@
-"""Neural-network layers, losses and saving (see the nn issue)."""
+"""Neural networks on autograd_core: layers, losses, saving.
+
+>>> import nn, optim
+>>> model = nn.Sequential(nn.Dense(64, 32, bias=False), nn.BatchNorm(32), nn.ReLU(), nn.Dense(32, 10))
+>>> train = optim.GradientDescent(model.parameters(), lr=0.1)
+>>> loss = train.minimize(lambda: nn.softmax_cross_entropy(model(x), labels))   # doctest: +SKIP
+>>> model.eval(); model(x[:1])                                                  # doctest: +SKIP
+"""
+
+from . import init
+from .activations import ReLU, Sigmoid, Softmax, Tanh
+from .batchnorm import BatchNorm, batch_norm
+from .init import seed
+from .layers import Dense, Dropout
+from .losses import binary_cross_entropy, mse, softmax_cross_entropy
+from .module import LoadResult, Module, Parameter, Sequential
+from .saving import load, save
+
+__all__ = [
+    "Module", "Parameter", "Sequential", "LoadResult", "Dense", "Dropout", "BatchNorm", "batch_norm",
+    "ReLU", "Sigmoid", "Tanh", "Softmax", "softmax_cross_entropy", "binary_cross_entropy", "mse",
+    "save", "load", "seed", "init",
+]  # fmt: skip

@@ -1,0 +1,434 @@
+"""The workloads of issue 6, each as a pair: the framework's version and NumPy's.
+
+A builder (``w1`` … ``w6``) returns one or more :class:`Case` s. A case holds two
+zero-argument callables, ``framework`` and ``numpy``, each running one timed unit
+(1000 walkthrough steps, one epoch, one training step, ...) on its own copy of the
+same initial state and returning a dict of results; ``compare`` says how far apart
+the two dicts are. The first call of each side starts from identical state, so the
+warm-up results are compared before any timing.
+
+The framework side is written the way a user writes it, against the public API
+(``/work/shared/API.md``); the NumPy side is in ``numpy_reference.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import autograd_core as ag
+from autograd_core import Tensor
+
+from . import numpy_reference as ref
+
+Result = dict[str, Any]
+
+
+class Skip(Exception):
+    """A workload cannot run here (``nn``/``optim`` not available yet, say); the message says why."""
+
+
+@dataclass
+class Sizes:
+    """Problem sizes: the issue's by default, tiny ones with ``quick=True`` (for the smoke test)."""
+
+    quick: bool = False
+    w1_steps: int = 1000
+    digits_samples: int | None = None  # None: all 1797
+    mlp_hidden: int = 128
+    w3_batch: int = 512
+    w3_layers: tuple[int, ...] = (1024, 2048, 2048, 10)
+    w4_ops: int = 100_000
+    w5_n: int = 1000
+    w5_inner: int = 200
+
+    @classmethod
+    def make(cls, quick: bool) -> Sizes:
+        if not quick:
+            return cls()
+        return cls(
+            quick=True,
+            w1_steps=50,
+            digits_samples=200,
+            mlp_hidden=32,
+            w3_batch=16,
+            w3_layers=(32, 64, 64, 10),
+            w4_ops=200,
+            w5_n=50,
+            w5_inner=2,
+        )
+
+
+@dataclass
+class Case:
+    """One row of the table: a framework callable against a NumPy callable."""
+
+    key: str
+    title: str
+    unit: str
+    target: float
+    framework: Callable[[], Result]
+    numpy: Callable[[], Result]
+    tol: float
+    inner: int = 1  # calls per timed unit; reported times are divided by it
+    memory: tuple[Callable[[], Any], Callable[[], Any]] | None = None  # one training step each
+    extra: dict[str, Callable[[], Any]] = field(default_factory=dict)  # timed for information only
+    note: str = ""
+
+    def compare(self, fw: Result, np_: Result) -> float:
+        """Largest discrepancy over the results: ``max|a − b| / max(1, max|b|)``."""
+        return max_discrepancy(fw, np_)
+
+
+def max_discrepancy(fw: Result, np_: Result) -> float:
+    """Largest scaled difference between two result dicts with the same keys."""
+    if fw.keys() != np_.keys():
+        raise ValueError(f"results differ in their keys: {sorted(fw)} vs {sorted(np_)}")
+    worst = 0.0
+    for k in fw:
+        a = np.asarray(fw[k], dtype=np.float64)
+        b = np.asarray(np_[k], dtype=np.float64)
+        if a.shape != b.shape:
+            raise ValueError(f"result {k!r}: shapes {a.shape} and {b.shape} differ")
+        if a.size == 0:
+            continue
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            return float("inf")
+        worst = max(worst, float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b))))))
+    return worst
+
+
+def _tol(dtype: Any) -> float:
+    return 1e-10 if np.dtype(dtype) == np.float64 else 1e-4
+
+
+# ============================================================== nn / optim, per the contract
+
+
+def _require(names_nn: tuple[str, ...], names_optim: tuple[str, ...]) -> tuple[Any, Any]:
+    """Import ``nn`` and ``optim`` and check they have what the workload uses, or raise Skip."""
+    try:
+        import nn
+        import optim
+    except ImportError as err:  # pragma: no cover - both packages ship with the project
+        raise Skip(f"nn/optim not available ({err})") from None
+    missing = [f"nn.{n}" for n in names_nn if not hasattr(nn, n)]
+    missing += [f"optim.{n}" for n in names_optim if not hasattr(optim, n)]
+    if missing:
+        raise Skip(f"nn/optim not available: missing {', '.join(missing)}")
+    return nn, optim
+
+
+def _dense(nn: Any, n_in: int, n_out: int, dtype: Any, bias: bool = True) -> Any:
+    """``nn.Dense``, in ``dtype`` if the layer takes a ``dtype`` (else its parameters are cast)."""
+    kwargs: dict[str, Any] = {"bias": bias}
+    if "dtype" in inspect.signature(nn.Dense).parameters:
+        kwargs["dtype"] = dtype
+    layer = nn.Dense(n_in, n_out, **kwargs)
+    for p in layer.parameters():
+        if p.data.dtype != dtype:
+            p.data = p.data.astype(dtype)
+    return layer
+
+
+def _dense_params(layer: Any) -> tuple[Tensor, Tensor | None]:
+    """A Dense layer's weight (the 2-D parameter whose shape is ``(in, out)``) and bias."""
+    params = list(layer.parameters())
+    weights = [p for p in params if p.ndim == 2]
+    if len(weights) != 1 or len(params) > 2:
+        raise Skip(f"nn.Dense: expected a weight and an optional bias, got shapes {[p.shape for p in params]}")
+    w = weights[0]
+    others = [p for p in params if p is not w]
+    return w, (others[0] if others else None)
+
+
+def _mlp_pair(nn: Any, sizes: tuple[int, ...], dtype: Any, batchnorm: bool) -> tuple[Any, list[Any], ref.MLP]:
+    """The framework's ``Sequential`` and a NumPy MLP holding copies of its initial weights."""
+    modules: list[Any] = []
+    dense: list[Any] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        hidden = i < len(sizes) - 2
+        layer = _dense(nn, n_in, n_out, dtype, bias=not (hidden and batchnorm))  # no bias before BatchNorm
+        dense.append(layer)
+        modules.append(layer)
+        if hidden:
+            if batchnorm:
+                has_dtype = "dtype" in inspect.signature(nn.BatchNorm).parameters
+                bn = nn.BatchNorm(n_out, **({"dtype": dtype} if has_dtype else {}))
+                for p in bn.parameters():
+                    if p.data.dtype != dtype:
+                        p.data = p.data.astype(dtype)
+                modules.append(bn)
+            modules.append(nn.ReLU())
+    model = nn.Sequential(*modules)
+    model.train()
+    weights, biases = [], []
+    for layer in dense:
+        w, b = _dense_params(layer)
+        weights.append(w.data.copy())
+        biases.append(None if b is None else b.data.copy())
+    return model, dense, ref.MLP(weights, biases, batchnorm=batchnorm)
+
+
+def _dense_weights(dense: list[Any]) -> Result:
+    return {f"W{i}": _dense_params(layer)[0].data for i, layer in enumerate(dense)}
+
+
+def load_digits_data(n: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """scikit-learn's digits (1797 × 64, 10 classes), standardised per feature, in a fixed
+    shuffled order. Without scikit-learn: random data of the same shape (and a note saying so)."""
+    rng = np.random.default_rng(0)
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        x = rng.integers(0, 17, size=(1797, 64)).astype(np.float64)
+        y = rng.integers(0, 10, size=1797)
+        note = "scikit-learn missing: random data of the digits' shape"
+    else:
+        x, y = load_digits(return_X_y=True)
+        note = ""
+    std = x.std(axis=0)
+    x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)  # constant pixels stay 0
+    order = rng.permutation(len(x))
+    x, y = x[order], y[order].astype(np.intp)
+    if n is not None:
+        x, y = x[:n], y[:n]
+    return x, y, note
+
+
+def _batches(x: np.ndarray, y: np.ndarray, batch: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(x[i : i + batch], y[i : i + batch]) for i in range(0, len(x), batch)]
+
+
+# ============================================================== W1
+
+
+def w1(s: Sizes) -> list[Case]:
+    """The walkthrough: ``minimize(w**2 - 10*w + 25)`` with gradient descent, 1000 steps."""
+    import optim  # GradientDescent ships with the core
+
+    steps = s.w1_steps
+
+    def framework() -> Result:
+        w = Tensor(0.0, requires_grad=True, name="w")
+        train = optim.GradientDescent([w], lr=0.01)
+        cost = 0.0
+        for _ in range(steps):
+            cost = train.minimize(lambda: w**2 - 10 * w + 25)
+        return {"w": w.item(), "cost": cost}
+
+    def numpy() -> Result:
+        w, cost = ref.scalar_loop(steps)
+        return {"w": w, "cost": cost}
+
+    return [
+        Case(
+            key="W1",
+            title="scalar loop (walkthrough)",
+            unit=f"{steps} steps",
+            target=TARGETS["W1"],
+            framework=framework,
+            numpy=numpy,
+            tol=1e-10,
+            extra={"same loop on Python floats": lambda: ref.scalar_loop_python(steps)},
+        )
+    ]
+
+
+# ============================================================== W2 and W6
+
+
+def _digits_case(s: Sizes, dtype: Any, batchnorm: bool) -> Case:
+    names_nn = ("Sequential", "Dense", "ReLU", "softmax_cross_entropy") + (("BatchNorm",) if batchnorm else ())
+    names_optim = ("Adam",) if batchnorm else ("GradientDescent",)
+    nn, optim = _require(names_nn, names_optim)
+    dtype = np.dtype(dtype)
+    x, y, note = load_digits_data(s.digits_samples)
+    x = x.astype(dtype)
+    batches = _batches(x, y, 64)
+    tensor_batches = [(Tensor(xb), yb) for xb, yb in batches]
+    h = s.mlp_hidden
+
+    rng_state = np.random.get_state()
+    np.random.seed(1)  # in case nn initialises from the global generator
+    try:
+        model, dense, mlp = _mlp_pair(nn, (64, h, h, 10), dtype, batchnorm)
+    finally:
+        np.random.set_state(rng_state)
+    if batchnorm:
+        opt = optim.Adam(model.parameters(), lr=0.001)
+        np_opt: ref.SGD | ref.Adam = ref.Adam(lr=0.001)
+    else:
+        opt = optim.GradientDescent(model.parameters(), lr=0.1)
+        np_opt = ref.SGD(lr=0.1)
+
+    def fw_step(xb: Tensor, yb: np.ndarray) -> float:
+        return opt.minimize(lambda: nn.softmax_cross_entropy(model(xb), yb))
+
+    def framework() -> Result:
+        losses = [fw_step(xb, yb) for xb, yb in tensor_batches]
+        return {"losses": losses, **_dense_weights(dense)}
+
+    def numpy() -> Result:
+        losses = [mlp.train_step(xb, yb, np_opt) for xb, yb in batches]
+        return {"losses": losses, **{f"W{i}": w for i, w in enumerate(mlp.weights)}}
+
+    key = "W6" if batchnorm else "W2"
+    suffix = "f64" if dtype == np.float64 else "f32"
+    what = "+ BatchNorm, Adam" if batchnorm else "gradient descent"
+    return Case(
+        key=f"{key}-{suffix}",
+        title=f"digits MLP 64-{h}-{h}-10 {what}, {dtype.name}",
+        unit=f"epoch ({len(batches)} batches)",
+        target=TARGETS[key],
+        framework=framework,
+        numpy=numpy,
+        tol=_tol(dtype),
+        memory=(
+            lambda: fw_step(*tensor_batches[0]),
+            lambda: mlp.train_step(*batches[0], np_opt),
+        ),
+        note=note,
+    )
+
+
+def w2(s: Sizes) -> list[Case]:
+    """Digits, MLP 64-128-128-10, ReLU, softmax cross-entropy, batch 64, GD lr 0.1, per epoch."""
+    return [_digits_case(s, np.float64, False), _digits_case(s, np.float32, False)]
+
+
+def w6(s: Sizes) -> list[Case]:
+    """W2 with BatchNorm after each hidden Dense, trained with Adam."""
+    return [_digits_case(s, np.float64, True)]
+
+
+# ============================================================== W3
+
+
+def w3(s: Sizes) -> list[Case]:
+    """Random data, batch 512, MLP 1024-2048-2048-10, float32, one training step."""
+    nn, optim = _require(("Sequential", "Dense", "ReLU", "softmax_cross_entropy"), ("GradientDescent",))
+    dtype = np.dtype(np.float32)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((s.w3_batch, s.w3_layers[0])).astype(dtype)
+    y = rng.integers(0, s.w3_layers[-1], size=s.w3_batch)
+    xt = Tensor(x)
+    model, dense, mlp = _mlp_pair(nn, s.w3_layers, dtype, batchnorm=False)
+    opt = optim.GradientDescent(model.parameters(), lr=0.01)
+    np_opt = ref.SGD(lr=0.01)
+
+    def fw_step() -> float:
+        return opt.minimize(lambda: nn.softmax_cross_entropy(model(xt), y))
+
+    def framework() -> Result:
+        return {"loss": fw_step(), **_dense_weights(dense)}
+
+    def np_step() -> float:
+        return mlp.train_step(x, y, np_opt)
+
+    def numpy() -> Result:
+        return {"loss": np_step(), **{f"W{i}": w for i, w in enumerate(mlp.weights)}}
+
+    layers = "-".join(map(str, s.w3_layers))
+    return [
+        Case(
+            key="W3",
+            title=f"large MLP {layers}, batch {s.w3_batch}, float32",
+            unit="training step",
+            target=TARGETS["W3"],
+            framework=framework,
+            numpy=numpy,
+            tol=_tol(dtype),
+            memory=(fw_step, np_step),
+        )
+    ]
+
+
+# ============================================================== W4
+
+
+def w4(s: Sizes) -> list[Case]:
+    """A chain of alternating ``x = sin(x)`` and ``x = x * 1.0001`` on a vector of 100, forward and backward."""
+    n_ops = s.w4_ops
+    scale = 1.0001
+    x0 = np.random.default_rng(4).uniform(-1.0, 1.0, size=100)
+
+    def framework() -> Result:
+        x_in = Tensor(x0, requires_grad=True)
+        x = x_in
+        for i in range(n_ops):
+            x = x.sin() if i % 2 == 0 else x * scale
+        y = x.sum()
+        y.backward()
+        return {"y": y.item(), "grad": x_in.grad}
+
+    def numpy() -> Result:
+        y, g = ref.chain(x0, n_ops, scale)
+        return {"y": y, "grad": g}
+
+    return [
+        Case(
+            key="W4",
+            title=f"deep chain: {n_ops:,} ops (sin, ×{scale}) on 100",
+            unit="forward + backward",
+            target=TARGETS["W4"],
+            framework=framework,
+            numpy=numpy,
+            tol=1e-10,
+        )
+    ]
+
+
+# ============================================================== W5
+
+
+def w5(s: Sizes) -> list[Case]:
+    """Hessian-vector product of ``sum(tanh(x)**2)``: ``gradients(create_graph=True)``, then again."""
+    rng = np.random.default_rng(5)
+    x_np = rng.standard_normal(s.w5_n)
+    v = rng.standard_normal(s.w5_n)
+    inner = s.w5_inner
+
+    def framework() -> Result:
+        x = Tensor(x_np, requires_grad=True)
+        for _ in range(inner):
+            f = (x.tanh() ** 2).sum()
+            (g,) = ag.gradients(f, [x], create_graph=True)
+            (hv,) = ag.gradients((g * v).sum(), [x])
+        return {"f": f.item(), "grad": g.data, "hv": hv.data}
+
+    def numpy() -> Result:
+        for _ in range(inner):
+            f, g, hv = ref.tanh_sq_hvp(x_np, v)
+        return {"f": f, "grad": g, "hv": hv}
+
+    return [
+        Case(
+            key="W5",
+            title=f"Hessian-vector product of sum(tanh(x)**2), n={s.w5_n}",
+            unit="HVP",
+            target=TARGETS["W5"],
+            framework=framework,
+            numpy=numpy,
+            tol=1e-10,
+            inner=inner,
+        )
+    ]
+
+
+#: The issue's targets: framework time / NumPy time (W1: / the hand-written loop).
+TARGETS = {"W1": 100.0, "W2": 1.3, "W3": 1.05, "W4": 3.0, "W5": 8.0, "W6": 1.5}
+
+#: The workloads by name, in the order the report shows them.
+WORKLOADS: dict[str, Callable[[Sizes], list[Case]]] = {
+    "W1": w1,
+    "W2": w2,
+    "W3": w3,
+    "W4": w4,
+    "W5": w5,
+    "W6": w6,
+}

@@ -1,0 +1,118 @@
+"""Dense (fully connected) and Dropout layers. Data is batch-first: ``(batch, features)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from autograd_core import Tensor
+from autograd_core.ops.elementwise import Add, Multiply
+from autograd_core.ops.linalg import MatMul
+
+from . import init as _init
+from .module import Module, Parameter
+
+__all__ = ["Dense", "Dropout"]
+
+
+def _shape_of(x: Any) -> tuple[int, ...]:
+    return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
+
+
+class Dense(Module):
+    """Fully connected layer: ``y = x @ W + b``, ``W`` of shape ``(in_features, out_features)``.
+
+    ``init`` draws ``W``: ``"he"`` (``N(0, 2/in)``, for ReLU), ``"xavier"``
+    (``N(0, 2/(in+out))``, for tanh/sigmoid) or a callable ``init(shape, rng)``; ``b``
+    starts at zero. ``rng`` (a ``numpy.random.Generator`` or an int seed) makes the
+    draw reproducible; without it the generator of :func:`nn.seed` is used. Followed by
+    BatchNorm, whose ``beta`` does the bias's job, a layer needs no bias: ``bias=False``.
+
+    >>> layer = Dense(3, 2, rng=0)
+    >>> layer(np.ones((4, 3))).shape
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        init: str | Callable[..., Any] = "he",
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        for what, n in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"Dense: {what} must be a positive integer, got {n!r}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        where = f"Dense({in_features}, {out_features})"
+        fn = _init.resolve(init, where)
+        self.init = init
+        shape = (self.in_features, self.out_features)
+        w = fn(shape, _init.as_rng(rng, where))
+        w = w.data if isinstance(w, Tensor) else np.asarray(w)
+        if w.shape != shape:
+            raise ValueError(f"{where}: the init callable returned shape {w.shape}; it must return {shape}")
+        self.weight = Parameter(w, dtype=dtype or np.float64)
+        self.bias = Parameter(np.zeros(self.out_features), dtype=self.weight.dtype) if bias else None
+
+    def forward(self, x: Any) -> Tensor:
+        shape = _shape_of(x)
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(
+                f"Dense({self.in_features}, {self.out_features}): input of shape {tuple(shape)}; expected "
+                f"(batch, {self.in_features}) — the last axis must hold the {self.in_features} features"
+            )
+        y = MatMul.apply(x, self.weight)
+        return y if self.bias is None else Add.apply(y, self.bias)
+
+    def extra_repr(self) -> str:
+        init = self.init if isinstance(self.init, str) else getattr(self.init, "__name__", "custom")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}"
+            f"{'' if self.bias is not None else ', bias=False'}{'' if init == 'he' else f', init={init!r}'}"
+        )
+
+
+class Dropout(Module):
+    """Inverted dropout: in training each element is zeroed with probability ``p`` and the
+    survivors are scaled by ``1 / (1 - p)``, so the expected value is unchanged and eval
+    mode is the identity.
+
+    ``rng`` (a Generator or an int seed) fixes the masks; by default they come from the
+    generator of :func:`nn.seed`.
+
+    >>> drop = Dropout(0.5, rng=0)
+    >>> drop(np.ones((2, 4))).numpy()          # doctest: +SKIP
+    array([[2., 0., 2., 2.], [0., 0., 2., 0.]])
+    >>> drop.eval()(np.ones((2, 4))).numpy()   # doctest: +SKIP
+    array([[1., 1., 1., 1.], [1., 1., 1., 1.]])
+    """
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p is the probability of dropping an element and must be in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.rng = None if rng is None else _init.as_rng(rng, "Dropout")
+
+    def forward(self, x: Any) -> Any:
+        if not self.training or self.p == 0:
+            return x
+        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        dtype = data.dtype if data.dtype.kind == "f" else np.float64
+        rng = self.rng if self.rng is not None else _init.default_rng()
+        if self.p == 1:
+            mask = np.zeros(data.shape, dtype=dtype)
+        else:
+            mask = (rng.random(data.shape) >= self.p).astype(dtype)
+            mask *= 1 / (1 - self.p)
+        return Multiply.apply(x, mask)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

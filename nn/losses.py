@@ -1,0 +1,223 @@
+"""Losses: each returns the mean over the batch as a scalar Tensor.
+
+``softmax_cross_entropy`` and ``binary_cross_entropy`` take *logits* (the scores
+before softmax/sigmoid) and are fused ops: a stable forward and a one-line derivative.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autograd_core import Function, Tensor
+from autograd_core.ops.elementwise import sigmoid
+from autograd_core.ops.reduce import log_softmax, softmax
+
+__all__ = ["softmax_cross_entropy", "binary_cross_entropy", "mse"]
+
+
+def _data(x: Any, what: str) -> np.ndarray:
+    if isinstance(x, Tensor):
+        return x.data
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}")
+    return arr
+
+
+def _no_nan(arr: np.ndarray, what: str) -> None:
+    if arr.dtype.kind == "f" and np.isnan(arr).any():
+        bad = tuple(int(i) for i in np.argwhere(np.isnan(arr))[0])
+        raise ValueError(f"{what} contain NaN (first at index {bad}); clean the labels before computing the loss")
+
+
+# ============================================================== softmax cross-entropy
+
+
+class SoftmaxCrossEntropy(Function):
+    """``-(1/m) Σᵢ Σₖ yᵢₖ log softmax(zᵢ)ₖ`` for logits ``z`` and target rows ``y`` (rows summing to 1).
+
+    Forward: ``log softmax(z) = z - max z - log Σ exp(z - max z)`` (no overflow; a ``-inf``
+    logit with target 0 contributes 0). VJP: ``g (softmax(z) - y) / m`` for the logits and
+    ``-g log softmax(z) / m`` for the targets.
+    """
+
+    name = "softmax_cross_entropy"
+
+    def forward(self, z, y):
+        m = z.max(axis=-1, keepdims=True)
+        if not np.isfinite(m).all():  # a row of -inf (or +inf): shift by 0 there
+            m = np.where(np.isfinite(m), m, 0)
+        shifted = z - m
+        e = np.exp(shifted)
+        s = e.sum(axis=-1, keepdims=True)
+        logp = shifted - np.log(s)
+        self.saved = (e / s, logp)
+        self.n = z.shape[0]
+        total = np.vdot(y, logp)  # a dot product: no temporary, no floating-point warnings
+        if np.isnan(total):  # 0 · (-inf) where a logit is -inf and its target 0: that term is 0
+            with np.errstate(invalid="ignore"):
+                total = np.sum(np.where(y != 0, y * logp, 0))
+        return -total / self.n
+
+    def backward(self, g, out, z, y):
+        if type(z) is np.ndarray and type(y) is np.ndarray:
+            p, logp = self.saved
+        else:  # create_graph: recompute from the Tensors so second derivatives are exact
+            p, logp = softmax(z, axis=-1), log_softmax(z, axis=-1)
+        gz = g * (p - y) / self.n if self.needs(0) else None
+        gy = -g * logp / self.n if self.needs(1) else None
+        return gz, gy
+
+
+def softmax_cross_entropy(logits: Any, targets: Any) -> Tensor:
+    """Mean cross-entropy between ``softmax(logits)`` and the targets, computed from the logits.
+
+    ``logits`` has shape ``(batch, classes)``. ``targets`` is either integer class indices
+    of shape ``(batch,)`` or one-hot / probability rows of shape ``(batch, classes)``
+    (each row summing to 1). With ``y`` the target rows::
+
+        loss = -(1/batch) Σᵢ Σₖ yᵢₖ log softmax(logitsᵢ)ₖ,   d loss / d logits = (softmax(logits) - y) / batch
+
+    Computed with log-sum-exp, so huge logits do not overflow and ``-inf`` logits (masked
+    classes) give finite gradients.
+
+    >>> softmax_cross_entropy(np.array([[2.0, 0.0, -1.0]]), np.array([0])).item()  # doctest: +ELLIPSIS
+    0.1698...
+    """
+    z = _data(logits, "softmax_cross_entropy: logits")
+    if z.ndim != 2:
+        raise ValueError(
+            f"softmax_cross_entropy: logits must have shape (batch, classes), got {z.shape}"
+            + ("; for a single example use logits.reshape(1, -1)" if z.ndim == 1 else "")
+        )
+    batch, classes = z.shape
+    dtype = z.dtype if z.dtype.kind == "f" else np.float64
+    t = _data(targets, "softmax_cross_entropy: targets")
+    if t.ndim == 1:
+        if t.shape[0] != batch:
+            raise ValueError(
+                f"softmax_cross_entropy: {t.shape[0]} class indices for a batch of {batch} logits rows "
+                f"(logits {z.shape}, targets {t.shape}); give one label per row"
+            )
+        if t.dtype.kind == "f":
+            _no_nan(t, "softmax_cross_entropy: targets")
+            if not np.array_equal(t, np.round(t)):
+                raise ValueError(
+                    "softmax_cross_entropy: 1-D targets are class indices and must be whole numbers; "
+                    f"got {float(t[t != np.round(t)][0])!r}. For probabilities give rows of shape {z.shape}"
+                )
+            t = t.astype(np.int64)
+        elif t.dtype.kind == "b":
+            raise TypeError("softmax_cross_entropy: targets are booleans; give integer class indices")
+        if batch and (t.min() < 0 or t.max() >= classes):
+            i = int(np.argmax((t < 0) | (t >= classes)))
+            raise ValueError(
+                f"softmax_cross_entropy: label {int(t[i])} at position {i} is out of range for {classes} classes "
+                f"(labels must be in 0..{classes - 1})"
+            )
+        y = np.zeros((batch, classes), dtype=dtype)
+        y[np.arange(batch), t] = 1
+        return SoftmaxCrossEntropy.apply(logits, y)
+    if t.ndim == 2:
+        if t.shape != z.shape:
+            raise ValueError(
+                f"softmax_cross_entropy: target rows have shape {t.shape} but logits {z.shape}; "
+                "they must match (or give class indices of shape (batch,))"
+            )
+        _no_nan(t, "softmax_cross_entropy: targets")
+        if (t < 0).any():
+            raise ValueError("softmax_cross_entropy: targets contain negative values; rows must be probabilities")
+        sums = t.sum(axis=-1)
+        if batch and np.abs(sums - 1).max() > 1e-4:
+            i = int(np.argmax(np.abs(sums - 1)))
+            raise ValueError(
+                f"softmax_cross_entropy: target row {i} sums to {float(sums[i])!r}; one-hot or probability "
+                "rows must sum to 1"
+            )
+        if not isinstance(targets, Tensor) and t.dtype != dtype:
+            targets = t.astype(dtype)
+        return SoftmaxCrossEntropy.apply(logits, targets)
+    raise ValueError(
+        f"softmax_cross_entropy: targets must be class indices of shape ({batch},) or rows of shape "
+        f"{z.shape}, got shape {t.shape}"
+    )
+
+
+# ============================================================== binary cross-entropy
+
+
+class BinaryCrossEntropy(Function):
+    """``(1/n) Σ [max(z, 0) - z y + log(1 + e^-|z|)]``, the cross-entropy of ``σ(z)`` against ``y``,
+    never overflowing. VJP: ``g (σ(z) - y) / n`` for the logits, ``-g z / n`` for the targets."""
+
+    name = "binary_cross_entropy"
+
+    def forward(self, z, y):
+        e = np.exp(-np.abs(z))
+        self.saved = np.where(z >= 0, 1, e) / (1 + e)  # σ(z), for the backward
+        self.n = max(z.size, 1)
+        return np.sum(np.maximum(z, 0) - z * y + np.log1p(e)) / self.n
+
+    def backward(self, g, out, z, y):
+        s = self.saved if type(z) is np.ndarray else sigmoid(z)
+        gz = g * (s - y) / self.n if self.needs(0) else None
+        gy = -g * z / self.n if self.needs(1) else None
+        return gz, gy
+
+
+def binary_cross_entropy(logits: Any, targets: Any) -> Tensor:
+    """Mean binary cross-entropy of ``sigmoid(logits)`` against ``targets`` in [0, 1], from the logits::
+
+        loss = mean(-y log σ(z) - (1 - y) log(1 - σ(z))) = mean(max(z, 0) - z y + log(1 + e^-|z|))
+
+    Stable for any logit (``z = ±1000`` gives ``0`` or ``1000``, not ``inf``/``nan``); its
+    gradient is ``(σ(z) - y) / n``. ``logits`` and ``targets`` must have the same shape; the
+    mean is over all their elements (the batch, and the outputs for multi-label data).
+
+    >>> round(binary_cross_entropy(np.array([0.0]), np.array([1.0])).item(), 4)  # log 2
+    0.6931
+    """
+    z = _data(logits, "binary_cross_entropy: logits")
+    t = _data(targets, "binary_cross_entropy: targets")
+    if z.shape != t.shape:
+        hint = ""
+        if z.size == t.size:
+            hint = f"; reshape one of them (e.g. targets.reshape({', '.join(map(str, z.shape))}))"
+        raise ValueError(
+            f"binary_cross_entropy: logits of shape {z.shape} and targets of shape {t.shape} must have the same "
+            f"shape (broadcasting them would compare every example with every label){hint}"
+        )
+    _no_nan(t, "binary_cross_entropy: targets")
+    if t.size and (t.min() < 0 or t.max() > 1):
+        raise ValueError(
+            f"binary_cross_entropy: targets must be in [0, 1], got values from {float(t.min())!r} to {float(t.max())!r}"
+        )
+    if not isinstance(targets, Tensor):
+        dtype = z.dtype if z.dtype.kind == "f" else np.float64
+        targets = t.astype(dtype, copy=False)
+    return BinaryCrossEntropy.apply(logits, targets)
+
+
+# ============================================================== mean squared error
+
+
+def mse(pred: Any, target: Any) -> Tensor:
+    """Mean squared error over all elements: ``mean((pred - target)²)``; gradient ``2 (pred - target) / n``.
+
+    The shapes must match exactly (``(batch,)`` against ``(batch, 1)`` would broadcast
+    to ``(batch, batch)`` and silently compute the wrong thing).
+
+    >>> mse(np.array([1.0, 3.0]), np.array([0.0, 0.0])).item()
+    5.0
+    """
+    sp = _data(pred, "mse: pred").shape
+    st = _data(target, "mse: target").shape
+    if sp != st:
+        raise ValueError(
+            f"mse: pred of shape {sp} and target of shape {st} must have the same shape "
+            "(broadcasting them would silently compare every prediction with every target); reshape one"
+        )
+    d = (pred if isinstance(pred, Tensor) else Tensor(pred)) - target
+    return (d * d).mean()

@@ -1,0 +1,128 @@
+"""Smoke test of the benchmark harness (issue 6): tiny sizes, no timing assertions.
+
+It proves that each workload's framework side and hand-written NumPy side compute the
+same thing (same losses, weights, gradients), that the NumPy references are right on
+their own (finite differences), and that ``python -m benchmarks`` runs end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import numpy_reference as ref  # noqa: E402
+from benchmarks.__main__ import main  # noqa: E402
+from benchmarks.workloads import WORKLOADS, Sizes, Skip, max_discrepancy  # noqa: E402
+
+QUICK = Sizes.make(quick=True)
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_framework_and_numpy_agree(name: str) -> None:
+    try:
+        cases = WORKLOADS[name](QUICK)
+    except Skip as why:
+        pytest.skip(str(why))
+    for case in cases:
+        # Two units in a row: the first from identical state, the second from the state
+        # each side's own first unit left behind.
+        for _ in range(2):
+            fw, np_ = case.framework(), case.numpy()
+            diff = case.compare(fw, np_)
+            assert diff <= case.tol, f"{case.key}: framework and NumPy differ by {diff:.3g} (tolerance {case.tol:g})"
+
+
+def test_discrepancy_sees_a_difference() -> None:
+    a = {"loss": [1.0, 2.0], "w": np.zeros(3)}
+    assert max_discrepancy(a, {"loss": [1.0, 2.0], "w": np.zeros(3)}) == 0.0
+    assert max_discrepancy(a, {"loss": [1.0, 2.0], "w": np.array([0.0, 1e-6, 0.0])}) == pytest.approx(1e-6)
+    assert max_discrepancy(a, {"loss": [1.0, np.nan], "w": np.zeros(3)}) == float("inf")
+
+
+def _numerical_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        hi = f()
+        x[i] = old - eps
+        lo = f()
+        x[i] = old
+        g[i] = (hi - lo) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_numpy_mlp_backward_matches_finite_differences(batchnorm: bool) -> None:
+    rng = np.random.default_rng(0)
+    sizes = (5, 4, 3, 3)
+    weights = [rng.standard_normal((a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    biases = [rng.standard_normal(b) for b in sizes[1:]]
+    if batchnorm:
+        biases[:-1] = [None, None]
+    mlp = ref.MLP(weights, biases, batchnorm=batchnorm)
+    if batchnorm:  # not the initial ones/zeros, so their gradients are tested in general
+        mlp.gammas = [rng.uniform(0.5, 1.5, n) for n in sizes[1:-1]]
+        mlp.betas = [rng.standard_normal(n) for n in sizes[1:-1]]
+    x = rng.standard_normal((6, sizes[0]))
+    y = rng.integers(0, sizes[-1], size=6)
+    _, grads = mlp.loss_and_grads(x, y)
+    params = mlp.params()
+    assert len(grads) == len(params)
+    for p, g in zip(params, grads):
+        assert g.shape == p.shape
+        num = _numerical_grad(lambda: mlp.loss_and_grads(x, y)[0], p)
+        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
+
+
+def test_numpy_hvp_and_chain_match_finite_differences() -> None:
+    rng = np.random.default_rng(1)
+    x, v = rng.standard_normal(7), rng.standard_normal(7)
+    f, g, hv = ref.tanh_sq_hvp(x, v)
+    assert f == pytest.approx(float(np.sum(np.tanh(x) ** 2)))
+    np.testing.assert_allclose(g, _numerical_grad(lambda: ref.tanh_sq_hvp(x, v)[0], x), rtol=1e-6)
+    eps = 1e-6
+    fd = (ref.tanh_sq_hvp(x + eps * v, v)[1] - ref.tanh_sq_hvp(x - eps * v, v)[1]) / (2 * eps)
+    np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-8)
+
+    x0 = rng.uniform(-1, 1, 4)
+    _, g = ref.chain(x0, 6, 1.0001)
+    np.testing.assert_allclose(g, _numerical_grad(lambda: ref.chain(x0, 6, 1.0001)[0], x0), rtol=1e-6)
+
+
+def test_numpy_adam_first_step_is_lr_sized() -> None:
+    w = np.array([1.0, -2.0])
+    ref.Adam(lr=0.1).update([w], [np.array([3.0, -0.5])])
+    np.testing.assert_allclose(w, [0.9, -1.9])  # the first bias-corrected step is ±lr
+
+
+def test_scalar_loop_reaches_the_minimum() -> None:
+    w, cost = ref.scalar_loop(1001)
+    assert w == pytest.approx(5.0, abs=1e-6)
+    assert ref.scalar_loop_python(1001)[0] == pytest.approx(w, abs=1e-12)
+
+
+def test_command_line_quick_run_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["--quick", "--only", "w1,W4", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "W1" in printed and "W4" in printed and "ratio" in printed
+    data = json.loads(out.read_text())
+    assert data["quick"] is True
+    assert [r["key"] for r in data["results"]] == ["W1", "W4"]
+    for r in data["results"]:
+        assert r["agrees"] is True
+        assert r["framework_s"] > 0 and r["numpy_s"] > 0 and r["ratio"] > 0
+
+
+def test_command_line_rejects_unknown_workloads() -> None:
+    with pytest.raises(SystemExit):
+        main(["--quick", "--only", "W9"])
