@@ -117,53 +117,53 @@ def _run(
     ``owned`` says that ``g`` is a fresh array nobody else holds, so it can be kept
     without a copy.
     """
-    waiting = {root: 0}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the pass makes no reference cycles; collections would only cost time
+    # For every node: [number of edges from consumers still to come, gradient so far].
+    waiting = {root: [0, seed]}
     stack = [root]
     while stack:
         for p in stack.pop().parents:
             if p is not None and not isinstance(p, Tensor):
-                if p in waiting:
-                    waiting[p] += 1
-                else:
-                    waiting[p] = 1
+                slot = waiting.get(p)
+                if slot is None:
+                    waiting[p] = [1, None]
                     stack.append(p)
+                else:
+                    slot[0] += 1
 
-    pending = {root: seed}
     ready = [root]
     prev_mode = _state.enabled
     _state.enabled = create_graph  # record the VJPs only when asked to
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the pass makes no reference cycles; collections would only cost time
     try:
         while ready:
             node = ready.pop()
-            g = pending.pop(node, None)
+            g = waiting.pop(node)[1]
             inputs = node.inputs
             if inputs is None:
                 raise RuntimeError(FREED)
             if on_node is not None:
                 on_node(node, g)
-            grads: Any = ()
-            if g is not None:
-                if node.retained is not None and not create_graph and on_node is None:
+            parents = node.parents
+            if g is None:  # no gradient reached this node: its parents still count it
+                grads: Any = (None,) * len(parents)
+            elif create_graph:
+                out = Tensor._make(node.out, node)
+                xs = [
+                    x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p)
+                    for p, x in zip(parents, inputs)
+                ]
+                grads = node.backward(g, out, *xs)
+            else:
+                if node.retained is not None and on_node is None:
                     _accumulate_into_grad(node.retained, g, False)
-                if create_graph:
-                    out = Tensor._make(node.out, node)
-                    xs = [
-                        x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p)
-                        for p, x in zip(node.parents, inputs)
-                    ]
-                    grads = node.backward(g, out, *xs)
-                else:
-                    grads = node.backward(g, node.out, *inputs)
-                if type(grads) is not tuple:
-                    grads = (grads,)
-            for i, p in enumerate(node.parents):
+                grads = node.backward(g, node.out, *inputs)
+            if type(grads) is not tuple:
+                grads = (grads,)
+            for p, x, gi in zip(parents, inputs, grads):
                 if p is None:
                     continue
-                gi = grads[i] if grads else None
                 if gi is not None:
-                    x = inputs[i]
                     if gi.shape != x.shape:
                         gi = sum_to(gi, x.shape)
                     if gi.dtype != x.dtype:
@@ -171,17 +171,17 @@ def _run(
                     if isinstance(p, Tensor):
                         on_leaf(p, gi, _owned(gi, g, grads, inputs))
                         continue
-                    prev = pending.get(p)
-                    pending[p] = gi if prev is None else prev + gi
+                    slot = waiting[p]
+                    slot[1] = gi if slot[1] is None else slot[1] + gi
                 elif isinstance(p, Tensor):
                     continue
-                left = waiting[p] - 1
-                if left:
-                    waiting[p] = left
                 else:
+                    slot = waiting[p]
+                slot[0] -= 1
+                if not slot[0]:
                     ready.append(p)
             if not retain_graph:
-                node.release()
+                node.inputs = node.out = node.saved = None  # Function.release(), inlined
     finally:
         _state.enabled = prev_mode
         if gc_was_enabled:

@@ -83,10 +83,11 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
         """Run the op on Tensors, numbers or arrays and record it when a gradient is needed."""
+        # This is the hot path of every op: keep it to plain loops and attribute stores.
+        fn = cls()
         raw = []
         parents = []
         track = False
-        named = None
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
@@ -94,28 +95,37 @@ class Function:
                     # A parent is the node that made the input, or the leaf tensor itself.
                     parents.append(a._node or a)
                     track = True
-                else:
-                    parents.append(None)
-                    if a.name is not None:  # a named constant (data): remembered for drawing
-                        named = (named or []) + [(len(raw) - 1, a)]
+                    continue
+                if a.name is not None:  # named data such as x: remembered for drawing
+                    fn.named_inputs = {**fn.named_inputs, len(raw) - 1: a}
+            elif type(a) is float or type(a) is int:
+                raw.append(a)  # the common constant, checked without a call
             else:
                 raw.append(_constant(a, cls.name))
-                parents.append(None)
-        fn = cls()
+            parents.append(None)
         try:
             out = fn.forward(*raw, **params)
         except ValueError as err:
             raise ValueError(fn.explain(err, tuple(raw))) from None
         if type(out) is not np.ndarray:
             out = np.asarray(out)  # NumPy returns scalars for 0-d results
+        t = _new(Tensor)  # Tensor._make, inlined
+        t.data = out
+        t.grad = None
+        t.name = None
         if track and _state.enabled:
             fn.parents = tuple(parents)
             fn.inputs = tuple(raw)
             fn.out = out
-            if named:
-                fn.named_inputs = dict(named)
-            return Tensor._make(out, fn)
-        return Tensor._make(out, None)
+            t.requires_grad = True
+            t._node = fn
+        else:
+            t.requires_grad = False
+            t._node = None
+        return t
+
+
+_new = object.__new__
 
 
 def _constant(a: Any, op: str) -> Any:

@@ -55,8 +55,12 @@ class Power(Function):
         return a**b
 
     def backward(self, g, out, a, b):
-        ga = g * b * a ** (b - 1) if self.needs(0) else None
-        gb = g * out * np.log(np.where(a == 0, 1, a)) if self.needs(1) else None
+        ga = gb = None
+        if self.needs(0):
+            # x**2, the commonest power, needs no power in its derivative (nor in its graph)
+            ga = g * (2 * a) if type(b) is int and b == 2 else g * b * a ** (b - 1)
+        if self.needs(1):
+            gb = g * out * np.log(np.where(a == 0, 1, a))
         return ga, gb
 
 
