@@ -88,7 +88,7 @@ def _seed(t: Tensor, grad: Any, where: str, create_graph: bool) -> Any:
                 f"shape {t.shape}. Reduce it first (e.g. y.sum().backward()) or pass grad= an array "
                 f"of shape {t.shape}"
             )
-        return np.ones_like(t.data)
+        return np.ones(t.shape, dtype=t.dtype) if t.ndim else np.array(1, dtype=t.dtype)  # (faster than ones_like)
     if isinstance(grad, Tensor):
         if create_graph:
             g = grad
@@ -147,13 +147,11 @@ def _run(
             parents = node.parents
             if g is None:  # no gradient reached this node: its parents still count it
                 grads: Any = (None,) * len(parents)
-            elif create_graph:
-                out = Tensor._make(node.out, node)
-                xs = [
-                    x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p)
-                    for p, x in zip(parents, inputs)
-                ]
-                grads = node.backward(g, out, *xs)
+            elif create_graph:  # the VJP gets Tensors, so what it computes is recorded
+                xs = []
+                for p, x in zip(parents, inputs):
+                    xs.append(x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p))
+                grads = node.backward(g, Tensor._make(node.out, node), *xs)
             else:
                 if node.retained is not None and on_node is None:
                     _accumulate_into_grad(node.retained, g, False)
@@ -273,7 +271,7 @@ def gradients(
     if output._node is None:
         found[id(output)] = seed
     else:
-        _run(output._node, seed, retain_graph, create_graph, on_leaf, on_node)
+        _run(output._node, seed, retain_graph, create_graph, on_leaf, on_node if nodes else None)
 
     result = []
     for x in inputs:

@@ -33,11 +33,11 @@ class MatMul(Function):
             g = g.reshape(g.shape + (1,))
         ga = gb = None
         if self.needs(0):
-            ga = g @ np.swapaxes(b, -1, -2)
+            ga = g @ b.mT  # .mT: transpose of the last two axes (arrays and Tensors alike)
             if a_vec:
                 ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
         if self.needs(1):
-            gb = np.swapaxes(a, -1, -2) @ g
+            gb = a.mT @ g
             if b_vec:
                 gb = gb.reshape(gb.shape[:-1])
         return ga, gb

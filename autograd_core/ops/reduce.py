@@ -9,6 +9,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor
+from .shape import expand
 
 
 def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
@@ -29,7 +30,7 @@ class Sum(Function):
         return out
 
     def backward(self, g, out, x):
-        return np.broadcast_to(g.reshape(self.kept), x.shape)
+        return expand(g.reshape(self.kept), x.shape)
 
 
 class Mean(Function):
@@ -40,7 +41,7 @@ class Mean(Function):
         return out
 
     def backward(self, g, out, x):
-        return np.broadcast_to(g.reshape(self.kept) / self.n, x.shape)
+        return expand(g.reshape(self.kept) / self.n, x.shape)
 
 
 class Max(Function):
