@@ -101,6 +101,24 @@ def test_dense_gradients(x, bias, out):
     assert check_layer(layer, x, v, order=2)
 
 
+@FAST
+@given(x=tensors(shape=matrices), out=st.integers(1, 4))
+def test_fused_dense_matches_matmul_then_add(x, out):
+    layer = nn.Dense(x.shape[1], out, rng=1)
+    y = layer(x)
+    assert y.op == "dense"  # one node for the whole layer
+    w = Tensor(layer.weight.data, requires_grad=True)
+    b = Tensor(layer.bias.data, requires_grad=True)
+    x2 = Tensor(x.data, requires_grad=True)
+    ref = x2 @ w + b
+    np.testing.assert_allclose(y.data, ref.data, rtol=1e-12, atol=1e-12)
+    v = upstream(y.shape)
+    y.backward(v)
+    ref.backward(v)
+    for ours, theirs in ((x.grad, x2.grad), (layer.weight.grad, w.grad), (layer.bias.grad, b.grad)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
 # ============================================================== BatchNorm
 
 
