@@ -2,8 +2,10 @@
 
 The graph is made of nodes (``Function`` instances). A node's ``parents`` hold, for
 each input, the node that produced it, the leaf Tensor itself, or ``None`` when the
-input needs no gradient. There is no recursion anywhere, so a chain of 100,000 ops
-back-propagates.
+input needs no gradient. Backward counts each node's consumers, then runs a node once
+all of them have sent their gradient (a ready stack), summing gradients that meet;
+each node's saved arrays are dropped as soon as it has run. There is no recursion
+anywhere, so a chain of 100,000 ops back-propagates.
 """
 
 from __future__ import annotations
@@ -123,7 +125,10 @@ def _run(
     waiting = {root: [0, seed]}
     stack = [root]
     while stack:
-        for p in stack.pop().parents:
+        node = stack.pop()
+        if node.inputs is None:  # checked up front, so a refused pass has changed no .grad
+            raise RuntimeError(FREED)
+        for p in node.parents:
             if p is not None and not isinstance(p, Tensor):
                 slot = waiting.get(p)
                 if slot is None:
@@ -140,8 +145,6 @@ def _run(
             node = ready.pop()
             g = waiting.pop(node)[1]
             inputs = node.inputs
-            if inputs is None:
-                raise RuntimeError(FREED)
             if on_node is not None:
                 on_node(node, g)
             parents = node.parents

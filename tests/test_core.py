@@ -536,3 +536,15 @@ def test_leaf_gradient_does_not_alias_saved_data() -> None:
     Leaky.apply(x, y).backward(np.ones(2))
     x.grad += 100
     np.testing.assert_array_equal(y.data, [3.0, 4.0])
+
+
+def test_a_refused_backward_changes_no_gradient() -> None:
+    x = Tensor(2.0, requires_grad=True)
+    h = x * 3
+    y1 = h * 2
+    y1.backward()  # releases h's node too
+    assert x.grad == 6.0
+    y2 = x * 5 + h  # reaches x directly and through the released h
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y2.backward()
+    assert x.grad == 6.0  # not 11: nothing was accumulated before the error
