@@ -548,3 +548,11 @@ def test_a_refused_backward_changes_no_gradient() -> None:
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         y2.backward()
     assert x.grad == 6.0  # not 11: nothing was accumulated before the error
+
+
+def test_a_tensor_is_not_accepted_as_an_index() -> None:
+    t = Tensor([1.0, 2.0, 3.0])
+    mask = Tensor(np.array([True, False, True]))  # becomes 1.0, 0.0, 1.0
+    with pytest.raises(IndexError, match="NumPy integer or boolean array"):
+        t[mask]
+    np.testing.assert_array_equal(t[mask.data > 0].data, [1.0, 3.0])

@@ -304,8 +304,8 @@ def _ids(op: Op) -> str:
     return op.name
 
 
-FIRST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-SECOND = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+FIRST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+SECOND = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 
 
 def _upstream(data: st.DataObject, shape: tuple[int, ...]) -> np.ndarray:

@@ -129,10 +129,12 @@ def _is_basic(index: Any) -> bool:
 
 def _index_part(p: Any) -> Any:
     if isinstance(p, Tensor):
-        p = p.data
-        if np.any(p != np.round(p)):
-            raise IndexError("getitem: a Tensor used as an index must hold whole numbers")
-        return p.astype(np.intp)
+        # A Tensor holds floats, so it cannot say whether it means a mask or indices:
+        # 1.0/0.0 would silently select elements 1 and 0 instead of masking.
+        raise IndexError(
+            "getitem: index with a NumPy integer or boolean array (or t.data.astype(int)), not a Tensor: "
+            "a Tensor holds floats, so a mask and a list of indices would look the same"
+        )
     return p
 
 
@@ -140,7 +142,7 @@ def _index_part(p: Any) -> Any:
 
 
 def getitem(x: Any, index: Any) -> Tensor:
-    """``x[index]`` (Tensors in the index are used as integer arrays)."""
+    """``x[index]``: slices, integers, and NumPy integer or boolean arrays."""
     if isinstance(index, tuple):
         index = tuple(_index_part(p) for p in index)
     else:
