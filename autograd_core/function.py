@@ -20,8 +20,8 @@ The same ``backward`` serves both orders of differentiation. In a plain
 to the same operators, methods and NumPy functions (``np.exp(t)`` dispatches to
 our ``exp``), the VJP is itself recorded and can be differentiated again. So write
 ``backward`` with operators, ``np.*`` ufuncs, ``np.where``/``np.broadcast_to`` and
-the methods arrays and Tensors share (``sum``, ``reshape``, ``transpose``,
-indexing); never assign into arrays in place. Arrays kept in ``self.saved`` are
+what arrays and Tensors share (``sum``, ``reshape``, ``transpose``, ``.T``, ``.mT``,
+``astype``, indexing); never assign into arrays in place. Arrays kept in ``self.saved`` are
 released after backward and are constants to higher-order derivatives.
 
 Non-differentiable arguments (an axis, a shape, an index) are passed to ``apply``
