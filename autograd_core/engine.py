@@ -170,7 +170,7 @@ def _run(
                     if gi.dtype != x.dtype:
                         gi = gi.astype(x.dtype)
                     if isinstance(p, Tensor):
-                        on_leaf(p, gi, _owned(gi, g, grads, inputs))
+                        on_leaf(p, gi, _owned(gi, g, grads, inputs, node.out))
                         continue
                     slot = waiting[p]
                     slot[1] = gi if slot[1] is None else slot[1] + gi
@@ -189,17 +189,18 @@ def _run(
             gc.enable()
 
 
-def _owned(gi: Any, g: Any, grads: tuple[Any, ...], inputs: tuple[Any, ...]) -> bool:
+def _owned(gi: Any, g: Any, grads: tuple[Any, ...], inputs: tuple[Any, ...], out: Any) -> bool:
     """Whether a VJP's result ``gi`` is a fresh array that may become a leaf's ``.grad`` as is.
 
     Not when it is a view (a broadcast or a reshape of something else), the upstream
     gradient passed straight through (``add`` does that), returned twice, or one of
-    the saved inputs.
+    the op's saved arrays.
     """
     return (
         type(gi) is np.ndarray
         and gi.base is None
         and gi is not g
+        and gi is not out
         and gi.flags.writeable
         and sum(q is gi for q in grads) <= 1
         and all(x is not gi for x in inputs)
