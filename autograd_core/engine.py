@@ -119,8 +119,6 @@ def _run(
     ``owned`` says that ``g`` is a fresh array nobody else holds, so it can be kept
     without a copy.
     """
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the pass makes no reference cycles; collections would only cost time
     # For every node: [number of edges from consumers still to come, gradient so far].
     waiting = {root: [0, seed]}
     stack = [root]
@@ -140,6 +138,8 @@ def _run(
     ready = [root]
     prev_mode = _state.enabled
     _state.enabled = create_graph  # record the VJPs only when asked to
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the pass makes no reference cycles; collections would only cost time
     try:
         while ready:
             node = ready.pop()
@@ -161,6 +161,11 @@ def _run(
                 grads = node.backward(g, node.out, *inputs)
             if type(grads) is not tuple:
                 grads = (grads,)
+            if len(grads) != len(parents):
+                raise TypeError(
+                    f"{node.name}: backward returned {len(grads)} gradient(s) for {len(parents)} input(s); "
+                    "return one per input of forward (None where an input needs none)"
+                )
             for p, x, gi in zip(parents, inputs, grads):
                 if p is None:
                     continue

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .grad_mode import _state
-from .tensor import Tensor, as_float_array
+from .tensor import DEFAULT_DTYPE, Tensor, as_float_array
 
 
 class Function:
@@ -109,6 +109,8 @@ class Function:
             raise ValueError(fn.explain(err, tuple(raw))) from None
         if type(out) is not np.ndarray:
             out = np.asarray(out)  # NumPy returns scalars for 0-d results
+        if out.dtype.kind != "f":  # only numbers and int arrays came in (ag.add(1, 2)): tensors hold floats
+            out = out.astype(DEFAULT_DTYPE)
         t = _new(Tensor)  # Tensor._make, inlined
         t.data = out
         t.grad = None

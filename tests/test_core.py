@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import numpy as np
@@ -548,6 +549,21 @@ def test_a_refused_backward_changes_no_gradient() -> None:
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         y2.backward()
     assert x.grad == 6.0  # not 11: nothing was accumulated before the error
+    assert gc.isenabled()  # and the collector, paused during backward, is back on
+
+
+def test_a_vjp_returning_the_wrong_number_of_gradients_is_an_error() -> None:
+    class Forgetful(ag.Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, g, out, a, b):
+            return g * b  # one gradient for two inputs
+
+    a, b = Tensor(2.0, requires_grad=True), Tensor(3.0, requires_grad=True)
+    with pytest.raises(TypeError, match="forgetful: backward returned 1 gradient"):
+        Forgetful.apply(a, b).backward()
+    assert gc.isenabled()
 
 
 def test_a_tensor_is_not_accepted_as_an_index() -> None:
@@ -556,3 +572,9 @@ def test_a_tensor_is_not_accepted_as_an_index() -> None:
     with pytest.raises(IndexError, match="NumPy integer or boolean array"):
         t[mask]
     np.testing.assert_array_equal(t[mask.data > 0].data, [1.0, 3.0])
+
+
+def test_functions_on_plain_numbers_and_int_arrays_give_float_tensors() -> None:
+    for t in (ag.add(1, 2), ag.maximum(np.array([1, 5]), 3), ag.concatenate([np.array([1]), np.array([2])])):
+        assert isinstance(t, Tensor) and t.dtype == np.float64
+    np.testing.assert_array_equal(ag.maximum(np.array([1, 5]), 3).data, [3.0, 5.0])
