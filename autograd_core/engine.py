@@ -119,28 +119,28 @@ def _run(
     ``owned`` says that ``g`` is a fresh array nobody else holds, so it can be kept
     without a copy.
     """
-    # For every node: [number of edges from consumers still to come, gradient so far].
-    waiting = {root: [0, seed]}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.inputs is None:  # checked up front, so a refused pass has changed no .grad
-            raise RuntimeError(FREED)
-        for p in node.parents:
-            if p is not None and not isinstance(p, Tensor):
-                slot = waiting.get(p)
-                if slot is None:
-                    waiting[p] = [1, None]
-                    stack.append(p)
-                else:
-                    slot[0] += 1
-
-    ready = [root]
     prev_mode = _state.enabled
     _state.enabled = create_graph  # record the VJPs only when asked to
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the pass makes no reference cycles; collections would only cost time
     try:
+        # For every node: [number of edges from consumers still to come, gradient so far].
+        waiting = {root: [0, seed]}
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if node.inputs is None:  # checked up front, so a refused pass has changed no .grad
+                raise RuntimeError(FREED)
+            for p in node.parents:
+                if p is not None and not isinstance(p, Tensor):
+                    slot = waiting.get(p)
+                    if slot is None:
+                        waiting[p] = [1, None]
+                        stack.append(p)
+                    else:
+                        slot[0] += 1
+
+        ready = [root]
         while ready:
             node = ready.pop()
             g = waiting.pop(node)[1]
@@ -187,7 +187,7 @@ def _run(
                 if not slot[0]:
                     ready.append(p)
             if not retain_graph:
-                node.inputs = node.out = node.saved = None  # Function.release(), inlined
+                node.inputs = node.out = node.saved = None  # release the saved arrays; parents stay
     finally:
         _state.enabled = prev_mode
         if gc_was_enabled:

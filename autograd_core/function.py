@@ -74,12 +74,6 @@ class Function:
             return f"{self.name}: shapes {shapes} do not broadcast together"
         return f"{self.name}: {msg} (input shapes {shapes})"
 
-    def release(self) -> None:
-        """Drop the saved arrays; the graph's structure stays (it can still be drawn)."""
-        self.inputs = None
-        self.out = None
-        self.saved = None
-
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
         """Run the op on Tensors, numbers or arrays and record it when a gradient is needed."""

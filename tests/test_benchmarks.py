@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
     sys.path.insert(0, str(ROOT))
 
+from autograd_core.testing import numerical_gradient  # noqa: E402
 from benchmarks import numpy_reference as ref  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 from benchmarks.workloads import WORKLOADS, Sizes, Skip, max_discrepancy  # noqa: E402
@@ -47,19 +48,6 @@ def test_discrepancy_sees_a_difference() -> None:
     assert max_discrepancy(a, {"loss": [1.0, np.nan], "w": np.zeros(3)}) == float("inf")
 
 
-def _numerical_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        hi = f()
-        x[i] = old - eps
-        lo = f()
-        x[i] = old
-        g[i] = (hi - lo) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("batchnorm", [False, True])
 def test_numpy_mlp_backward_matches_finite_differences(batchnorm: bool) -> None:
     rng = np.random.default_rng(0)
@@ -79,7 +67,7 @@ def test_numpy_mlp_backward_matches_finite_differences(batchnorm: bool) -> None:
     assert len(grads) == len(params)
     for p, g in zip(params, grads):
         assert g.shape == p.shape
-        num = _numerical_grad(lambda: mlp.loss_and_grads(x, y)[0], p)
+        num = numerical_gradient(lambda: mlp.loss_and_grads(x, y)[0], p)
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
 
 
@@ -88,14 +76,14 @@ def test_numpy_hvp_and_chain_match_finite_differences() -> None:
     x, v = rng.standard_normal(7), rng.standard_normal(7)
     f, g, hv = ref.tanh_sq_hvp(x, v)
     assert f == pytest.approx(float(np.sum(np.tanh(x) ** 2)))
-    np.testing.assert_allclose(g, _numerical_grad(lambda: ref.tanh_sq_hvp(x, v)[0], x), rtol=1e-6)
+    np.testing.assert_allclose(g, numerical_gradient(lambda: ref.tanh_sq_hvp(x, v)[0], x), rtol=1e-6)
     eps = 1e-6
     fd = (ref.tanh_sq_hvp(x + eps * v, v)[1] - ref.tanh_sq_hvp(x - eps * v, v)[1]) / (2 * eps)
     np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-8)
 
     x0 = rng.uniform(-1, 1, 4)
     _, g = ref.chain(x0, 6, 1.0001)
-    np.testing.assert_allclose(g, _numerical_grad(lambda: ref.chain(x0, 6, 1.0001)[0], x0), rtol=1e-6)
+    np.testing.assert_allclose(g, numerical_gradient(lambda: ref.chain(x0, 6, 1.0001)[0], x0), rtol=1e-6)
 
 
 def test_numpy_adam_first_step_is_lr_sized() -> None:

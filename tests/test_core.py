@@ -578,3 +578,36 @@ def test_functions_on_plain_numbers_and_int_arrays_give_float_tensors() -> None:
     for t in (ag.add(1, 2), ag.maximum(np.array([1, 5]), 3), ag.concatenate([np.array([1]), np.array([2])])):
         assert isinstance(t, Tensor) and t.dtype == np.float64
     np.testing.assert_array_equal(ag.maximum(np.array([1, 5]), 3).data, [3.0, 5.0])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: ag.clip(Tensor([1.0])), ValueError, "clip: give at least one of low and high"),
+        (lambda: Tensor([1.0]).astype(np.int32), TypeError, "astype: .*cannot cast to int32"),
+        (lambda: ag.concatenate([]), ValueError, "concatenate: need at least one tensor"),
+        (lambda: ag.stack([]), ValueError, "stack: need at least one tensor"),
+        (lambda: ag.dot(np.ones((2, 2, 2)), np.ones((2, 2))), ValueError, "dot: only up to 2-D"),
+        (lambda: ag.gradients(Tensor(1.0, requires_grad=True), [np.ones(2)]), TypeError, r"inputs\[0\] is a ndarray"),
+        (lambda: ag.gradients(3.0, [Tensor(1.0, requires_grad=True)]), TypeError, "output is a float"),
+        (lambda: len(Tensor(1.0)), TypeError, "len.. of a 0-d tensor"),
+        (lambda: ag.grad(lambda x: x, argnums=()), TypeError, "argnums must be an int or a non-empty tuple"),
+        (lambda: Tensor([1.0], requires_grad=True).__setitem__(0, 2.0), RuntimeError, "item assignment"),
+    ],
+)
+def test_each_misuse_gets_a_message_naming_it(call, error, match) -> None:  # noqa: ANN001
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_astype_casts_and_its_gradient_comes_back_in_the_original_dtype() -> None:
+    x = Tensor(np.array([1.5, -2.0], dtype=np.float32), requires_grad=True)
+    y = x.astype(np.float64)
+    assert y.dtype == np.float64 and y.op == "cast"
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [3.0, -4.0])
+    # first and second derivatives through a cast (float64 to float64 here, so gradcheck applies)
+    x64 = np.array([0.3, -1.2])
+    assert ag.testing.gradcheck(lambda t: (ag.astype(t, np.float64) ** 3).sum(), x64)
+    assert ag.testing.gradgradcheck(lambda t: (ag.astype(t, np.float64) ** 3).sum(), x64)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .gradcheck import gradcheck, gradgradcheck
+from .gradcheck import gradcheck, gradgradcheck, numerical_gradient
 
-__all__ = ["gradcheck", "gradgradcheck", "strategies"]
+__all__ = ["gradcheck", "gradgradcheck", "numerical_gradient", "strategies"]
 
 
 def __getattr__(name: str) -> Any:

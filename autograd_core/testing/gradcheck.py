@@ -15,7 +15,7 @@ from ..engine import gradients
 from ..grad_mode import enable_grad
 from ..tensor import Tensor
 
-__all__ = ["gradcheck", "gradgradcheck"]
+__all__ = ["gradcheck", "gradgradcheck", "numerical_gradient"]
 
 
 class _Inputs:
@@ -133,7 +133,7 @@ def gradcheck(
         if ga.shape != x.shape:
             raise AssertionError(f"{where}: the gradient of {ins.describe(i)} has shape {ga.shape}, expected {x.shape}")
         if x.size <= max_elements:
-            _compare(where, ins.describe(i), ga, _partials(x, value, eps), atol, rtol)
+            _compare(where, ins.describe(i), ga, numerical_gradient(value, x, eps), atol, rtol)
             continue
         for d in range(directions):
             v = rng.standard_normal(x.shape)
@@ -149,18 +149,24 @@ def gradcheck(
     return True
 
 
-def _partials(x: np.ndarray, value: Callable[[], float], eps: float) -> np.ndarray:
-    """Central differences for every element of ``x`` (perturbed in place, then restored)."""
-    numeric = np.empty_like(x)
-    flat, num_flat = x.reshape(-1), numeric.reshape(-1)  # views: both are C-contiguous
-    for k in range(x.size):
-        orig = flat[k]
-        flat[k] = orig + eps
+def numerical_gradient(value: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences ``(value() at x + eps·eₖ − value() at x − eps·eₖ) / 2eps`` for every
+    element ``k`` of the array ``x``, which ``value`` reads: ``x`` is perturbed in place and
+    restored. For checking hand-written NumPy derivatives too.
+
+    >>> w = np.array([1.0, 2.0])
+    >>> np.round(numerical_gradient(lambda: float(np.sum(w**3)), w), 6)
+    array([ 3., 12.])
+    """
+    numeric = np.empty(x.shape)
+    for k in np.ndindex(x.shape):
+        orig = x[k]
+        x[k] = orig + eps
         hi = value()
-        flat[k] = orig - eps
+        x[k] = orig - eps
         lo = value()
-        flat[k] = orig
-        num_flat[k] = (hi - lo) / (2 * eps)
+        x[k] = orig
+        numeric[k] = (hi - lo) / (2 * eps)
     return numeric
 
 
