@@ -18,7 +18,7 @@ import numpy as np
 
 from autograd_core import Function, Tensor
 
-from .module import Module, Parameter
+from .module import Module, Parameter, layer_input
 
 __all__ = ["BatchNorm", "batch_norm"]
 
@@ -147,11 +147,12 @@ class BatchNorm(Module):
             )
 
     def forward(self, x: Any) -> Tensor:
-        data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=self.gamma.dtype)
+        x = layer_input(x, self.gamma.data.dtype, f"BatchNorm({self.num_features})")
+        data = x.data if isinstance(x, Tensor) else x
         self._check(data)
         if not self.training:
             scale = self.gamma * (self.running_var + self.eps) ** -0.5
-            return (x if isinstance(x, Tensor) else data) * scale + (self.beta - self.running_mean * scale)
+            return x * scale + (self.beta - self.running_mean * scale)
         if data.shape[0] < 2:
             raise ValueError(
                 f"BatchNorm({self.num_features}): a batch of {data.shape[0]} example in training mode has no "
@@ -165,9 +166,7 @@ class BatchNorm(Module):
         self.running_mean += (1 - m) * mean
         self.running_var *= m
         self.running_var += (1 - m) * var
-        return BatchNormFn.apply(
-            x if isinstance(x, Tensor) else data, self.gamma, self.beta, xhat=xhat, inv=inv, eps=self.eps
-        )
+        return BatchNormFn.apply(x, self.gamma, self.beta, xhat=xhat, inv=inv, eps=self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"

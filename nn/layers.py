@@ -12,7 +12,7 @@ from autograd_core.ops.elementwise import Add, Multiply
 from autograd_core.ops.linalg import MatMul
 
 from . import init as _init
-from .module import Module, Parameter
+from .module import Module, Parameter, layer_input
 
 __all__ = ["Dense", "DenseFn", "Dropout"]
 
@@ -89,6 +89,7 @@ class Dense(Module):
                 f"Dense({self.in_features}, {self.out_features}): input of shape {tuple(shape)}; expected "
                 f"(batch, {self.in_features}) — the last axis must hold the {self.in_features} features"
             )
+        x = layer_input(x, self.weight.data.dtype, f"Dense({self.in_features}, {self.out_features})")
         if self.bias is None:
             return MatMul.apply(x, self.weight)
         if len(shape) == 2:

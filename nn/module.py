@@ -27,7 +27,26 @@ import numpy as np
 
 from autograd_core import Tensor
 
-__all__ = ["Parameter", "Module", "Sequential", "LoadResult"]
+__all__ = ["Parameter", "Module", "Sequential", "LoadResult", "layer_input"]
+
+
+def layer_input(x: Any, dtype: np.dtype, where: str) -> Any:
+    """``x`` in a layer's dtype: the rule every layer follows for its input.
+
+    A layer computes in the dtype of its parameters, so a float32 model stays float32
+    whatever the data: floating, integer and bool inputs of another dtype are cast (a
+    Tensor through the differentiable ``astype``, so gradients still flow back to it,
+    in its own dtype). Anything that is not numeric raises a TypeError naming the layer.
+
+    >>> layer_input(np.ones(2), np.dtype(np.float32), "Dense(2, 1)").dtype
+    dtype('float32')
+    """
+    if isinstance(x, Tensor):
+        return x if x.data.dtype == dtype else x.astype(dtype)
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: input must be numeric, got dtype {arr.dtype}")
+    return arr if arr.dtype == dtype else arr.astype(dtype)
 
 
 class Parameter(Tensor):

@@ -328,3 +328,29 @@ def test_sequential_network_gradients(x):
         return nn.softmax_cross_entropy(model(x), labels)
 
     assert gradcheck(f, x, *[params[n].data for n in names])
+
+
+# ============================================================== the input dtype rule
+
+
+@pytest.mark.parametrize("model_dtype, data_dtype", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_layers_compute_in_their_parameters_dtype(model_dtype, data_dtype):
+    model = nn.Sequential(nn.Dense(3, 4, rng=0, dtype=model_dtype), nn.BatchNorm(4, dtype=model_dtype), nn.ReLU())
+    x = np.random.default_rng(0).normal(size=(6, 3)).astype(data_dtype)
+    out = model(x)
+    assert out.dtype == model_dtype
+    reference = model(x.astype(model_dtype))
+    np.testing.assert_array_equal(out.data, reference.data)
+    out.sum().backward()
+    assert all(p.grad.dtype == model_dtype for p in model.parameters())
+    # A tracked input is cast differentiably: its gradient comes back in its own dtype.
+    xt = Tensor(x, requires_grad=True)
+    model(xt).sum().backward()
+    assert xt.grad.dtype == data_dtype and np.abs(xt.grad).sum() > 0
+    model.eval()
+    assert model(x).dtype == model_dtype
+
+
+def test_layers_refuse_non_numeric_input():
+    with pytest.raises(TypeError, match=r"Dense\(2, 1\): input must be numeric"):
+        nn.Dense(2, 1)(np.array([["a", "b"]]))
