@@ -1,27 +1,67 @@
 """Saving and loading dicts of arrays as ``.npz``: atomic writes, never unpickled.
 
-``nn.save``/``nn.load`` and the optimizers' checkpoints are built on these two.
+``nn.save``/``nn.load``, the optimizers' checkpoints and every other file the library
+writes go through :func:`atomic_write`.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 import zipfile
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, BinaryIO
 
 import numpy as np
 
 
-def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None:
-    """Write ``arrays`` (name → array or number) to the ``.npz`` file ``path`` atomically.
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
+    """Write a file all at once or not at all: ``write(f)`` fills a temporary file beside it.
 
-    The data goes to a temporary file in the same folder, is flushed to disk, and then
-    replaces ``path`` in one step, so a crash mid-save never leaves a truncated file
-    where the old one was. Object arrays are refused (they would need pickle to load).
+    The temporary file is flushed to disk and then replaces ``path`` in one step, so a
+    crash mid-save never leaves a truncated file where the old one was. The new file
+    keeps the mode of the file it replaces (else it gets the usual ``0o666`` less the
+    umask, as ``open`` would give); saving through a symbolic link replaces the link's
+    target, not the link. A missing folder is an error that names the folder.
+
+    >>> atomic_write("notes.txt", lambda f: f.write(b"hello"))   # doctest: +SKIP
     """
-    path = os.fspath(path)
+    target = os.path.realpath(os.fspath(path))  # through symlinks: replace the file they point to
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"save: the folder {folder!r} does not exist (create it first, e.g. os.makedirs)")
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None  # a new file: os.open below applies the umask to 0o666
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{os.path.basename(target)}.tmp-{secrets.token_hex(4)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - a hundred collisions of 32 random bits
+        raise FileExistsError(f"save: could not create a temporary file in {folder!r}")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None:
+    """Write ``arrays`` (name → array or number) to the ``.npz`` file ``path`` atomically
+    (see :func:`atomic_write`). Object arrays are refused (they would need pickle to load).
+    """
     clean = {}
     for key, value in arrays.items():
         if not isinstance(key, str):
@@ -30,18 +70,7 @@ def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None
         if arr.dtype.hasobject:
             raise TypeError(f"save: entry {key!r} is an object array, which cannot be saved without pickle")
         clean[key] = arr
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **clean)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **clean))
 
 
 def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
