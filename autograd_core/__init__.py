@@ -9,6 +9,7 @@ array(-10.)
 """
 
 from .tensor import Tensor  # noqa: I001 - first: the ops import it
+from .anomaly import detect_anomaly
 from .engine import gradients
 from .function import Function
 from .functional import grad, value_and_grad
@@ -46,7 +47,7 @@ from . import testing  # noqa: E402  (no Hypothesis needed)
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "Function", "testing", "gradients", "grad", "value_and_grad", "no_grad", "enable_grad",
+    "Tensor", "Function", "testing", "detect_anomaly", "gradients", "grad", "value_and_grad", "no_grad", "enable_grad",
     "is_grad_enabled", "abs", "add", "astype", "clip", "cos", "divide", "exp", "log", "maximum",
     "minimum", "multiply", "negative", "power", "relu", "sigmoid", "sin", "sqrt", "square",
     "subtract", "tanh", "where", "dot", "matmul", "log_softmax", "logsumexp", "max", "mean", "min",

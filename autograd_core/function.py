@@ -27,14 +27,22 @@ released after backward and are constants to higher-order derivatives.
 Non-differentiable arguments (an axis, a shape, an index) are passed to ``apply``
 as keywords and reach ``forward`` as keywords; keep what ``backward`` needs on
 ``self``.
+
+Two class attributes say what ``backward`` reads, for changed-in-place detection
+(``versions.py``): ``saves_inputs = False`` when it never reads the input values (only
+their shapes), ``saves_output = False`` when it never reads ``out``. Both default to
+True, which is always safe.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
+from . import anomaly as _anomaly
+from . import versions as _versions
 from .grad_mode import _state
 from .tensor import DEFAULT_DTYPE, Tensor, as_float_array
 
@@ -42,12 +50,19 @@ from .tensor import DEFAULT_DTYPE, Tensor, as_float_array
 class Function:
     """Base class of every op, built-in or user-defined. See the module docstring."""
 
-    __slots__ = ("parents", "inputs", "out", "saved", "__dict__")
+    __slots__ = ("parents", "inputs", "out", "saved", "stamp", "__dict__")
 
     #: The op's name, used in error messages and graph drawings.
     name: str = "function"
-    #: The output tensor whose ``.grad`` backward should fill (see ``Tensor.retain_grad``).
-    retained: Tensor | None = None
+    #: Whether ``backward`` reads the input values / the output (see the module docstring).
+    saves_inputs: bool = True
+    saves_output: bool = True
+    #: A weak reference to the output tensor whose ``.grad`` backward should fill
+    #: (``Tensor.retain_grad``); weak, so that the tensor and its node form no cycle.
+    retained: weakref.ref[Tensor] | None = None
+    #: Where the user's code called the op: ``(file, line, function, code)``, recorded
+    #: only inside ``detect_anomaly()``.
+    trace: tuple[str, int, str, str] | None = None
     #: Inputs that were named tensors not requiring grad (data such as ``x``), by position.
     named_inputs: dict[int, Tensor] = {}
 
@@ -103,8 +118,8 @@ class Function:
             raise ValueError(fn.explain(err, tuple(raw))) from None
         if type(out) is not np.ndarray:
             out = np.asarray(out)  # NumPy returns scalars for 0-d results
-        if out.dtype.kind != "f":  # only numbers and int arrays came in (ag.add(1, 2)): tensors hold floats
-            out = out.astype(DEFAULT_DTYPE)
+        if not track or out.dtype.kind != "f":  # perhaps no float came in (ag.exp(int8_array), ag.add(1, 2))
+            out = _float_output(out, raw)
         t = _new(Tensor)  # Tensor._make, inlined
         t.data = out
         t.grad = None
@@ -113,6 +128,9 @@ class Function:
             fn.parents = tuple(parents)
             fn.inputs = tuple(raw)
             fn.out = out
+            fn.stamp = _versions.clock  # for changed-in-place detection
+            if _anomaly.active:
+                fn.trace = _anomaly.caller()
             t.requires_grad = True
             t._node = fn
         else:
@@ -122,6 +140,16 @@ class Function:
 
 
 _new = object.__new__
+
+
+def _float_output(out: np.ndarray, raw: list[Any]) -> np.ndarray:
+    """An op's output in a floating dtype: where no float came in, the default float, as a
+    Tensor's data is (NumPy would give ints for ``ag.add(1, 2)``, float16 for ``np.log`` of
+    ``uint8`` data, float32 for ``int16``)."""
+    for x in raw:
+        if type(x) is float or getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
+            return out if out.dtype.kind == "f" else out.astype(DEFAULT_DTYPE)
+    return out.astype(DEFAULT_DTYPE)
 
 
 def _constant(a: Any, op: str) -> Any:
@@ -138,6 +166,11 @@ def _constant(a: Any, op: str) -> Any:
     elif isinstance(a, (int, float)):
         return a
     if isinstance(a, (list, tuple)):
+        if any(isinstance(v, Tensor) and v.requires_grad for v in a):
+            raise TypeError(
+                f"{op}: a list holding Tensors that require grad would be read as constant numbers and "
+                "their gradient lost; join them with ag.stack or ag.concatenate first"
+            )
         return as_float_array(a, copy=False, what=op)
     raise TypeError(
         f"{op}: unsupported operand of type {type(a).__name__}"

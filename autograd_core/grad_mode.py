@@ -7,6 +7,7 @@ stops another thread (a parallel hyperparameter search, say) from recording its 
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -37,12 +38,45 @@ class _SetGradMode:
         _state.enabled = self._prev
 
     def __call__(self, fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
-                return fn(*args, **kwargs)
+        return wrap_in_context(fn, type(self))
 
-        return wrapper  # type: ignore[return-value]
+
+def wrap_in_context(fn: F, context: Callable[[], Any]) -> F:
+    """``fn`` run inside ``with context():`` — the decorator form of a mode.
+
+    A generator function gets the mode around each of its steps only, not while it is
+    suspended: the caller's code between two ``next()`` calls runs in the caller's mode.
+    """
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            with context():
+                gen = fn(*args, **kwargs)
+            resume, value = gen.send, None  # the next step: send a value in, or throw an error in
+            while True:
+                try:
+                    with context():
+                        item = resume(value)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    resume, value = gen.send, (yield item)
+                except GeneratorExit:
+                    with context():
+                        gen.close()
+                    raise
+                except BaseException as err:  # thrown in by the caller: hand it on to fn
+                    resume, value = gen.throw, err
+
+        return generator  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with context():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class no_grad(_SetGradMode):

@@ -6,11 +6,13 @@ every op records itself through ``Function.apply`` (see ``function.py``).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from . import versions as _versions
 from .grad_mode import _state
 
 DEFAULT_DTYPE = np.dtype(np.float64)
@@ -60,12 +62,16 @@ class Tensor:
     ``dtype=np.float32`` is asked for; integer and bool data become ``float64``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_node")
+    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
         self.data: np.ndarray = as_float_array(data, dtype)
         self.grad: np.ndarray | None = None
-        self.requires_grad: bool = bool(requires_grad)
+        if requires_grad is not True and requires_grad is not False:
+            if not isinstance(requires_grad, np.bool_):  # "no" or 0 would silently mean True or False
+                raise TypeError(f"Tensor: requires_grad must be True or False, got {requires_grad!r}")
+            requires_grad = bool(requires_grad)
+        self.requires_grad: bool = requires_grad
         self.name: str | None = name
         self._node = None  # the Function that produced this tensor; None for a leaf
 
@@ -133,7 +139,13 @@ class Tensor:
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` during backward (leaves always do)."""
         if self._node is not None:
-            self._node.retained = self
+            self._node.retained = weakref.ref(self)  # weak: the node must not keep its output alive
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes the library has made to this tensor's memory (shared with
+        its ``detach()`` alias and its views). See ``versions.py``."""
+        return _versions.version(self.data)
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
@@ -169,6 +181,18 @@ class Tensor:
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         return _interop.array_function(func, args, kwargs)
+
+    # Pickling and copy.deepcopy keep the values, gradient, flags and name, never the graph:
+    # a computed tensor comes back as a leaf (it would otherwise drag its whole graph along).
+    def __getstate__(self) -> dict[str, Any]:
+        return {"data": self.data, "grad": self.grad, "requires_grad": self.requires_grad, "name": self.name}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.data = state["data"]
+        self.grad = state["grad"]
+        self.requires_grad = state["requires_grad"]
+        self.name = state["name"]
+        self._node = None
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
@@ -235,30 +259,49 @@ class Tensor:
     def __pos__(self) -> Tensor:
         return self
 
-    # In-place operators update the data only where that cannot corrupt a graph: under
-    # no_grad (the classic ``w -= lr * w.grad``) or on tensors outside any graph.
-    def _inplace(self, other: Any, ufunc: np.ufunc, op: str) -> Tensor:
-        if _state.enabled and self.requires_grad:
-            if self._node is None:
+    # In-place operators update the data, and keep the object (and its class: a Parameter stays
+    # a Parameter), where that cannot hide anything from autodiff: under no_grad (the classic
+    # ``w -= lr * w.grad``) or on tensors outside any graph. Each change bumps the version
+    # counter, so a backward that needs the old values refuses instead of using the new ones.
+    def _inplace(self, other: Any, op: str) -> Tensor:
+        if _state.enabled and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            if self.requires_grad and self._node is None:
                 raise RuntimeError(
                     f"in-place {op} on a leaf tensor that requires grad would hide the update from "
-                    f"autodiff; update parameters inside `with ag.no_grad():` or write `w = w {op[0]} ...`"
+                    f"autodiff; update parameters inside `with ag.no_grad():` or write `w = w {op[:-1]} ...`"
                 )
-            return getattr(self, _INPLACE_FALLBACK[op])(other)  # rebind, as x = x + y
-        ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data, casting="same_kind")
+            return getattr(self, _INPLACE_FALLBACK[op])(other)  # recorded, and rebound: x = x + y
+        value = other.data if isinstance(other, Tensor) else other
+        if op == "@=":
+            result = np.matmul(self.data, value)
+            if result.shape != self.data.shape:
+                raise ValueError(
+                    f"in-place @=: the product of shapes {self.shape} and {np.shape(value)} has shape "
+                    f"{result.shape}, not the tensor's {self.shape}; write x = x @ y to change its shape"
+                )
+            np.copyto(self.data, result, casting="same_kind")
+        else:
+            _INPLACE_UFUNCS[op](self.data, value, out=self.data, casting="same_kind")
+        _versions.bump(self.data)
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace(other, np.add, "+=")
+        return self._inplace(other, "+=")
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._inplace(other, np.subtract, "-=")
+        return self._inplace(other, "-=")
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._inplace(other, np.multiply, "*=")
+        return self._inplace(other, "*=")
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace(other, np.divide, "/=")
+        return self._inplace(other, "/=")
+
+    def __ipow__(self, other: Any) -> Tensor:
+        return self._inplace(other, "**=")
+
+    def __imatmul__(self, other: Any) -> Tensor:
+        return self._inplace(other, "@=")
 
     # Comparisons are not differentiable: they return plain boolean arrays.
     def __lt__(self, other: Any) -> np.ndarray:
@@ -284,12 +327,13 @@ class Tensor:
         return _shape.getitem(self, index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        if _state.enabled and self.requires_grad:
+        if _state.enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
             raise RuntimeError(
-                "item assignment on a tensor that requires grad is not recorded; build the new "
+                "item assignment is not recorded, so the gradient would be lost; build the new "
                 "tensor with ag.where or ag.concatenate, or assign inside `with ag.no_grad():`"
             )
         self.data[index] = _raw(value)
+        _versions.bump(self.data)
 
     # ------------------------------------------------------------------ maths methods
     def exp(self) -> Tensor:
@@ -370,7 +414,10 @@ class Tensor:
 
 
 _new = object.__new__
-_INPLACE_FALLBACK = {"+=": "__add__", "-=": "__sub__", "*=": "__mul__", "/=": "__truediv__"}
+_INPLACE_FALLBACK = {
+    "+=": "__add__", "-=": "__sub__", "*=": "__mul__", "/=": "__truediv__", "**=": "__pow__", "@=": "__matmul__",
+}  # fmt: skip
+_INPLACE_UFUNCS = {"+=": np.add, "-=": np.subtract, "*=": np.multiply, "/=": np.divide, "**=": np.power}
 
 
 def _raw(x: Any) -> Any:

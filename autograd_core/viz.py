@@ -84,6 +84,11 @@ class GraphDrawing(graphviz.Digraph):
             raise DotNotFoundError() from err
 
 
+def _retained(node: Function) -> Tensor | None:
+    """The output tensor of ``node`` that ``retain_grad()`` was called on, if it is still alive."""
+    return None if node.retained is None else node.retained()
+
+
 @dataclass
 class _Value:
     """One value in the drawing: the output of an op (``obj`` a Function) or a tensor leaf."""
@@ -248,8 +253,8 @@ def _label_all(values: dict[int, _Value], root: Any, given: dict[int, str], widt
     for node in reversed(engine.topological_order(root)):  # inputs first
         v = values[id(node)]
         name = given.get(id(node))
-        if name is None and node.retained is not None:
-            name = node.retained.name
+        if name is None and _retained(node) is not None:
+            name = _retained(node).name
         if name is not None:
             v.text, v.prec = name, ATOM
         else:
@@ -361,8 +366,8 @@ def _value_lines(v: _Value, tensor: Tensor | None, grads: dict[int, Any]) -> lis
     if tensor is None:
         if isinstance(v.obj, Tensor):
             tensor = v.obj
-        elif v.obj.retained is not None:
-            tensor = v.obj.retained
+        else:
+            tensor = _retained(v.obj)
     data = tensor.data if tensor is not None else v.obj.out  # None once a backward released it
     if data is not None:
         if data.ndim:
@@ -410,8 +415,8 @@ def _gradients(t: Tensor, values: dict[int, _Value]) -> dict[int, Any]:
         if isinstance(v.obj, Tensor):
             if v.obj.grad is not None:
                 grads[id(v.obj)] = v.obj.grad
-        elif v.obj.retained is not None and v.obj.retained.grad is not None:
-            grads[id(v.obj)] = v.obj.retained.grad
+        elif _retained(v.obj) is not None and _retained(v.obj).grad is not None:
+            grads[id(v.obj)] = _retained(v.obj).grad
     root = t._node if t._node is not None else t
     if id(root) not in grads and t.requires_grad and t.data.size == 1:
         grads[id(root)] = np.ones_like(t.data)

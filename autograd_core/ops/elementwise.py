@@ -17,6 +17,9 @@ from ..tensor import Tensor
 
 
 class Add(Function):
+    saves_inputs = False
+    saves_output = False
+
     def forward(self, a, b):
         return a + b
 
@@ -25,6 +28,9 @@ class Add(Function):
 
 
 class Subtract(Function):
+    saves_inputs = False
+    saves_output = False
+
     def forward(self, a, b):
         return a - b
 
@@ -33,6 +39,8 @@ class Subtract(Function):
 
 
 class Multiply(Function):
+    saves_output = False
+
     def forward(self, a, b):
         return a * b
 
@@ -49,7 +57,8 @@ class Divide(Function):
 
 
 class Power(Function):
-    """``a ** b``; d/da = b·a^(b-1), d/db = a^b·log(a) (taken as 0 where a = 0)."""
+    """``a ** b``; d/da = b·a^(b-1), taken as 0 where b = 0 (even at a = 0, where the
+    formula is 0·0⁻¹, as in PyTorch and JAX); d/db = a^b·log(a), taken as 0 where a = 0."""
 
     def forward(self, a, b):
         return a**b
@@ -57,8 +66,11 @@ class Power(Function):
     def backward(self, g, out, a, b):
         ga = gb = None
         if self.needs(0):
-            # x**2, the commonest power, needs no power in its derivative (nor in its graph)
-            ga = g * (2 * a) if type(b) is int and b == 2 else g * b * a ** (b - 1)
+            if type(b) is int or type(b) is float:  # a number: decide once
+                # x**2, the commonest power, needs no power in its derivative (nor in its graph)
+                ga = g * (2 * a) if b == 2 else g * 0 if b == 0 else g * b * a ** (b - 1)
+            else:  # an array: where a = b = 0 take a = 1, so that no 0⁻¹ (nor a NaN gradient) is ever made
+                ga = g * b * np.where((b == 0) & (a == 0), 1, a) ** (b - 1)
         if self.needs(1):
             gb = g * out * np.log(np.where(a == 0, 1, a))
         return ga, gb
@@ -66,6 +78,8 @@ class Power(Function):
 
 class Maximum(Function):
     """Elementwise maximum; where ``a == b`` the gradient is split evenly."""
+
+    saves_output = False
 
     def forward(self, a, b):
         return np.maximum(a, b)
@@ -78,6 +92,8 @@ class Maximum(Function):
 class Minimum(Function):
     """Elementwise minimum; where ``a == b`` the gradient is split evenly."""
 
+    saves_output = False
+
     def forward(self, a, b):
         return np.minimum(a, b)
 
@@ -88,6 +104,9 @@ class Minimum(Function):
 
 class Where(Function):
     """``cond ? a : b`` with a constant boolean ``cond``."""
+
+    saves_inputs = False
+    saves_output = False
 
     def forward(self, a, b, cond):
         self.cond = cond
@@ -102,6 +121,8 @@ class Where(Function):
 
 class Negative(Function):
     name = "neg"
+    saves_inputs = False
+    saves_output = False
 
     def forward(self, x):
         return -x
@@ -111,6 +132,8 @@ class Negative(Function):
 
 
 class Square(Function):
+    saves_output = False
+
     def forward(self, x):
         return x * x
 
@@ -119,6 +142,8 @@ class Square(Function):
 
 
 class Exp(Function):
+    saves_inputs = False
+
     def forward(self, x):
         return np.exp(x)
 
@@ -127,6 +152,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    saves_output = False
+
     def forward(self, x):
         return np.log(x)
 
@@ -137,6 +164,8 @@ class Log(Function):
 class Sqrt(Function):
     """Square root; its derivative 1/(2√x) is inf at 0."""
 
+    saves_inputs = False
+
     def forward(self, x):
         return np.sqrt(x)
 
@@ -145,6 +174,8 @@ class Sqrt(Function):
 
 
 class Sin(Function):
+    saves_output = False
+
     def forward(self, x):
         return np.sin(x)
 
@@ -153,6 +184,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    saves_output = False
+
     def forward(self, x):
         return np.cos(x)
 
@@ -161,6 +194,8 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    saves_inputs = False
+
     def forward(self, x):
         return np.tanh(x)
 
@@ -170,6 +205,8 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     """1 / (1 + e^-x), computed without overflow; d/dx = σ(1 - σ)."""
+
+    saves_inputs = False
 
     def forward(self, x):
         e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
@@ -182,6 +219,8 @@ class Sigmoid(Function):
 class Relu(Function):
     """max(x, 0); the gradient at 0 is 0."""
 
+    saves_output = False
+
     def forward(self, x):
         return np.maximum(x, 0)
 
@@ -192,6 +231,8 @@ class Relu(Function):
 class Abs(Function):
     """|x|; the gradient at 0 is 0."""
 
+    saves_output = False
+
     def forward(self, x):
         return np.abs(x)
 
@@ -200,16 +241,26 @@ class Abs(Function):
 
 
 class Clip(Function):
-    """Clamp to [low, high]; gradient 1 inside and on the bounds, 0 outside (as PyTorch)."""
+    """Clamp to [low, high], i.e. ``min(max(x, low), high)``. The gradient goes to ``x`` inside
+    the bounds and on them, to ``low`` where ``x`` is below it and to ``high`` where the result
+    is ``high`` (as PyTorch's ``clamp``, bounds that require grad included)."""
+
+    saves_output = False
 
     def forward(self, x, low, high):
-        return np.clip(x, low, high)
+        return np.minimum(np.maximum(x, low), high)
 
-    def backward(self, g, out, x):
-        return g * (out == x)
+    def backward(self, g, out, x, low, high):
+        above = (x > high) | (low > high)  # comparisons give plain masks, never recorded
+        below = (x < low) & ~above
+        inside = ~(above | below)
+        return g * inside, (g * below if self.needs(1) else None), (g * above if self.needs(2) else None)
 
 
 class Cast(Function):
+    saves_inputs = False
+    saves_output = False
+
     def forward(self, x, dtype):
         return x.astype(dtype)
 
@@ -308,10 +359,11 @@ def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors np.abs
 
 
 def clip(x: Any, low: Any = None, high: Any = None) -> Tensor:
-    """Clamp ``x`` to ``[low, high]`` (either bound may be None)."""
+    """Clamp ``x`` to ``[low, high]`` (either bound may be None). Bounds may be Tensors that
+    require grad: they get their gradient where they are the result."""
     if low is None and high is None:
         raise ValueError("clip: give at least one of low and high")
-    return Clip.apply(x, low=_bound(low), high=_bound(high))
+    return Clip.apply(x, -np.inf if low is None else low, np.inf if high is None else high)
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
@@ -319,9 +371,3 @@ def astype(x: Any, dtype: Any) -> Tensor:
     if dtype.kind != "f":
         raise TypeError(f"astype: tensors hold floating data; cannot cast to {dtype}")
     return Cast.apply(x, dtype=dtype)
-
-
-def _bound(b: Any) -> Any:
-    if isinstance(b, Tensor):
-        return b.data
-    return b

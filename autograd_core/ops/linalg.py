@@ -17,6 +17,8 @@ class MatMul(Function):
     VJP: ``g @ bᵀ`` for a and ``aᵀ @ g`` for b, on the last two axes.
     """
 
+    saves_output = False
+
     def forward(self, a, b):
         return np.matmul(a, b)
 

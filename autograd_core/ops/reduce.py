@@ -24,6 +24,9 @@ def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
 
 
 class Sum(Function):
+    saves_inputs = False
+    saves_output = False
+
     def forward(self, x, axis, keepdims):
         out = np.sum(x, axis=axis, keepdims=keepdims)
         self.kept = _kept_shape(x.shape, axis)
@@ -34,6 +37,9 @@ class Sum(Function):
 
 
 class Mean(Function):
+    saves_inputs = False
+    saves_output = False
+
     def forward(self, x, axis, keepdims):
         out = np.mean(x, axis=axis, keepdims=keepdims)
         self.kept = _kept_shape(x.shape, axis)
@@ -56,7 +62,10 @@ class Max(Function):
         return out
 
     def backward(self, g, out, x):
-        hit = x == out.reshape(self.kept)
+        kept = out.reshape(self.kept)
+        hit = x == kept
+        if np.isnan(out).any():  # a slice holding NaN has NaN as its maximum: the NaNs get its gradient
+            hit = hit | (np.isnan(x) & np.isnan(kept))
         share = hit / hit.sum(axis=self.axis, keepdims=True)
         return g.reshape(self.kept) * share.astype(x.dtype)
 
@@ -89,6 +98,8 @@ class LogSumExp(Function):
 class Softmax(Function):
     """exp(x) / Σ exp(x) along ``axis``; VJP: y ⊙ (g - Σ g ⊙ y)."""
 
+    saves_inputs = False
+
     def forward(self, x, axis):
         self.axis = axis
         e = np.exp(x - np.max(x, axis=axis, keepdims=True))
@@ -100,6 +111,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """x - logsumexp(x) along ``axis``; VJP: g - softmax(x) Σ g."""
+
+    saves_inputs = False
 
     def forward(self, x, axis):
         self.axis = axis

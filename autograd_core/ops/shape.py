@@ -14,6 +14,9 @@ from ..tensor import Tensor
 
 
 class Reshape(Function):
+    saves_inputs = False
+    saves_output = False
+
     def forward(self, x, shape):
         return x.reshape(shape)
 
@@ -23,6 +26,9 @@ class Reshape(Function):
 
 class Transpose(Function):
     """Permute axes (reverse them when ``axes`` is None)."""
+
+    saves_inputs = False
+    saves_output = False
 
     def forward(self, x, axes):
         self.axes = axes
@@ -35,6 +41,9 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
+    saves_inputs = False
+    saves_output = False
+
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
 
@@ -63,6 +72,9 @@ class GetItem(Function):
     array repeats an element.
     """
 
+    saves_inputs = False
+    saves_output = False
+
     name = "getitem"
 
     def forward(self, x, index):
@@ -81,6 +93,9 @@ class GetItem(Function):
 class Unindex(Function):
     """The transpose of ``getitem``: a zero tensor of ``shape`` with ``g`` added at ``index``."""
 
+    saves_inputs = False
+    saves_output = False
+
     def forward(self, g, index, shape):
         self.index = index
         full = np.zeros(shape, dtype=g.dtype)
@@ -95,6 +110,9 @@ class Unindex(Function):
 
 
 class Concatenate(Function):
+    saves_inputs = False
+    saves_output = False
+
     def forward(self, *xs, axis):
         out = np.concatenate(xs, axis=axis)
         self.axis = axis % out.ndim
@@ -108,6 +126,9 @@ class Concatenate(Function):
 
 
 class Stack(Function):
+    saves_inputs = False
+    saves_output = False
+
     def forward(self, *xs, axis):
         out = np.stack(xs, axis=axis)
         self.axis = axis % out.ndim
