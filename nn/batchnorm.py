@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from autograd_core import Function, Tensor
+from autograd_core import versions as _versions
 
 from .module import Module, Parameter, layer_input
 
@@ -47,6 +48,8 @@ class BatchNormFn(Function):
     only scales and shifts. Under ``create_graph`` the backward recomputes x̂ from the
     Tensor ``x`` so that second derivatives are exact.
     """
+
+    saves_output = False
 
     name = "batch_norm"
 
@@ -166,7 +169,14 @@ class BatchNorm(Module):
         self.running_mean += (1 - m) * mean
         self.running_var *= m
         self.running_var += (1 - m) * var
+        _versions.bump(self.running_mean)  # an eval-mode graph recorded earlier may have saved them
+        _versions.bump(self.running_var)
         return BatchNormFn.apply(x, self.gamma, self.beta, xhat=xhat, inv=inv, eps=self.eps)
+
+    def check_state(self, name: str, value: np.ndarray) -> str | None:
+        if name == "running_var" and (value < 0).any():
+            return "holds negative values; a variance is never negative"
+        return None
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"

@@ -29,6 +29,8 @@ class DenseFn(Function):
     and ``g`` for b, which the engine sums over the batch like any broadcast operand.
     """
 
+    saves_output = False
+
     name = "dense"
 
     def forward(self, x, w, b):

@@ -1,4 +1,5 @@
-"""Losses: each returns the mean over the batch as a scalar Tensor.
+"""Losses: each returns the mean over the batch as a scalar Tensor (NaN for an empty batch:
+the mean of nothing, as NumPy's and PyTorch's means give it).
 
 ``softmax_cross_entropy`` and ``binary_cross_entropy`` take *logits* (the scores
 before softmax/sigmoid) and are fused ops: a stable forward and a one-line derivative.
@@ -36,16 +37,26 @@ def _no_nan(arr: np.ndarray, what: str) -> None:
 
 
 class SoftmaxCrossEntropy(Function):
-    """``-(1/m) Σᵢ Σₖ yᵢₖ log softmax(zᵢ)ₖ`` for logits ``z`` and target rows ``y`` (rows summing to 1).
+    """``-(1/m) Σᵢ Σₖ yᵢₖ log softmax(zᵢ)ₖ`` for logits ``z`` and target rows ``y``.
 
     Forward: ``log softmax(z) = z - max z - log Σ exp(z - max z)`` (no overflow; a ``-inf``
-    logit with target 0 contributes 0). VJP: ``g (softmax(z) - y) / m`` for the logits and
-    ``-g log softmax(z) / m`` for the targets.
+    logit with target 0 contributes 0). VJP: ``g (softmax(z) Σₖ yₖ - y) / m`` for the logits,
+    which is the familiar ``g (softmax(z) - y) / m`` when rows sum to 1 (``one_hot`` says they
+    do exactly), and ``-g log softmax(z) / m`` for the targets. The general form matters
+    for second derivatives through targets that require grad: their rows need not sum to 1
+    once perturbed.
     """
+
+    saves_output = False
 
     name = "softmax_cross_entropy"
 
-    def forward(self, z, y):
+    def forward(self, z, y, one_hot):
+        self.one_hot = one_hot
+        self.n = z.shape[0]
+        if not self.n:  # the mean over an empty batch, as NumPy's mean gives it
+            self.saved = (z, z)
+            return np.array(np.nan, dtype=z.dtype)
         m = z.max(axis=-1, keepdims=True)
         if not np.isfinite(m).all():  # a row of -inf (or +inf): shift by 0 there
             m = np.where(np.isfinite(m), m, 0)
@@ -54,7 +65,6 @@ class SoftmaxCrossEntropy(Function):
         s = e.sum(axis=-1, keepdims=True)
         logp = shifted - np.log(s)
         self.saved = (e / s, logp)
-        self.n = z.shape[0]
         total = np.vdot(y, logp)  # a dot product: no temporary, no floating-point warnings
         if np.isnan(total):  # 0 · (-inf) where a logit is -inf and its target 0: that term is 0
             with np.errstate(invalid="ignore"):
@@ -66,7 +76,10 @@ class SoftmaxCrossEntropy(Function):
             p, logp = self.saved
         else:  # create_graph: recompute from the Tensors so second derivatives are exact
             p, logp = softmax(z, axis=-1), log_softmax(z, axis=-1)
-        gz = g * (p - y) / self.n if self.needs(0) else None
+        if self.needs(0):
+            gz = g * ((p - y) if self.one_hot else (p * y.sum(axis=-1, keepdims=True) - y)) / self.n
+        else:
+            gz = None
         gy = -g * logp / self.n if self.needs(1) else None
         return gz, gy
 
@@ -103,6 +116,12 @@ def softmax_cross_entropy(logits: Any, targets: Any) -> Tensor:
             )
         if t.dtype.kind == "f":
             _no_nan(t, "softmax_cross_entropy: targets")
+            if batch and not (np.isfinite(t).all() and t.min() >= 0 and t.max() < classes):
+                i = int(np.argmax(~np.isfinite(t) | (t < 0) | (t >= classes)))
+                raise ValueError(
+                    f"softmax_cross_entropy: label {float(t[i])!r} at position {i} is out of range for {classes} "
+                    f"classes (labels must be in 0..{classes - 1})"
+                )
             if not np.array_equal(t, np.round(t)):
                 raise ValueError(
                     "softmax_cross_entropy: 1-D targets are class indices and must be whole numbers; "
@@ -119,7 +138,7 @@ def softmax_cross_entropy(logits: Any, targets: Any) -> Tensor:
             )
         y = np.zeros((batch, classes), dtype=dtype)
         y[np.arange(batch), t] = 1
-        return SoftmaxCrossEntropy.apply(logits, y)
+        return SoftmaxCrossEntropy.apply(logits, y, one_hot=True)
     if t.ndim == 2:
         if t.shape != z.shape:
             raise ValueError(
@@ -138,7 +157,7 @@ def softmax_cross_entropy(logits: Any, targets: Any) -> Tensor:
             )
         if not isinstance(targets, Tensor) and t.dtype != dtype:
             targets = t.astype(dtype)
-        return SoftmaxCrossEntropy.apply(logits, targets)
+        return SoftmaxCrossEntropy.apply(logits, targets, one_hot=False)
     raise ValueError(
         f"softmax_cross_entropy: targets must be class indices of shape ({batch},) or rows of shape "
         f"{z.shape}, got shape {t.shape}"
@@ -152,12 +171,16 @@ class BinaryCrossEntropy(Function):
     """``(1/n) Σ [max(z, 0) - z y + log(1 + e^-|z|)]``, the cross-entropy of ``σ(z)`` against ``y``,
     never overflowing. VJP: ``g (σ(z) - y) / n`` for the logits, ``-g z / n`` for the targets."""
 
+    saves_output = False
+
     name = "binary_cross_entropy"
 
     def forward(self, z, y):
         e = np.exp(-np.abs(z))
         self.saved = np.where(z >= 0, 1, e) / (1 + e)  # σ(z), for the backward
-        self.n = max(z.size, 1)
+        self.n = z.size
+        if not self.n:  # the mean over an empty batch, as NumPy's mean gives it
+            return np.array(np.nan, dtype=z.dtype)
         return np.sum(np.maximum(z, 0) - z * y + np.log1p(e)) / self.n
 
     def backward(self, g, out, z, y):

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from autograd_core import Tensor
+from autograd_core import versions as _versions
 
 __all__ = ["Parameter", "Module", "Sequential", "LoadResult", "layer_input"]
 
@@ -220,6 +221,7 @@ class Module:
         unexpected = [k for k in state_dict if k not in own]
         problems = []
         values = {}
+        modules = dict(self.named_modules())
         for key, (obj, kind) in own.items():
             if key not in state_dict:
                 continue
@@ -230,15 +232,22 @@ class Module:
                 problems.append(f"{key!r} has dtype {arr.dtype}; expected numbers")
             elif arr.shape != target.shape:
                 problems.append(f"{key!r} has shape {arr.shape} in the dict but {target.shape} in the module")
+            elif not np.isfinite(arr).all():
+                problems.append(f"{key!r} holds NaN or infinity")
             else:
-                values[key] = (target, arr)
+                owner, _, local = key.rpartition(".")
+                problem = modules[owner].check_state(local, arr)
+                if problem:
+                    problems.append(f"{key!r} {problem}")
+                else:
+                    values[key] = (target, arr)
         if problems or (strict and (missing or unexpected)):
             lines = [f"{where}: the state dict does not fit this module:"]
             if strict and missing:
                 lines.append(f"  missing keys (in the module, not in the dict): {', '.join(map(repr, missing))}")
             if strict and unexpected:
                 lines.append(f"  unexpected keys (in the dict, not in the module): {', '.join(map(repr, unexpected))}")
-            lines.extend(f"  wrong shape or dtype: {p}" for p in problems)
+            lines.extend(f"  wrong shape, dtype or values: {p}" for p in problems)
             lines.append(
                 "Was it saved from a model of the same architecture?"
                 + (" strict=False ignores missing and unexpected keys." if strict and (missing or unexpected) else "")
@@ -246,7 +255,16 @@ class Module:
             raise ValueError("\n".join(lines))
         for target, arr in values.values():
             target[...] = arr  # in place: optimizers keep pointing at the same arrays
+            _versions.bump(target)  # a graph recorded before the load must not use the new values
         return LoadResult(missing, unexpected)
+
+    def check_state(self, name: str, value: np.ndarray) -> str | None:
+        """Why ``value`` cannot be this module's parameter or buffer ``name`` (None if it can).
+
+        ``load_state_dict`` calls it for every entry after checking dtype, shape and finiteness;
+        layers override it for their own rules (BatchNorm: a variance is never negative).
+        """
+        return None
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:

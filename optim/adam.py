@@ -46,6 +46,8 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params, lr, weight_decay=weight_decay, beta1=beta1, beta2=beta2, eps=eps)
 
+    nonnegative_state = ("s",)
+
     def init_state(self, p: Tensor) -> dict[str, Any]:
         return {"step": 0, "v": np.zeros_like(p.data), "s": np.zeros_like(p.data)}
 

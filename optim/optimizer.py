@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from autograd_core import Tensor, no_grad
+from autograd_core import Tensor
+from autograd_core import versions as _versions
+from autograd_core.grad_mode import _state
 
 ParamsLike = Iterable[Tensor] | Iterable[Mapping[str, Any]]
 
@@ -125,6 +127,10 @@ class Optimizer:
         self._pairs.append(list(zip(params, self.state[len(self.state) - len(params) :])))
 
     # ------------------------------------------------------------------ the rule
+    #: State arrays that can never be negative (second-moment estimates): a loaded checkpoint
+    #: holding a negative one is refused.
+    nonnegative_state: tuple[str, ...] = ()
+
     def init_state(self, p: Tensor) -> dict[str, Any]:
         """The initial state of one parameter (zero moment estimates, step count 0)."""
         return {}
@@ -142,18 +148,38 @@ class Optimizer:
             else:
                 p.grad.fill(0)
 
-    @no_grad()
     def step(self) -> None:
-        """Update every parameter that has a gradient; those whose ``.grad`` is None are skipped."""
-        for group, pairs in zip(self.param_groups, self._pairs):
-            wd = group["weight_decay"]
-            for p, state in pairs:
-                g = p.grad
-                if g is None:
-                    continue
-                if wd:
-                    g = g + wd * p.data  # a new array: p.grad stays the loss's gradient
-                self.update(p, g, state, group)
+        """Update every parameter that has a gradient; those whose ``.grad`` is None are skipped.
+
+        Runs under ``no_grad``. Each update is an in-place change of the parameter: it bumps
+        its version, so a backward through a graph recorded before the step refuses to run
+        (its saved values are gone) instead of computing a wrong gradient.
+        """
+        prev_mode = _state.enabled
+        _state.enabled = False  # no_grad, without a context manager's calls (this runs every step)
+        try:
+            for group, pairs in zip(self.param_groups, self._pairs):
+                wd = group["weight_decay"]
+                for p, state in pairs:
+                    g = p.grad
+                    if g is None:
+                        continue
+                    if type(g) is not np.ndarray or g.shape != p.data.shape:
+                        raise self._bad_grad(p, g)
+                    if wd:
+                        g = g + wd * p.data  # a new array: p.grad stays the loss's gradient
+                    self.update(p, g, state, group)
+                    _versions.bump(p.data)
+        finally:
+            _state.enabled = prev_mode
+
+    def _bad_grad(self, p: Tensor, g: Any) -> Exception:
+        j = next(j for j, q in enumerate(self.params) if q is p)
+        what = f"shape {g.shape}" if isinstance(g, np.ndarray) else f"type {type(g).__name__}"
+        return ValueError(
+            f"{type(self).__name__}.step: params[{j}] has shape {p.shape} but its .grad has {what}; a "
+            "gradient set by hand must be a NumPy array of the parameter's shape (it is never broadcast)"
+        )
 
     def minimize(self, cost_fn: Callable[[], Tensor]) -> float:
         """One training step: ``zero_grad``, ``cost = cost_fn()``, ``backward``, ``step``.
@@ -166,7 +192,7 @@ class Optimizer:
             raise TypeError(f"minimize: cost_fn must return a Tensor, got {type(cost).__name__}")
         cost.backward()
         self.step()
-        return float(cost.item())
+        return cost.item()
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -207,7 +233,7 @@ class Optimizer:
         saved_sizes = []
         i = 0
         while f"groups.{i}.size" in d:
-            saved_sizes.append(int(d[f"groups.{i}.size"]))
+            saved_sizes.append(_whole(where, f"groups.{i}.size", d[f"groups.{i}.size"]))
             i += 1
         if saved_sizes != sizes:
             raise ValueError(
@@ -231,7 +257,7 @@ class Optimizer:
             expected.add(k)
             if k not in d:
                 raise ValueError(f"{where}: missing entry {k!r}")
-            shape = tuple(int(n) for n in np.asarray(d[k]).reshape(-1))
+            shape = tuple(_whole(where, k, n) for n in np.asarray(d[k]).reshape(-1))
             if shape != p.shape:
                 raise ValueError(f"{where}: parameter {j} has shape {p.shape}, but the state is for shape {shape}")
             new = {}
@@ -244,7 +270,15 @@ class Optimizer:
                 if isinstance(current, np.ndarray):
                     if value.shape != current.shape:
                         raise ValueError(f"{where}: entry {k!r} has shape {value.shape}, expected {current.shape}")
+                    if value.dtype.kind not in "biuf":
+                        raise ValueError(f"{where}: entry {k!r} has dtype {value.dtype}; expected numbers")
+                    if not np.isfinite(value).all():
+                        raise ValueError(f"{where}: entry {k!r} holds NaN or infinity")
+                    if key in self.nonnegative_state and (value < 0).any():
+                        raise ValueError(f"{where}: entry {k!r} holds negative values; it can never be negative")
                     new[key] = np.array(value, dtype=current.dtype)  # a copy, in the parameter's dtype
+                elif isinstance(current, int):  # a count (steps taken)
+                    new[key] = _whole(where, k, value)
                 else:
                     new[key] = type(current)(value.item())
             new_states.append(new)
@@ -259,6 +293,21 @@ class Optimizer:
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v:g}" for k, v in self.param_groups[0].items() if k != "params")
         return f"{type(self).__name__}({len(self.params)} parameters, {options})"
+
+
+def _whole(where: str, key: str, value: Any) -> int:
+    """A count read from a checkpoint: a non-negative whole number, or a ValueError naming it."""
+    arr = np.asarray(value)
+    if (
+        arr.shape != ()
+        or arr.dtype.kind not in "iuf"
+        or not np.isfinite(arr)
+        or arr != np.round(arr)
+        or arr < 0
+        or arr > np.iinfo(np.int64).max
+    ):
+        raise ValueError(f"{where}: entry {key!r} must be a non-negative whole number, got {arr.tolist()!r}")
+    return int(arr)
 
 
 class GradientDescent(Optimizer):

@@ -37,6 +37,8 @@ class RMSprop(Optimizer):
     ) -> None:
         super().__init__(params, lr, weight_decay=weight_decay, beta=beta, eps=eps)
 
+    nonnegative_state = ("s",)
+
     def init_state(self, p: Tensor) -> dict[str, Any]:
         return {"s": np.zeros_like(p.data)}
 

@@ -93,13 +93,21 @@ class Schedule:
         saved_type = str(np.asarray(state_dict["schedule"]))
         if saved_type != type(self).__name__:
             raise ValueError(f"{where}: the state is from a {saved_type}, not a {type(self).__name__}")
-        base_lrs = [float(x) for x in np.asarray(state_dict["base_lrs"]).reshape(-1)]
+        raw = np.asarray(state_dict["base_lrs"])
+        if raw.dtype.kind not in "iuf":
+            raise ValueError(f"{where}: entry 'base_lrs' has dtype {raw.dtype}; expected numbers")
+        base_lrs = [self.optimizer._check("lr", x) for x in raw.reshape(-1).tolist()]  # finite, >= 0
         if len(base_lrs) != len(self.base_lrs):
             raise ValueError(
                 f"{where}: the state has {len(base_lrs)} parameter group(s), the optimizer {len(self.base_lrs)}"
             )
+        epoch = np.asarray(state_dict["epoch"])
+        if epoch.shape != () or epoch.dtype.kind not in "iuf" or not np.isfinite(epoch) or epoch != np.round(epoch):
+            raise ValueError(f"{where}: entry 'epoch' must be a whole number, got {epoch.tolist()!r}")
+        if epoch < 1:
+            raise ValueError(f"{where}: entry 'epoch' must be at least 1 (epochs count from 1), got {int(epoch)}")
         self.base_lrs = base_lrs
-        self.step(int(np.asarray(state_dict["epoch"])))
+        self.step(int(epoch))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(epoch={self.epoch}, base_lr={self.base_lr:g}, lr={self.optimizer.lr:g})"
