@@ -18,10 +18,14 @@ from .ops.elementwise import (
     add,
     astype,
     clip,
+    clone,
     cos,
     divide,
     exp,
+    expm1,
+    leaky_relu,
     log,
+    log1p,
     maximum,
     minimum,
     multiply,
@@ -36,12 +40,25 @@ from .ops.elementwise import (
     tanh,
     where,
 )
-from .ops.linalg import dot, matmul
-from .ops.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
-from .ops.shape import broadcast_to, concatenate, expand_dims, reshape, squeeze, stack, swapaxes, transpose
+from .ops.linalg import dot, matmul, norm
+from .ops.reduce import argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var
+from .ops.shape import (
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    reshape,
+    squeeze,
+    stack,
+    swapaxes,
+    transpose,
+    unsqueeze,
+)
 from .viz import draw_graph
 
 from . import testing  # noqa: E402  (no Hypothesis needed)
+
+cat = concatenate  # PyTorch's name
+pow = power  # noqa: A001 - NumPy 2's and PyTorch's name
 
 __version__ = "0.1.0"
 
@@ -52,4 +69,6 @@ __all__ = [
     "subtract", "tanh", "where", "dot", "matmul", "log_softmax", "logsumexp", "max", "mean", "min",
     "softmax", "sum", "var", "broadcast_to", "concatenate", "expand_dims", "reshape", "squeeze",
     "stack", "swapaxes", "transpose", "draw_graph",
+    "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
+    "argmin", "unsqueeze",
 ]  # fmt: skip
