@@ -9,6 +9,7 @@ array(-10.)
 """
 
 from .tensor import Tensor  # noqa: I001 - first: the ops import it
+from .creation import arange, eye, full, full_like, linspace, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .engine import gradients
 from .function import Function
 from .functional import grad, value_and_grad
@@ -69,6 +70,7 @@ __all__ = [
     "subtract", "tanh", "where", "dot", "matmul", "log_softmax", "logsumexp", "max", "mean", "min",
     "softmax", "sum", "var", "broadcast_to", "concatenate", "expand_dims", "reshape", "squeeze",
     "stack", "swapaxes", "transpose", "draw_graph",
-    "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
+    "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye",
+    "randn", "rand", "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
     "argmin", "unsqueeze",
 ]  # fmt: skip
