@@ -149,6 +149,18 @@ def test_var_std_match_numpy_with_ddof_axis_keepdims() -> None:
     assert t.var(1, 1).shape == (2,)  # positional: axis, ddof, as in NumPy
 
 
+def test_functions_take_integer_arrays() -> None:
+    unsigned = np.array([4, 2, 1], dtype=np.uint8)  # differences must not wrap around
+    np.testing.assert_allclose(ag.var(unsigned, ddof=1).data, np.var([1.0, 2.0, 4.0], ddof=1))
+    for data in (np.array([1, 2, 4]), [1, 2, 4]):
+        np.testing.assert_allclose(ag.var(data, ddof=1).data, np.var([1.0, 2.0, 4.0], ddof=1))
+        np.testing.assert_allclose(ag.std(data).data, np.std([1.0, 2.0, 4.0]))
+        np.testing.assert_allclose(ag.norm(data, 3).data, np.linalg.norm([1.0, 2.0, 4.0], 3))
+        np.testing.assert_allclose(ag.log1p(data).data, np.log1p([1.0, 2.0, 4.0]))
+        np.testing.assert_array_equal(ag.leaky_relu(data).data, [1.0, 2.0, 4.0])
+        assert ag.clone(data).dtype == np.float64 and ag.var(data).dtype == np.float64
+
+
 def test_var_refuses_keepdims_in_the_place_of_ddof() -> None:
     with pytest.raises(TypeError, match="var: ddof must be an integer.*keepdims=True"):
         Tensor(M).var(0, True)

@@ -6,6 +6,7 @@ and the engine sums them back to each input's shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -410,7 +411,7 @@ def astype(x: Any, dtype: Any) -> Tensor:
     return Cast.apply(x, dtype=dtype)
 
 
-def zero_safe(fn: Any, s: Tensor) -> Tensor:
+def zero_safe(fn: Callable[[Tensor], Tensor], s: Tensor) -> Tensor:
     """``fn(s)`` where ``s != 0`` and 0 where ``s == 0``, with gradient 0 there (for ``fn``
     such as √ or a power below 1, whose derivative is infinite at 0, with ``fn(0) = 0``).
 

@@ -89,6 +89,8 @@ class Var(Function):
         if not self.d:
             msg = f"var: ddof={ddof} >= {n} values per slice: dividing by 0 gives inf or nan"
             warnings.warn(msg, RuntimeWarning, stacklevel=4)  # the caller of ag.var
+        if x.dtype.kind != "f":  # integer data (a constant): no wrap-around of unsigned differences
+            x = x.astype(np.float64)
         c = x - x[tuple(slice(0, 1) if i in axes else slice(None) for i in range(x.ndim))]
         c -= np.mean(c, axis=axis, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):  # ddof >= n: inf or nan, as NumPy
