@@ -10,6 +10,7 @@ array(-10.)
 
 from .tensor import Tensor  # noqa: I001 - first: the ops import it
 from .anomaly import detect_anomaly
+from .creation import arange, eye, full, full_like, linspace, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .engine import gradients
 from .function import Function
 from .functional import grad, value_and_grad
@@ -19,10 +20,14 @@ from .ops.elementwise import (
     add,
     astype,
     clip,
+    clone,
     cos,
     divide,
     exp,
+    expm1,
+    leaky_relu,
     log,
+    log1p,
     maximum,
     minimum,
     multiply,
@@ -37,12 +42,25 @@ from .ops.elementwise import (
     tanh,
     where,
 )
-from .ops.linalg import dot, matmul
-from .ops.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
-from .ops.shape import broadcast_to, concatenate, expand_dims, reshape, squeeze, stack, swapaxes, transpose
+from .ops.linalg import dot, matmul, norm
+from .ops.reduce import argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var
+from .ops.shape import (
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    reshape,
+    squeeze,
+    stack,
+    swapaxes,
+    transpose,
+    unsqueeze,
+)
 from .viz import draw_graph
 
 from . import testing  # noqa: E402  (no Hypothesis needed)
+
+cat = concatenate  # PyTorch's name
+pow = power  # noqa: A001 - NumPy 2's and PyTorch's name
 
 __version__ = "0.1.0"
 
@@ -53,4 +71,7 @@ __all__ = [
     "subtract", "tanh", "where", "dot", "matmul", "log_softmax", "logsumexp", "max", "mean", "min",
     "softmax", "sum", "var", "broadcast_to", "concatenate", "expand_dims", "reshape", "squeeze",
     "stack", "swapaxes", "transpose", "draw_graph",
+    "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye",
+    "randn", "rand", "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
+    "argmin", "unsqueeze",
 ]  # fmt: skip

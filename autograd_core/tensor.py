@@ -381,9 +381,17 @@ class Tensor:
     def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return _reduce.Min.apply(self, axis=axis, keepdims=keepdims)
 
-    def var(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Biased variance (NumPy's default, ``ddof=0``)."""
-        return _reduce.var(self, axis=axis, keepdims=keepdims)
+    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        """Variance ``Σ(x - mean)² / (n - ddof)``; ``ddof=0`` (NumPy's default) is the biased one."""
+        return _reduce.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        """Standard deviation ``√var``; gradient 0 where it is 0 (see ``ag.std``)."""
+        return _reduce.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def norm(self, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A002
+        """Vector or matrix norm as ``np.linalg.norm`` (2-norm by default; see ``ag.norm``)."""
+        return _linalg.norm(self, ord=ord, axis=axis, keepdims=keepdims)
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return _reduce.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
@@ -411,6 +419,64 @@ class Tensor:
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         return _shape.swapaxes(self, axis1, axis2)
+
+    def pow(self, p: Any) -> Tensor:
+        """``self ** p``."""
+        return _ew.Power.apply(self, p)
+
+    def log1p(self) -> Tensor:
+        """``log(1 + x)``, accurate for tiny x."""
+        return _ew.Log1p.apply(self)
+
+    def expm1(self) -> Tensor:
+        """``exp(x) - 1``, accurate for tiny x."""
+        return _ew.Expm1.apply(self)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        """A new size-1 axis at ``axis`` (NumPy's ``expand_dims``)."""
+        return _shape.expand_dims(self, axis)
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        """Without size-1 axes (all, or those named by ``axis``)."""
+        return _shape.squeeze(self, axis)
+
+    def clone(self) -> Tensor:
+        """A differentiable copy: new data, and the gradient flows back to this tensor."""
+        return _ew.Clone.apply(self)
+
+    def copy(self) -> Tensor:
+        """Same as ``clone()``."""
+        return _ew.Clone.apply(self)
+
+    # Queries: plain NumPy results, not differentiable (like the comparisons).
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Any:
+        """Index of the largest element: an int (flattened) when ``axis`` is None, else an array."""
+        return _reduce.argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Any:
+        """Index of the smallest element: an int (flattened) when ``axis`` is None, else an array."""
+        return _reduce.argmin(self, axis=axis, keepdims=keepdims)
+
+    def any(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """Whether any element is non-zero: a bool, or a boolean array along ``axis``."""
+        found = np.any(self.data, axis=axis, keepdims=keepdims)
+        return bool(found) if found.ndim == 0 else found
+
+    def all(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """Whether every element is non-zero: a bool, or a boolean array along ``axis``."""
+        found = np.all(self.data, axis=axis, keepdims=keepdims)
+        return bool(found) if found.ndim == 0 else found
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.3f}"`` formats a single-element tensor like a float; ``f"{t}"`` is ``str(t)``."""
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise TypeError(
+                f"format spec {spec!r} needs a single-element tensor, but this one has shape {self.shape}; "
+                "format its elements one by one, or t.numpy() with np.array2string"
+            )
+        return format(self.data.item(), spec)
 
 
 _new = object.__new__

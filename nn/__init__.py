@@ -8,8 +8,9 @@
 """
 
 from . import init
-from .activations import ReLU, Sigmoid, Softmax, Tanh
+from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm, batch_norm
+from .embedding import Embedding
 from .init import seed
 from .layers import Dense, Dropout
 from .losses import binary_cross_entropy, mse, softmax_cross_entropy
@@ -18,6 +19,6 @@ from .saving import load, save
 
 __all__ = [
     "Module", "Parameter", "Sequential", "LoadResult", "Dense", "Dropout", "BatchNorm", "batch_norm",
-    "ReLU", "Sigmoid", "Tanh", "Softmax", "softmax_cross_entropy", "binary_cross_entropy", "mse",
-    "save", "load", "seed", "init",
+    "Embedding", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "softmax_cross_entropy",
+    "binary_cross_entropy", "mse", "save", "load", "seed", "init",
 ]  # fmt: skip

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from autograd_core import Tensor
-from autograd_core.ops.elementwise import Relu
+from autograd_core.ops.elementwise import LeakyRelu, Relu
 from autograd_core.ops.elementwise import Sigmoid as _Sigmoid
 from autograd_core.ops.elementwise import Tanh as _Tanh
 from autograd_core.ops.reduce import Softmax as _Softmax
 
 from .module import Module
 
-__all__ = ["ReLU", "Sigmoid", "Tanh", "Softmax"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax"]
 
 
 class ReLU(Module):
@@ -20,6 +22,29 @@ class ReLU(Module):
 
     def forward(self, x: Any) -> Tensor:
         return Relu.apply(x)
+
+
+class LeakyReLU(Module):
+    """``x`` where ``x > 0``, else ``negative_slope · x``: a ReLU whose negative side keeps a
+    small slope, so a unit pushed below 0 still gets a gradient.
+
+    Derivative: 1 where ``x > 0``, ``negative_slope`` where ``x <= 0`` (at 0 too, as in PyTorch).
+
+    >>> LeakyReLU(0.1)(Tensor([-2.0, 0.0, 3.0]))
+    Tensor([-0.2,  0. ,  3. ])
+    """
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
+            raise TypeError(f"LeakyReLU: negative_slope must be a real number, got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: Any) -> Tensor:
+        return LeakyRelu.apply(x, slope=self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
 
 
 class Sigmoid(Module):

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import autograd_core as ag
+import nn
 from autograd_core import Tensor
 from autograd_core.testing import gradcheck, gradgradcheck
 from autograd_core.testing import strategies as ats
@@ -175,6 +176,48 @@ def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def _stat_cases(ddof: int) -> st.SearchStrategy:
+    """(shape, axis, keepdims) for var/std with ``ddof``: every slice keeps more than ddof values."""
+
+    def enough(case: tuple[tuple[int, ...], Any, bool]) -> bool:
+        shape, axis, _ = case
+        axes = range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else axis
+        return int(np.prod([shape[a] for a in axes])) > ddof
+
+    return _axis_cases().filter(enough)
+
+
+class _StatOp(Op):
+    """var/std over drawn axes with ``ddof``, as a method or through ``call(x, **kw)``; values
+    on GRID, unique, so no slice is nearly constant (std's kink) unless it has one element."""
+
+    def __init__(self, name: str, call: Callable[..., Any], ref: Callable[..., Any], ddof: int) -> None:
+        super().__init__(name, fn=None, ref=None, unique=True)  # type: ignore[arg-type]
+        self.call, self.ref_fn, self.ddof = call, ref, ddof
+
+    def draw(self, data: st.DataObject) -> list[np.ndarray]:
+        shape, axis, keepdims = data.draw(_stat_cases(self.ddof), label="shape, axis, keepdims")
+        kw = {"axis": axis, "ddof": self.ddof, "keepdims": keepdims}
+        self.fn = lambda x: self.call(x, **kw)
+        self.ref = lambda x: self.ref_fn(x, **kw)
+        return [data.draw(ats.arrays(shape, elements=GRID, unique=True), label="x0")]
+
+
+def _norm_away_from_zero(axis: Any = None) -> Callable[[np.ndarray], bool]:
+    """Keep draws whose norms are all clear of 0, the norm's kink (tested on its own below)."""
+    return lambda x: bool(np.all(np.linalg.norm(x.reshape(-1) if axis is None else x, axis=axis) > 0.1))
+
+
+def _distinct(v: np.ndarray) -> bool:
+    """No two values within 1e-3: a max/min over them has no tie (a kink)."""
+    v = np.sort(np.asarray(v).reshape(-1))
+    return bool(np.all(np.diff(v) > 1e-3))
+
+
+def _leaky(x: np.ndarray, slope: float = 0.01) -> np.ndarray:
+    return np.where(x > 0, x, slope * x)
+
+
 OPS: list[Op] = [
     # ---- binary arithmetic, with broadcasting; operators and ag.* functions
     Op("add", lambda a, b: a + b, np.add, shapes_n(2)),
@@ -297,6 +340,135 @@ OPS: list[Op] = [
         one_shape().map(lambda s: (s[0], s[0])),
     ),  # fmt: skip
     Op("dot", ag.dot, np.dot, _matmul_shapes().filter(lambda s: len(s[0]) <= 2 and len(s[1]) <= 2)),
+    # ---- more of the API: log1p, expm1, pow, leaky_relu, clone, unsqueeze/squeeze
+    Op("log1p", lambda x: x.log1p(), np.log1p, elements={"min_value": -0.5, "max_value": 3.0}),
+    Op("ag.log1p", ag.log1p, np.log1p, elements={"min_value": -0.5, "max_value": 3.0}),
+    Op("np.log1p(t)", np.log1p, np.log1p, elements={"min_value": -0.5, "max_value": 3.0}),
+    Op("expm1", lambda x: x.expm1(), np.expm1),
+    Op("ag.expm1", ag.expm1, np.expm1),
+    Op("np.expm1(t)", np.expm1, np.expm1),
+    Op("pow(3)", lambda x: x.pow(3), lambda x: x**3),
+    Op("pow(2.5)", lambda x: x.pow(2.5), lambda x: x**2.5, elements=POSITIVE),
+    Op("ag.pow", ag.pow, np.power, shapes_n(2), [POSITIVE, REAL]),
+    Op("leaky_relu", ag.leaky_relu, _leaky, elements=AWAY_FROM_ZERO),
+    Op("leaky_relu(0.2)", lambda x: ag.leaky_relu(x, 0.2), lambda x: _leaky(x, 0.2), elements=AWAY_FROM_ZERO),
+    Op("leaky_relu(-1.5)", lambda x: ag.leaky_relu(x, -1.5), lambda x: _leaky(x, -1.5), elements=AWAY_FROM_ZERO),
+    Op("nn.LeakyReLU", lambda x: nn.LeakyReLU(0.3)(x), lambda x: _leaky(x, 0.3), elements=AWAY_FROM_ZERO),
+    Op("clone", lambda x: x.clone(), np.copy),
+    Op("copy", lambda x: x.copy(), np.copy),
+    Op("ag.clone", ag.clone, np.copy),
+    Op("clone * clone", lambda x: x.clone() * x.clone(), np.square),
+    Op("unsqueeze(0)", lambda x: x.unsqueeze(0), lambda x: np.expand_dims(x, 0)),
+    Op("unsqueeze(-1)", lambda x: x.unsqueeze(-1), lambda x: np.expand_dims(x, -1)),
+    Op("ag.unsqueeze", lambda x: ag.unsqueeze(x, 1), lambda x: np.expand_dims(x, 1), one_shape(min_dims=1)),
+    Op(
+        "squeeze(axis)", lambda x: x.squeeze(-1), lambda x: np.squeeze(x, -1), one_shape().map(lambda s: (s[0] + (1,),))
+    ),
+    Op("squeeze()", lambda x: x.squeeze(), np.squeeze, one_shape(max_side=2)),
+    # ---- var and std with ddof; norms
+    _StatOp("var(ddof=1)", lambda x, **kw: x.var(**kw), np.var, ddof=1),
+    _StatOp("ag.var(ddof=2)", ag.var, np.var, ddof=2),
+    _StatOp("np.var(t, ddof=1)", np.var, np.var, ddof=1),
+    _StatOp("std", lambda x, **kw: x.std(**kw), np.std, ddof=0),
+    _StatOp("std(ddof=1)", lambda x, **kw: x.std(**kw), np.std, ddof=1),
+    _StatOp("ag.std", ag.std, np.std, ddof=0),
+    _StatOp("np.std(t, ddof=1)", np.std, np.std, ddof=1),
+    *reduction("std", "std", np.std, unique=True),
+    Op("norm", lambda x: x.norm(), np.linalg.norm, ok=_norm_away_from_zero()),
+    Op("ag.norm", ag.norm, np.linalg.norm, ok=_norm_away_from_zero()),
+    Op("np.linalg.norm(t)", np.linalg.norm, np.linalg.norm, ok=_norm_away_from_zero()),
+    Op(
+        "norm(axis=-1, keepdims)",
+        lambda x: x.norm(axis=-1, keepdims=True),
+        lambda x: np.linalg.norm(x, axis=-1, keepdims=True),
+        one_shape(min_dims=1),
+        ok=_norm_away_from_zero(axis=-1),
+    ),  # fmt: skip
+    Op(
+        "norm(2, axis=0)",
+        lambda x: x.norm(2, axis=0),
+        lambda x: np.linalg.norm(x, 2, axis=0),
+        one_shape(min_dims=1),
+        ok=_norm_away_from_zero(axis=0),
+    ),  # fmt: skip
+    Op(
+        "norm(1)",
+        lambda x: x.norm(1),
+        lambda x: np.linalg.norm(x, 1),
+        one_shape(min_dims=1, max_dims=1),
+        AWAY_FROM_ZERO,
+    ),
+    Op(
+        "norm(inf)",
+        lambda x: x.norm(np.inf),
+        lambda x: np.linalg.norm(x, np.inf),
+        one_shape(min_dims=1, max_dims=1),
+        AWAY_FROM_ZERO,
+        ok=lambda x: _distinct(np.abs(x)),
+    ),  # fmt: skip
+    Op(
+        "norm(-inf, axis=1)",
+        lambda x: x.norm(-np.inf, axis=1),
+        lambda x: np.linalg.norm(x, -np.inf, axis=1),
+        one_shape(min_dims=2),
+        AWAY_FROM_ZERO,
+        ok=lambda x: all(_distinct(r) for r in np.moveaxis(np.abs(x), 1, -1).reshape(-1, x.shape[1])),
+    ),  # fmt: skip
+    Op(
+        "norm(3)",
+        lambda x: x.norm(3, axis=-1),
+        lambda x: np.linalg.norm(x, 3, axis=-1),
+        one_shape(min_dims=1),
+        AWAY_FROM_ZERO,
+    ),
+    Op(
+        "norm(1.5)",
+        lambda x: x.norm(1.5, axis=0),
+        lambda x: np.linalg.norm(x, 1.5, axis=0),
+        one_shape(min_dims=1),
+        AWAY_FROM_ZERO,
+    ),
+    Op(
+        "norm(0.5)",
+        lambda x: x.norm(0.5, axis=-1),
+        lambda x: np.linalg.norm(x, 0.5, axis=-1),
+        one_shape(min_dims=1),
+        AWAY_FROM_ZERO,
+    ),
+    Op(
+        "norm('fro')",
+        lambda x: x.norm("fro"),
+        lambda x: np.linalg.norm(x, "fro"),
+        one_shape(min_dims=2, max_dims=2),
+        ok=_norm_away_from_zero(),
+    ),  # fmt: skip
+    Op(
+        "norm('fro', axis=(0, 2), keepdims)",
+        lambda x: x.norm("fro", axis=(0, 2), keepdims=True),
+        lambda x: np.linalg.norm(x, "fro", axis=(0, 2), keepdims=True),
+        one_shape(min_dims=3, max_dims=3),
+        ok=lambda x: bool(np.all(np.sqrt((x * x).sum(axis=(0, 2))) > 0.1)),
+    ),  # fmt: skip
+    *[
+        Op(
+            f"matrix norm({o})",
+            lambda x, o=o: x.norm(o),
+            lambda x, o=o: np.linalg.norm(x, o),
+            one_shape(min_dims=2, max_dims=2),
+            AWAY_FROM_ZERO,
+            # no tie between the column (ord ±1) or row (ord ±inf) sums that max/min pick from
+            ok=lambda x, o=o: _distinct(np.abs(x).sum(axis=0 if o in (1, -1) else 1)),
+        )
+        for o in (1, -1, np.inf, -np.inf)
+    ],
+    Op(
+        "norm(1, axis=(2, 0))",
+        lambda x: x.norm(1, axis=(2, 0)),
+        lambda x: np.linalg.norm(x, 1, axis=(2, 0)),
+        one_shape(min_dims=3, max_dims=3),
+        AWAY_FROM_ZERO,
+        ok=lambda x: all(_distinct(np.abs(x).sum(axis=2)[:, j]) for j in range(x.shape[1])),
+    ),  # fmt: skip
 ]
 
 
@@ -361,3 +533,128 @@ def test_float32_is_kept(op: Op, data: st.DataObject) -> None:
     out.backward(np.ones(out.shape, dtype=out.dtype))
     for x in xs:
         assert x.grad is None or x.grad.dtype == np.float32  # a gradient has its tensor's dtype
+
+
+# ============================================================== kinks: norm at 0, std of a constant
+
+
+def _grad_and_hessian(f: Callable[[Tensor], Tensor], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First derivative of scalar f at x, and its full Hessian (rows by Hessian-vector products)."""
+    t = Tensor(x, requires_grad=True)
+    (g,) = ag.gradients(f(t), [t], create_graph=True)
+    rows = []
+    for i in range(x.size):
+        e = np.zeros(x.size)
+        e[i] = 1.0
+        if not g.requires_grad:  # the gradient does not depend on x (abs, max): its derivative is 0
+            rows.append(np.zeros(x.size))
+            continue
+        (h,) = ag.gradients((g * e.reshape(x.shape)).sum(), [t], retain_graph=True)
+        rows.append(h.data.reshape(-1))
+    return g.data, np.array(rows)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda t: t.norm(),
+        lambda t: ag.norm(t, 2),
+        lambda t: np.linalg.norm(t),
+        lambda t: t.norm(1),
+        lambda t: t.norm(np.inf),
+        lambda t: t.norm(3),
+        lambda t: t.norm(1.5),
+        lambda t: t.norm(0.5),
+        lambda t: t.reshape(2, 2).norm("fro"),
+        lambda t: t.reshape(2, 2).norm(1),
+        lambda t: t.reshape(2, 2).norm(axis=1).sum(),
+    ],
+    ids=["norm()", "ag.norm(2)", "np.linalg.norm", "1", "inf", "3", "1.5", "0.5", "fro", "matrix 1", "rows"],
+)
+def test_norm_at_the_zero_vector_has_zero_first_and_second_derivatives(f: Callable[[Tensor], Tensor]) -> None:
+    with np.errstate(all="raise"):  # no NaN or inf made anywhere, not even in a branch that is not used
+        value = f(Tensor(np.zeros(4)))
+        g, h = _grad_and_hessian(f, np.zeros(4))
+    assert value.item() == 0.0
+    np.testing.assert_array_equal(g, np.zeros(4))
+    np.testing.assert_array_equal(h, np.zeros((4, 4)))
+
+
+def test_norm_of_a_zero_row_among_others() -> None:
+    x = np.array([[0.0, 0.0], [3.0, 4.0]])
+    with np.errstate(all="raise"):
+        g, h = _grad_and_hessian(lambda t: t.norm(axis=1).sum(), x)
+    np.testing.assert_allclose(g, [[0.0, 0.0], [0.6, 0.8]])
+    # the Hessian of ‖v‖ at v = (3, 4) is (I - v vᵀ/‖v‖²) / ‖v‖; the zero row's part is 0
+    v = np.array([3.0, 4.0])
+    expected = np.zeros((4, 4))
+    expected[2:, 2:] = (np.eye(2) - np.outer(v, v) / 25) / 5
+    np.testing.assert_allclose(h, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.5, 1.5, 3.0])
+def test_p_norm_with_zero_elements_is_finite_and_right_elsewhere(p: float) -> None:
+    x = np.array([0.0, 1.0, -2.0])
+    with np.errstate(all="raise"):
+        g, h = _grad_and_hessian(lambda t: t.norm(p), x)
+    n = np.sum(np.abs(x) ** p) ** (1 / p)
+    a = np.abs(x[1:])
+    expected = np.concatenate([[0.0], np.sign(x[1:]) * a ** (p - 1) / n ** (p - 1)])  # 0 at the zero element
+    np.testing.assert_allclose(g, expected, rtol=1e-12)
+    assert np.isfinite(h).all()
+    # away from the zero element the second derivatives are the true ones
+    fd = np.array(
+        [
+            (_grad_and_hessian(lambda t: t.norm(p), x + d)[0] - _grad_and_hessian(lambda t: t.norm(p), x - d)[0]) / 2e-6
+            for d in np.eye(3)[1:] * 1e-6
+        ]
+    )
+    np.testing.assert_allclose(h[1:, 1:], fd[:, 1:], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+@pytest.mark.parametrize("value", [2.0, 0.1, -1e-3, 7.3])
+def test_std_of_a_constant_has_zero_first_and_second_derivatives(value: float, ddof: int) -> None:
+    x = np.full(3, value)
+    if value == 0.1:  # the naive mean of three 0.1s is off by a rounding error, and NumPy's std is not 0
+        assert np.mean(x) != value and np.std(x) > 0
+    for f in (lambda t: t.std(ddof=ddof), lambda t: ag.std(t, ddof=ddof), lambda t: np.std(t, ddof=ddof)):
+        with np.errstate(all="raise"):
+            s = f(Tensor(x))
+            g, h = _grad_and_hessian(f, x)
+        assert s.item() == 0.0  # exactly: var shifts by the first element, so no rounding is left
+        np.testing.assert_array_equal(g, np.zeros(3))
+        np.testing.assert_array_equal(h, np.zeros((3, 3)))
+    assert Tensor(x).var(ddof=ddof).item() == 0.0
+
+
+def test_std_of_a_constant_row_among_others() -> None:
+    x = np.array([[0.3, 0.3, 0.3], [1.0, 2.0, 4.0]])
+    with np.errstate(all="raise"):
+        g, h = _grad_and_hessian(lambda t: t.std(axis=1, ddof=1).sum(), x)
+    np.testing.assert_array_equal(g[0], np.zeros(3))
+    row = x[1]
+    np.testing.assert_allclose(g[1], (row - row.mean()) / (2 * np.std(row, ddof=1)), rtol=1e-12)
+    assert np.isfinite(h).all() and not h[:3].any() and not h[:, :3].any()
+    assert gradgradcheck(lambda t: t.std(ddof=1), x[1])
+
+
+def test_single_element_std_and_var() -> None:
+    x = Tensor([[5.0], [6.0]], requires_grad=True)
+    s = x.std(axis=1)
+    np.testing.assert_array_equal(s.data, [0.0, 0.0])
+    s.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0.0], [0.0]])
+
+
+def test_var_with_ddof_at_least_n_is_inf_or_nan_like_numpy() -> None:
+    with pytest.warns(RuntimeWarning, match="ddof=2 >= 2"):
+        v = ag.var(np.array([1.0, 3.0]), ddof=2)
+    assert v.item() == np.inf
+    with pytest.warns(RuntimeWarning, match="ddof=1 >= 1"):
+        s = ag.std(np.array([4.0]), ddof=1)
+    assert np.isnan(s.item())
+    with pytest.warns(RuntimeWarning):
+        np.testing.assert_array_equal(
+            Tensor([[1.0, 2.0]]).var(axis=0, ddof=1).data, np.var([[1.0, 2.0]], axis=0, ddof=1)
+        )

@@ -6,6 +6,7 @@ and the engine sums them back to each input's shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -161,6 +162,30 @@ class Log(Function):
         return g / x
 
 
+class Log1p(Function):
+    """log(1 + x), accurate for tiny x; d/dx = 1/(1 + x)."""
+
+    saves_output = False
+
+    def forward(self, x):
+        return np.log1p(x)
+
+    def backward(self, g, out, x):
+        return g / (1 + x)
+
+
+class Expm1(Function):
+    """eˣ - 1, accurate for tiny x; d/dx = eˣ = out + 1."""
+
+    saves_inputs = False
+
+    def forward(self, x):
+        return np.expm1(x)
+
+    def backward(self, g, out, x):
+        return g * (out + 1)
+
+
 class Sqrt(Function):
     """Square root; its derivative 1/(2√x) is inf at 0."""
 
@@ -228,6 +253,21 @@ class Relu(Function):
         return g * (x > 0)
 
 
+class LeakyRelu(Function):
+    """x where x > 0, else slope·x; the gradient at 0 is ``slope`` (PyTorch's convention,
+    and ReLU's when slope = 0)."""
+
+    name = "leaky_relu"
+    saves_output = False
+
+    def forward(self, x, slope):
+        self.slope = slope
+        return np.where(x > 0, x, x * slope)
+
+    def backward(self, g, out, x):
+        return g * np.where(x > 0, 1, self.slope).astype(x.dtype)
+
+
 class Abs(Function):
     """|x|; the gradient at 0 is 0."""
 
@@ -255,6 +295,19 @@ class Clip(Function):
         below = (x < low) & ~above
         inside = ~(above | below)
         return g * inside, (g * below if self.needs(1) else None), (g * above if self.needs(2) else None)
+
+
+class Clone(Function):
+    """A copy of x in a new array; the gradient passes through unchanged."""
+
+    saves_inputs = False
+    saves_output = False
+
+    def forward(self, x):
+        return np.array(x, copy=True)
+
+    def backward(self, g, out, x):
+        return g
 
 
 class Cast(Function):
@@ -330,6 +383,24 @@ def log(x: Any) -> Tensor:
     return Log.apply(x)
 
 
+def log1p(x: Any) -> Tensor:
+    """``log(1 + x)``, accurate where ``x`` is tiny (``log(1 + 1e-20)`` would be 0).
+
+    >>> log1p(Tensor(1e-20)).item()
+    1e-20
+    """
+    return Log1p.apply(x)
+
+
+def expm1(x: Any) -> Tensor:
+    """``exp(x) - 1``, accurate where ``x`` is tiny.
+
+    >>> expm1(Tensor(1e-20)).item()
+    1e-20
+    """
+    return Expm1.apply(x)
+
+
 def sqrt(x: Any) -> Tensor:
     return Sqrt.apply(x)
 
@@ -354,6 +425,33 @@ def relu(x: Any) -> Tensor:
     return Relu.apply(x)
 
 
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where ``x > 0``, else ``negative_slope * x``.
+
+    The derivative is 1 for ``x > 0`` and ``negative_slope`` for ``x <= 0``: at 0 it
+    is ``negative_slope``, as in PyTorch (ReLU's 0 at 0 is the case ``negative_slope=0``).
+
+    >>> leaky_relu(Tensor([-2.0, 0.0, 3.0]), 0.1)
+    Tensor([-0.2,  0. ,  3. ])
+    """
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
+        raise TypeError(f"leaky_relu: negative_slope must be a real number, got {negative_slope!r}")
+    return LeakyRelu.apply(x, slope=float(negative_slope))
+
+
+def clone(x: Any) -> Tensor:
+    """A differentiable copy: new data, same values; the gradient flows back to ``x``
+    (unlike ``detach()``, which shares the data and cuts the graph).
+
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> y = clone(x)
+    >>> (y * y).sum().backward()
+    >>> x.grad
+    array([2., 4.])
+    """
+    return Clone.apply(x)
+
+
 def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors np.abs
     return Abs.apply(x)
 
@@ -371,3 +469,19 @@ def astype(x: Any, dtype: Any) -> Tensor:
     if dtype.kind != "f":
         raise TypeError(f"astype: tensors hold floating data; cannot cast to {dtype}")
     return Cast.apply(x, dtype=dtype)
+
+
+def zero_safe(fn: Callable[[Tensor], Tensor], s: Tensor) -> Tensor:
+    """``fn(s)`` where ``s != 0`` and 0 where ``s == 0``, with gradient 0 there (for ``fn``
+    such as √ or a power below 1, whose derivative is infinite at 0, with ``fn(0) = 0``).
+
+    The safe-where pattern: ``where(s == 0, 0, fn(where(s == 0, 1, s)))``. Selecting
+    after ``fn(s)`` is not enough: the unused branch would still compute ``fn'(0) = inf``,
+    and ``0 · inf`` is NaN. Feeding it a safe value (1) keeps every derivative finite,
+    second ones included. Used by ``std`` and ``norm`` (0 at a constant slice or the zero
+    vector: a subgradient).
+    """
+    zero = s.data == 0
+    if not s.requires_grad or not zero.any():
+        return fn(s)
+    return Where.apply(0, fn(Where.apply(1, s, cond=zero)), cond=zero)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from ..function import Function
 from ..tensor import Tensor
-from .elementwise import Multiply
+from .elementwise import Abs, Multiply, Power, Sqrt, Square, zero_safe
+from .reduce import Max, Min, Sum
+from .shape import Reshape
 
 
 class MatMul(Function):
@@ -67,3 +70,111 @@ def dot(a: Any, b: Any) -> Tensor:
     if np.ndim(a) > 2 or np.ndim(b) > 2:
         raise ValueError("dot: only up to 2-D operands are supported; use matmul (@) for batches")
     return MatMul.apply(a, b)
+
+
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A002 - NumPy's name
+    """Vector or matrix norm, as ``np.linalg.norm`` computes it, differentiable.
+
+    Without ``axis``: the 2-norm of all elements (``ord=None``), or, when ``ord`` is
+    given, the vector norm of a 1-D tensor or the matrix norm of a 2-D one. ``axis`` an
+    int: vector norms along it; a pair of ints: matrix norms over those two axes.
+
+    - vectors: ``None``/``2`` → ``√Σx²``; ``1`` → ``Σ|x|``; ``inf`` → ``max|x|``;
+      ``-inf`` → ``min|x|``; any other ``p > 0`` → ``(Σ|x|ᵖ)^(1/p)``.
+    - matrices: ``None``/``"fro"`` → ``√Σx²``; ``1``/``-1`` → max/min column sum of
+      ``|x|``; ``inf``/``-inf`` → max/min row sum of ``|x|``.
+
+    At the zero vector (and wherever the norm is 0) the gradient is 0, a subgradient,
+    not NaN, and so are the second derivatives; ties in ``max|x|`` share the gradient
+    evenly, as ``max`` does. Not supported (they raise): the matrix 2-norm and nuclear
+    norm (singular values), ``ord=0`` (a count, with no gradient) and negative ``ord``.
+
+    >>> norm(Tensor([3.0, 4.0]))
+    Tensor(5.)
+    >>> norm(Tensor([[1.0, -2.0], [3.0, 4.0]]), ord=1)   # largest column sum of |x|
+    Tensor(6.)
+    >>> x = Tensor([0.0, 0.0], requires_grad=True)
+    >>> norm(x).backward()
+    >>> x.grad
+    array([0., 0.])
+    """
+    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    ndim = len(shape)
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    if axis is None:
+        if ord is None or (ndim == 2 and _is_fro(ord)) or (ndim == 1 and _is_number(ord) and ord == 2):
+            out = _two_norm(x, None, False)
+            return Reshape.apply(out, shape=(1,) * ndim) if keepdims else out
+        if ndim not in (1, 2):
+            raise ValueError(
+                f"norm: ord={ord!r} needs a vector or a matrix, got a tensor of shape {shape}; "
+                "pass axis= (an int for vector norms, a pair for matrix norms)"
+            )
+        axis = tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    try:
+        axes = normalize_axis_tuple(axes, ndim)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"norm: bad axis={axis!r} for a tensor of shape {shape}: {err}") from None
+    if len(axes) == 1:
+        return _vector_norm(x, ord, axes[0], keepdims)
+    if len(axes) == 2:
+        return _matrix_norm(x, ord, axes, keepdims, shape)
+    raise ValueError(f"norm: axis must be an int or a pair of ints, got {axis!r}")
+
+
+def _is_number(ord: Any) -> bool:
+    return isinstance(ord, (int, float, np.integer, np.floating)) and not isinstance(ord, bool)
+
+
+def _is_fro(ord: Any) -> bool:
+    return isinstance(ord, str) and ord in ("fro", "f")
+
+
+def _two_norm(x: Any, axis: Any, keepdims: bool) -> Tensor:
+    return zero_safe(Sqrt.apply, Sum.apply(Square.apply(x), axis=axis, keepdims=keepdims))
+
+
+def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Tensor:
+    if ord is None or (_is_number(ord) and ord == 2):
+        return _two_norm(x, axis, keepdims)
+    if not _is_number(ord):
+        raise ValueError(
+            f"norm: ord={ord!r} is not a vector norm; use None or 2, 1, inf, -inf or a number p > 0"
+            + (" ('fro' is for matrices: pass a 2-D tensor or axis=(0, 1))" if _is_fro(ord) else "")
+        )
+    if ord == np.inf:
+        return Max.apply(Abs.apply(x), axis=axis, keepdims=keepdims)
+    if ord == -np.inf:
+        return Min.apply(Abs.apply(x), axis=axis, keepdims=keepdims)
+    if ord == 1:
+        return Sum.apply(Abs.apply(x), axis=axis, keepdims=keepdims)
+    if ord == 0 or ord < 0 or np.isnan(ord):
+        why = "is not supported" if ord else "counts the non-zero elements, which has no gradient: use (x != 0).sum()"
+        raise NotImplementedError(f"norm: ord={ord!r} {why}; the vector norms are None or 2, 1, inf, -inf and p > 0")
+    p = float(ord)
+    # |x|ᵖ for p < 2 has an infinite (p < 1) or NaN-making second (1 < p < 2) derivative at 0:
+    # each element goes through the safe-where pattern (a 0 element gets gradient 0).
+    terms = zero_safe(lambda a: Power.apply(a, p), Abs.apply(x))
+    return zero_safe(lambda s: Power.apply(s, 1 / p), Sum.apply(terms, axis=axis, keepdims=keepdims))
+
+
+def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool, shape: tuple[int, ...]) -> Tensor:
+    row, col = axes
+    if ord is None or _is_fro(ord):
+        return _two_norm(x, axes, keepdims)
+    if _is_number(ord) and ord in (1, -1, np.inf, -np.inf):
+        # 1: the largest column sum of |x| (sum over rows, then the max over columns); inf: the largest row sum
+        summed, picked = (row, col) if ord in (1, -1) else (col, row)
+        pick = Max if ord > 0 else Min
+        out = pick.apply(Sum.apply(Abs.apply(x), axis=summed, keepdims=True), axis=picked, keepdims=True)
+        if keepdims:
+            return out
+        return Reshape.apply(out, shape=tuple(n for i, n in enumerate(shape) if i not in axes))
+    if (_is_number(ord) and ord in (2, -2)) or ord == "nuc":
+        raise NotImplementedError(
+            f"norm: the matrix norm ord={ord!r} is made of singular values, which this library does not "
+            "differentiate; use 'fro', 1, -1, inf or -inf"
+        )
+    raise ValueError(f"norm: ord={ord!r} is not a matrix norm; use None or 'fro', 1, -1, inf or -inf")

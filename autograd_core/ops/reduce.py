@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from ..function import Function
 from ..tensor import Tensor
+from .elementwise import Sqrt, zero_safe
 from .shape import expand
 
 
@@ -74,6 +78,37 @@ class Min(Max):
     """Minimum over ``axis``; tied minima share the gradient evenly."""
 
     pick = staticmethod(np.min)
+
+
+class Var(Function):
+    """Variance over ``axis`` with ``n - ddof`` in the denominator (n elements per slice):
+    ``var = Σ(x - mean)² / (n - ddof)``, ``d var/dx = 2(x - mean) / (n - ddof)``.
+
+    The forward first subtracts each slice's first element, which leaves the variance
+    unchanged, so a constant slice gives exactly 0 (not a rounding error such as 1e-34,
+    whose square root would give ``std`` a meaningless gradient).
+    """
+
+    saves_output = False
+
+    def forward(self, x, axis, ddof, keepdims):
+        axes = tuple(range(x.ndim)) if axis is None else normalize_axis_tuple(axis, x.ndim)
+        self.axis = axis
+        self.kept = _kept_shape(x.shape, axis)
+        n = math.prod(x.shape[a] for a in axes)
+        self.d = n - ddof if n > ddof else 0  # as NumPy: never negative
+        if not self.d:
+            msg = f"var: ddof={ddof} >= {n} values per slice: dividing by 0 gives inf or nan"
+            warnings.warn(msg, RuntimeWarning, stacklevel=4)  # the caller of ag.var
+        if x.dtype.kind != "f":  # integer data (a constant): no wrap-around of unsigned differences
+            x = x.astype(np.float64)
+        c = x - x[tuple(slice(0, 1) if i in axes else slice(None) for i in range(x.ndim))]
+        c -= np.mean(c, axis=axis, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):  # ddof >= n: inf or nan, as NumPy
+            return np.sum(c * c, axis=axis, keepdims=keepdims) / self.d
+
+    def backward(self, g, out, x):
+        return g.reshape(self.kept) * (2 * (x - x.mean(axis=self.axis, keepdims=True))) / self.d
 
 
 class LogSumExp(Function):
@@ -145,10 +180,78 @@ def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
     return Min.apply(x, axis=axis, keepdims=keepdims)
 
 
-def var(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Biased variance over ``axis`` (``ddof=0``), built from mean and square."""
-    centred = x - Mean.apply(x, axis=axis, keepdims=True)
-    return Mean.apply(centred * centred, axis=axis, keepdims=keepdims)
+def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Variance over ``axis`` (all axes by default): ``Σ(x - mean)² / (n - ddof)``.
+
+    ``ddof=0`` (the default, NumPy's) is the biased variance of the data; ``ddof=1``
+    the unbiased estimate from a sample. As in NumPy, ``ddof >= n`` divides by zero:
+    the result is ``inf`` (or ``nan`` where the sum of squares is 0).
+
+    >>> var(Tensor([1.0, 2.0, 3.0, 4.0]))
+    Tensor(1.25)
+    >>> var(Tensor([1.0, 2.0, 3.0, 4.0]), ddof=1).item()
+    1.6666666666666667
+    """
+    return Var.apply(x, axis=_axis(axis), ddof=_ddof(ddof, "var"), keepdims=keepdims)
+
+
+def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Standard deviation over ``axis``: ``√var(x, axis, ddof)`` (see :func:`var` for ``ddof``).
+
+    Its gradient is ``(x - mean) / ((n - ddof) · std)``. Where ``std`` is 0 (a constant
+    slice, or a single element) that is 0/0; we give 0 there, a subgradient (as for
+    ``norm`` at the zero vector), and so do second derivatives. PyTorch gives NaN there.
+
+    >>> x = Tensor([2.0, 2.0, 2.0], requires_grad=True)
+    >>> s = std(x)
+    >>> s.backward()
+    >>> s.item(), x.grad
+    (0.0, array([0., 0., 0.]))
+    """
+    return zero_safe(Sqrt.apply, var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the largest element (the first one on ties), as NumPy gives it: an ``int``
+    over the flattened tensor when ``axis`` is None, else an integer array. Not
+    differentiable (an index has no gradient).
+
+    >>> argmax(Tensor([[1.0, 5.0], [7.0, 2.0]]))
+    2
+    >>> argmax(Tensor([[1.0, 5.0], [7.0, 2.0]]), axis=1)
+    array([1, 0])
+    """
+    return _index_result(np.argmax(_values(x), axis=axis, keepdims=keepdims))
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the smallest element (the first one on ties); see :func:`argmax`.
+
+    >>> argmin(Tensor([3.0, -1.0, 4.0]))
+    1
+    """
+    return _index_result(np.argmin(_values(x), axis=axis, keepdims=keepdims))
+
+
+def _values(x: Any) -> np.ndarray:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _index_result(i: Any) -> Any:
+    return int(i) if np.ndim(i) == 0 else i
+
+
+def _axis(axis: Any) -> Any:
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _ddof(ddof: Any, where: str) -> int:
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)):
+        raise TypeError(
+            f"{where}: ddof must be an integer (the n - ddof divisor), got {ddof!r}; "
+            f"pass keepdims by name: {where}(axis, keepdims=True)"
+        )
+    return int(ddof)
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:

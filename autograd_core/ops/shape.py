@@ -218,11 +218,38 @@ def _probe(x: Any) -> np.ndarray:
 
 
 def expand_dims(x: Any, axis: Any) -> Tensor:
-    return Reshape.apply(x, shape=np.expand_dims(_probe(x), axis).shape)
+    """Insert a size-1 axis at position ``axis`` (several for a tuple), as NumPy does."""
+    probe = _probe(x)
+    try:
+        shape = np.expand_dims(probe, axis).shape
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"expand_dims: cannot insert axis {axis!r} into shape {probe.shape}: {err}") from None
+    return Reshape.apply(x, shape=shape)
+
+
+def unsqueeze(x: Any, axis: int) -> Tensor:
+    """PyTorch's name for :func:`expand_dims`: a new size-1 axis at ``axis``.
+
+    >>> unsqueeze(Tensor([1.0, 2.0]), 0).shape
+    (1, 2)
+    >>> unsqueeze(Tensor([1.0, 2.0]), -1).shape
+    (2, 1)
+    """
+    return expand_dims(x, axis)
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
-    return Reshape.apply(x, shape=np.squeeze(_probe(x), axis).shape)
+    """Remove size-1 axes: all of them, or those named by ``axis`` (which must have size 1).
+
+    >>> squeeze(Tensor([[1.0], [2.0]])).shape
+    (2,)
+    """
+    probe = _probe(x)
+    try:
+        shape = np.squeeze(probe, axis).shape
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"squeeze: cannot remove axis {axis!r} from shape {probe.shape}: {err}") from None
+    return Reshape.apply(x, shape=shape)
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
