@@ -37,6 +37,7 @@ from .ops.elementwise import (
     where,
 )
 from .ops.linalg import dot, matmul
+from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .ops.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
 from .ops.shape import broadcast_to, concatenate, expand_dims, reshape, squeeze, stack, swapaxes, transpose
 from .viz import draw_graph
@@ -51,5 +52,5 @@ __all__ = [
     "minimum", "multiply", "negative", "power", "relu", "sigmoid", "sin", "sqrt", "square",
     "subtract", "tanh", "where", "dot", "matmul", "log_softmax", "logsumexp", "max", "mean", "min",
     "softmax", "sum", "var", "broadcast_to", "concatenate", "expand_dims", "reshape", "squeeze",
-    "stack", "swapaxes", "transpose", "draw_graph",
+    "stack", "swapaxes", "transpose", "draw_graph", "conv2d", "max_pool2d", "avg_pool2d",
 ]  # fmt: skip

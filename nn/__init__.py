@@ -9,7 +9,8 @@
 
 from . import init
 from .activations import ReLU, Sigmoid, Softmax, Tanh
-from .batchnorm import BatchNorm, batch_norm
+from .batchnorm import BatchNorm, BatchNorm2d, batch_norm
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .init import seed
 from .layers import Dense, Dropout
 from .losses import binary_cross_entropy, mse, softmax_cross_entropy
@@ -20,4 +21,5 @@ __all__ = [
     "Module", "Parameter", "Sequential", "LoadResult", "Dense", "Dropout", "BatchNorm", "batch_norm",
     "ReLU", "Sigmoid", "Tanh", "Softmax", "softmax_cross_entropy", "binary_cross_entropy", "mse",
     "save", "load", "seed", "init",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BatchNorm2d",
 ]  # fmt: skip
