@@ -14,6 +14,7 @@ the weights and the settings, and check their input where the mistake is made.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,10 @@ from . import init as _init
 from .module import Module, Parameter, layer_input
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "Flatten"]
+
+# A layer sees the same few input shapes again and again: check each and place its window once.
+_conv_window = functools.lru_cache(maxsize=512)(_conv.conv_window)
+_pool_window = functools.lru_cache(maxsize=512)(_conv.pool_window)
 
 
 def _shape_of(x: Any) -> tuple[int, ...]:
@@ -102,7 +107,7 @@ class Conv2d(Module):
     def forward(self, x: Any) -> Tensor:
         where = self._where()
         bias_shape = None if self.bias is None else self.bias.shape
-        win = _conv.conv_window(_shape_of(x), self.weight.shape, bias_shape, self.stride, self.padding, where)
+        win = _conv_window(_shape_of(x), self.weight.shape, bias_shape, self.stride, self.padding, where)
         x = layer_input(x, self.weight.data.dtype, where)
         if self.bias is None:
             return _conv.Conv2d.apply(x, self.weight, win=win)
@@ -137,7 +142,7 @@ class _Pool2d(Module):
 
     def _window(self, x: Any) -> Any:
         where = f"{type(self).__name__}(kernel_size={_text(self.kernel_size)})"
-        return _conv.pool_window(_shape_of(x), self.kernel_size, self.stride, self.padding, where)
+        return _pool_window(tuple(_shape_of(x)), self.kernel_size, self.stride, self.padding, where)
 
     def extra_repr(self) -> str:
         text = f"kernel_size={_text(self.kernel_size)}"

@@ -27,7 +27,7 @@ shape; their memory may be in that order, which NumPy handles transparently.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -57,24 +57,40 @@ class Window(NamedTuple):
     def padded(self) -> tuple[int, int]:
         return self.h + 2 * self.ph, self.w + 2 * self.pw
 
-    def offsets(self) -> Iterator[tuple[int, slice, slice]]:
+    def offsets(self) -> tuple[tuple[int, slice, slice], ...]:
         """``(k, rows, cols)`` per window offset ``k = i·kw + j``: the padded-image pixels it sees."""
-        for i in range(self.kh):
-            rows = slice(i, i + self.sh * (self.ho - 1) + 1, self.sh)
-            for j in range(self.kw):
-                yield i * self.kw + j, rows, slice(j, j + self.sw * (self.wo - 1) + 1, self.sw)
+        return _offsets(self)
 
     def overlapping(self) -> bool:
         return self.sh < self.kh or self.sw < self.kw
+
+    def tiles(self) -> bool:
+        """Whether the windows cover the padded image exactly once (side by side, nothing left over)."""
+        return (self.sh, self.sw) == (self.kh, self.kw) and (self.ho * self.kh, self.wo * self.kw) == self.padded
 
     def interior(self) -> tuple[slice, slice, slice, slice]:
         """The index of the unpadded image inside the padded one."""
         return (slice(None), slice(None), slice(self.ph, self.ph + self.h), slice(self.pw, self.pw + self.w))
 
 
+@functools.lru_cache(maxsize=256)
+def _offsets(win: Window) -> tuple[tuple[int, slice, slice], ...]:
+    out = []
+    for i in range(win.kh):
+        rows = slice(i, i + win.sh * (win.ho - 1) + 1, win.sh)
+        for j in range(win.kw):
+            out.append((i * win.kw + j, rows, slice(j, j + win.sw * (win.wo - 1) + 1, win.sw)))
+    return tuple(out)
+
+
 def as_pair(value: Any, what: str, where: str, least: int) -> tuple[int, int]:
     """``value`` (an int, or a pair ``(rows, columns)`` of ints) as a pair, each at least ``least``;
     a ValueError naming ``where`` and ``what`` otherwise."""
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        if value[0] >= least and value[1] >= least:  # the common case, checked without the general rules
+            return value
+    elif type(value) is int and value >= least:
+        return value, value
     pair = value if isinstance(value, (tuple, list)) else (value, value)
     ok = len(pair) == 2 and all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= least for v in pair
@@ -154,23 +170,32 @@ def _shape(a: Any) -> tuple[int, ...]:
     return a.shape if isinstance(a, (Tensor, np.ndarray)) else np.shape(a)
 
 
-def _memory_order(a: np.ndarray) -> list[int]:
-    """``a``'s axes from outermost to innermost in memory."""
-    return sorted(range(a.ndim), key=lambda k: -abs(a.strides[k]))
+def _alloc(like: np.ndarray, shape: tuple[int, ...], dtype: Any, fill: float | None) -> np.ndarray:
+    """An array of ``shape`` with its axes in the memory order of ``like``'s (same number of axes),
+    filled with ``fill`` (``None``: left uninitialised)."""
+    out = np.empty_like(like, dtype=dtype, shape=shape)  # order="K": like's layout
+    if fill is not None:
+        out.fill(fill)
+    return out
 
 
-def _alloc(shape: tuple[int, ...], order: list[int], dtype: Any, fill: float = 0.0) -> np.ndarray:
-    """An array of ``shape`` filled with ``fill``, laid out in memory in the axis ``order`` given."""
-    buf = np.full([shape[k] for k in order], fill, dtype=dtype)
-    return buf.transpose(np.argsort(order))
+def _in_layout_of(a: Any, like: Any) -> Any:
+    """The array ``a`` with its elements in the memory order of ``like`` (of the same shape): a
+    copy only when they differ, so that the elementwise work that follows runs along memory.
+    Tensors pass through."""
+    like = like.data if isinstance(like, Tensor) else like
+    if type(a) is not np.ndarray or a.strides == like.strides or a.shape != like.shape:
+        return a
+    out = np.empty_like(like, dtype=a.dtype)
+    out[...] = a
+    return out
 
 
 def _pad(x: np.ndarray, win: Window, fill: float) -> np.ndarray:
     """``x`` padded with ``fill``, in ``x``'s memory layout (so window slices stay cheap)."""
     if not (win.ph or win.pw):
         return x
-    n, c = x.shape[:2]
-    out = _alloc((n, c, *win.padded), _memory_order(x), x.dtype, fill)
+    out = _alloc(x, (*x.shape[:2], *win.padded), x.dtype, fill)
     out[win.interior()] = x
     return out
 
@@ -226,10 +251,6 @@ def _conv_transpose(g: np.ndarray, w: np.ndarray, win: Window) -> np.ndarray:
     return _image(w.reshape(w.shape[0], -1).T @ _rows(g), win, g.shape[0])
 
 
-def _conv_weight_grad(g: np.ndarray, cols: np.ndarray, w_shape: tuple[int, ...]) -> np.ndarray:
-    return (_rows(g) @ cols.T).reshape(w_shape)
-
-
 def _run(op: type[Function], *args: Any, **params: Any) -> Any:
     """``op`` recorded when any argument is a Tensor (a VJP under ``create_graph``), else on arrays."""
     for a in args:
@@ -258,20 +279,24 @@ class Conv2d(Function):
 
     def backward(self, g, out, x, w, *b):
         win = self.win
-        gx = gw = None
-        if self.needs(0):
-            gx = _run(Conv2dTranspose, g, w, win=win)
-        if self.needs(1):
-            if type(g) is np.ndarray and type(x) is np.ndarray:  # the forward's columns: no second im2col
-                gw = _conv_weight_grad(g, self.saved, w.shape)
-            else:
-                gw = Conv2dWeightGrad.apply(x, g, win=win)
-        if not b:
-            return gx, gw
-        gb = None
-        if self.needs(2):
-            gb = _rows(g).sum(axis=1) if type(g) is np.ndarray else g.sum(axis=(0, 2, 3))
-        return gx, gw, gb
+        gx = gw = gb = None
+        if type(g) is np.ndarray and type(x) is np.ndarray and type(w) is np.ndarray:
+            # Plain backward: g as a matrix once, and the forward's columns (no second im2col).
+            g2 = _rows(g)
+            if self.needs(0):
+                gx = _image(w.reshape(w.shape[0], -1).T @ g2, win, g.shape[0])
+            if self.needs(1):
+                gw = (g2 @ self.saved.T).reshape(w.shape)
+            if b and self.needs(2):
+                gb = g2.sum(axis=1)
+        else:  # create_graph: recorded, so it can be differentiated again
+            if self.needs(0):
+                gx = _run(Conv2dTranspose, g, w, win=win)
+            if self.needs(1):
+                gw = _run(Conv2dWeightGrad, x, g, win=win)
+            if b and self.needs(2):
+                gb = g.sum(axis=(0, 2, 3))
+        return (gx, gw, gb) if b else (gx, gw)
 
 
 class Conv2dTranspose(Function):
@@ -304,7 +329,7 @@ class Conv2dWeightGrad(Function):
     def forward(self, x, g, win):
         self.win = win
         x = _floating(x)
-        return _conv_weight_grad(g, _columns(x, win), (g.shape[1], x.shape[1], win.kh, win.kw))
+        return (_rows(g) @ _columns(x, win).T).reshape(g.shape[1], x.shape[1], win.kh, win.kw)
 
     def backward(self, h, out, x, g):
         win = self.win
@@ -319,25 +344,27 @@ class Conv2dWeightGrad(Function):
 def _scatter(g: np.ndarray, weights: Any, win: Window) -> np.ndarray:
     """``x̄`` of the padded image's shape, cropped: ``x̄[window k of pixel p] += weights[k] · g[p]``.
 
-    ``weights`` is a number (the same for every offset) or an array of shape ``(kh·kw, *g.shape)``."""
-    n, c = g.shape[:2]
-    out = _alloc((n, c, *win.padded), _memory_order(g), g.dtype)
-    scalar = np.ndim(weights) == 0
+    ``weights`` is a number (the same for every offset) or a sequence of ``kh·kw`` arrays
+    (numbers or masks) of ``g``'s shape."""
+    out = _alloc(g, (*g.shape[:2], *win.padded), g.dtype, None if win.tiles() else 0.0)
+    scalar = not isinstance(weights, (list, tuple))
     if scalar:
         g = g * weights
+    overlapping = win.overlapping()
     for k, rows, cols in win.offsets():
-        part = g if scalar else g * weights[k]
-        if win.overlapping():
-            out[:, :, rows, cols] += part
-        else:  # the windows do not overlap: every pixel is written once
-            out[:, :, rows, cols] = part
-    return out[win.interior()]
+        if overlapping:
+            out[:, :, rows, cols] += g if scalar else g * weights[k]
+        elif scalar:  # the windows do not overlap: every pixel is written once (or never)
+            out[:, :, rows, cols] = g
+        else:
+            np.multiply(g, weights[k], out=out[:, :, rows, cols])
+    return out[win.interior()] if win.ph or win.pw else out
 
 
 def _window_sum(x: np.ndarray, weights: Any, win: Window) -> np.ndarray:
     """``y[p] = Σ_k weights[k] · xp[window k of pixel p]`` (zero padding), the transpose of :func:`_scatter`."""
     xp = _pad(x, win, 0.0)
-    scalar = np.ndim(weights) == 0
+    scalar = not isinstance(weights, (list, tuple))
     total = None
     for k, rows, cols in win.offsets():
         part = xp[:, :, rows, cols] if scalar else xp[:, :, rows, cols] * weights[k]
@@ -349,7 +376,7 @@ def _window_sum(x: np.ndarray, weights: Any, win: Window) -> np.ndarray:
 
 
 class WindowSum(Function):
-    """Weighted sums over windows (constant ``weights``, a number or one array per offset).
+    """Weighted sums over windows (constant ``weights``: a number, or one array per window offset).
 
     Linear in ``x``; its VJP is :class:`WindowScatter` with the same weights, and the reverse."""
 
@@ -360,7 +387,7 @@ class WindowSum(Function):
         return _window_sum(_floating(x), weights, win)
 
     def backward(self, g, out, x):
-        return _run(WindowScatter, g, weights=self.weights, win=self.win)
+        return _run(WindowScatter, _in_layout_of(g, out), weights=self.weights, win=self.win)
 
 
 class WindowScatter(Function):
@@ -400,16 +427,19 @@ class MaxPool2d(Function):
         return out
 
     def backward(self, g, out, x):
-        # Which elements are maxima depends on x only piecewise-constantly: the shares are constants.
+        # Which elements are maxima depends on x only piecewise-constantly: the masks are constants.
         xd = _floating(x.data if isinstance(x, Tensor) else x)
         od = out.data if isinstance(out, Tensor) else out
         win = self.win
         xp = _pad(xd, win, -np.inf)
-        hits = _alloc((win.kh * win.kw, *od.shape), [0] + [k + 1 for k in _memory_order(od)], bool)
-        for k, rows, cols in win.offsets():
-            np.equal(xp[:, :, rows, cols], od, out=hits[k])
-        share = hits / hits.sum(axis=0, dtype=od.dtype)
-        return _run(WindowScatter, g, weights=share, win=win)
+        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in win.offsets()]
+        count = hits[0].astype(od.dtype)
+        for hit in hits[1:]:
+            count += hit
+        share = _in_layout_of(g, od) / count  # t tied maxima: g / t to each
+        if type(share) is np.ndarray:
+            return _scatter(share, hits, win)
+        return WindowScatter.apply(share, weights=hits, win=win)
 
 
 # ============================================================== public functions
