@@ -82,9 +82,10 @@ def _layer_case(s: Sizes) -> Case:
     layer = nn.Conv2d(c, o, 3, padding=1, rng=rng, dtype=F32)
     layer.bias.data[...] = rng.standard_normal(o)
     w, b = layer.weight.data.copy(), layer.bias.data.copy()
+    xt = Tensor(x, requires_grad=True)  # an activation of the layer before, say
 
     def framework() -> Result:
-        xt = Tensor(x, requires_grad=True)
+        xt.grad = None
         layer.zero_grad()
         out = layer(xt)
         out.backward(g)

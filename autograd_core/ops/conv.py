@@ -213,8 +213,10 @@ def _columns(x: np.ndarray, win: Window) -> np.ndarray:
         padded = np.zeros((c, *win.padded, n), dtype=x.dtype)
         padded[:, win.ph : win.ph + win.h, win.pw : win.pw + win.w] = xt
         xt = padded
-    view = sliding_window_view(xt, (win.kh, win.kw), axis=(1, 2))[:, :: win.sh, :: win.sw]  # (C, Ho, Wo, N, kh, kw)
-    return view.transpose(0, 4, 5, 1, 2, 3).reshape(c * win.kh * win.kw, -1)
+    view = sliding_window_view(xt, (win.kh, win.kw), axis=(1, 2))  # (C, Ho, Wo, N, kh, kw) at stride 1: no copy
+    if win.sh > 1 or win.sw > 1:
+        view = view[:, :: win.sh, :: win.sw]
+    return view.transpose(0, 4, 5, 1, 2, 3).reshape(c * win.kh * win.kw, win.ho * win.wo * n)
 
 
 def _image(cols: np.ndarray, win: Window, n: int) -> np.ndarray:
@@ -232,7 +234,8 @@ def _image(cols: np.ndarray, win: Window, n: int) -> np.ndarray:
 
 def _rows(g: np.ndarray) -> np.ndarray:
     """``g`` of shape ``(N, O, Ho, Wo)`` as the matrix ``(O, Ho·Wo·N)`` matching the columns' order."""
-    return g.transpose(1, 2, 3, 0).reshape(g.shape[1], -1)
+    n, o, ho, wo = g.shape
+    return g.transpose(1, 2, 3, 0).reshape(o, ho * wo * n)
 
 
 def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window) -> tuple[np.ndarray, np.ndarray]:
