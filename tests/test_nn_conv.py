@@ -162,6 +162,9 @@ def test_max_pool_values_defaults_and_ties_split_evenly():
     tied = Tensor(np.array([[[[1.0, 3.0], [3.0, 3.0]]]]), requires_grad=True)
     ag.max_pool2d(tied, 2).backward(np.array([[[[6.0]]]]))
     np.testing.assert_array_equal(tied.grad, [[[[0.0, 2.0], [2.0, 2.0]]]])  # three tied maxima share 6
+    flat = Tensor(np.zeros((1, 1, 12, 12)), requires_grad=True)  # 144 tied maxima (more than a byte counts)
+    ag.max_pool2d(flat, 12).backward(np.ones((1, 1, 1, 1)))
+    np.testing.assert_allclose(flat.grad, np.full((1, 1, 12, 12), 1 / 144))
     # overlapping windows: one element that is the maximum of two windows gets both gradients
     x = Tensor(np.array([[[[0.0, 5.0, 1.0]]]]), requires_grad=True)
     ag.max_pool2d(x, (1, 2), stride=1).sum().backward()

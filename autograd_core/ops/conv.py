@@ -61,16 +61,48 @@ class Window(NamedTuple):
         """``(k, rows, cols)`` per window offset ``k = i·kw + j``: the padded-image pixels it sees."""
         return _offsets(self)
 
+    def inside(self) -> tuple[tuple[int, slice, slice, slice, slice], ...]:
+        """Per window offset ``k``: ``(k, rows, cols, out_rows, out_cols)``, the pixels of the
+        unpadded image that offset ``k`` sees and the output pixels that see them (padding left out)."""
+        return _inside(self)
+
     def overlapping(self) -> bool:
         return self.sh < self.kh or self.sw < self.kw
 
     def tiles(self) -> bool:
-        """Whether the windows cover the padded image exactly once (side by side, nothing left over)."""
-        return (self.sh, self.sw) == (self.kh, self.kw) and (self.ho * self.kh, self.wo * self.kw) == self.padded
+        """Whether the windows cover the image exactly once (side by side, no padding, nothing left over)."""
+        return (
+            (self.sh, self.sw) == (self.kh, self.kw)
+            and not (self.ph or self.pw)
+            and (self.ho * self.kh, self.wo * self.kw) == (self.h, self.w)
+        )
 
     def interior(self) -> tuple[slice, slice, slice, slice]:
         """The index of the unpadded image inside the padded one."""
         return (slice(None), slice(None), slice(self.ph, self.ph + self.h), slice(self.pw, self.pw + self.w))
+
+
+def _clip(i: int, pad: int, stride: int, n_out: int, n_in: int) -> tuple[slice, slice] | None:
+    """Outputs ``o < n_out`` whose pixel ``o·stride + i − pad`` at offset ``i`` is inside ``[0, n_in)``:
+    ``(pixels, outputs)`` as slices, or None."""
+    lo = max(0, -((i - pad) // stride))  # ceil((pad - i) / stride)
+    hi = min(n_out, (n_in - 1 + pad - i) // stride + 1)
+    if hi <= lo:
+        return None
+    start = lo * stride + i - pad
+    return slice(start, start + (hi - lo - 1) * stride + 1, stride), slice(lo, hi)
+
+
+@functools.lru_cache(maxsize=256)
+def _inside(win: Window) -> tuple[tuple[int, slice, slice, slice, slice], ...]:
+    out = []
+    for i in range(win.kh):
+        rows = _clip(i, win.ph, win.sh, win.ho, win.h)
+        for j in range(win.kw):
+            cols = _clip(j, win.pw, win.sw, win.wo, win.w)
+            if rows is not None and cols is not None:
+                out.append((i * win.kw + j, rows[0], cols[0], rows[1], cols[1]))
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=256)
@@ -219,17 +251,24 @@ def _columns(x: np.ndarray, win: Window) -> np.ndarray:
     return view.transpose(0, 4, 5, 1, 2, 3).reshape(c * win.kh * win.kw, win.ho * win.wo * n)
 
 
+#: A ``(N, C, H, W)`` array stored channel, row, column, batch: the layout col2im writes in.
+_BATCH_INNERMOST = np.empty((2, 2, 2, 2), dtype=np.int8).transpose(3, 0, 1, 2)
+
+
 def _image(cols: np.ndarray, win: Window, n: int) -> np.ndarray:
     """col2im, the transpose of :func:`_columns`: each column added back into its window.
 
-    One strided add per kernel offset (no loop over the batch or the pixels); the result
-    has shape ``(N, C, H, W)``, laid out channel, row, column, batch in memory."""
+    One strided add per kernel offset (no loop over the batch or the pixels), clipped to
+    the unpadded image. The result has shape ``(N, C, H, W)``: a fresh array (no view, so a
+    leaf keeps it as its gradient without a copy) stored channel, row, column, batch."""
     c = cols.shape[0] // (win.kh * win.kw)
     cols = cols.reshape(c, win.kh, win.kw, win.ho, win.wo, n)
-    out = np.zeros((c, *win.padded, n), dtype=cols.dtype)
-    for k, rows, columns in win.offsets():
-        out[:, rows, columns] += cols[:, k // win.kw, k % win.kw]
-    return out[:, win.ph : win.ph + win.h, win.pw : win.pw + win.w].transpose(3, 0, 1, 2)
+    out = np.empty_like(_BATCH_INNERMOST, dtype=cols.dtype, shape=(n, c, win.h, win.w))
+    out.fill(0)
+    image = out.transpose(1, 2, 3, 0)  # (C, H, W, N), a view of out
+    for k, rows, columns, out_rows, out_cols in win.inside():
+        image[:, rows, columns] += cols[:, k // win.kw, k % win.kw, out_rows, out_cols]
+    return out
 
 
 def _rows(g: np.ndarray) -> np.ndarray:
@@ -286,12 +325,12 @@ class Conv2d(Function):
         if type(g) is np.ndarray and type(x) is np.ndarray and type(w) is np.ndarray:
             # Plain backward: g as a matrix once, and the forward's columns (no second im2col).
             g2 = _rows(g)
-            if self.needs(0):
-                gx = _image(w.reshape(w.shape[0], -1).T @ g2, win, g.shape[0])
             if self.needs(1):
                 gw = (g2 @ self.saved.T).reshape(w.shape)
             if b and self.needs(2):
                 gb = g2.sum(axis=1)
+            if self.needs(0):
+                gx = _image(w.reshape(w.shape[0], -1).T @ g2, win, g.shape[0])
         else:  # create_graph: recorded, so it can be differentiated again
             if self.needs(0):
                 gx = _run(Conv2dTranspose, g, w, win=win)
@@ -345,23 +384,27 @@ class Conv2dWeightGrad(Function):
 
 
 def _scatter(g: np.ndarray, weights: Any, win: Window) -> np.ndarray:
-    """``x̄`` of the padded image's shape, cropped: ``x̄[window k of pixel p] += weights[k] · g[p]``.
+    """``x̄`` of the input's shape: ``x̄[pixel of window p at offset k] += weights[k][p] · g[p]``
+    (what falls on the padding is dropped).
 
-    ``weights`` is a number (the same for every offset) or a sequence of ``kh·kw`` arrays
-    (numbers or masks) of ``g``'s shape."""
-    out = _alloc(g, (*g.shape[:2], *win.padded), g.dtype, None if win.tiles() else 0.0)
+    ``weights`` is a number (the same for every offset) or a list of ``kh·kw`` arrays
+    (numbers or masks) of ``g``'s shape. The result is a fresh array in ``g``'s layout."""
+    out = np.empty_like(g, shape=(*g.shape[:2], win.h, win.w))
+    if not win.tiles():  # else every pixel is written below
+        out.fill(0)
     scalar = not isinstance(weights, (list, tuple))
     if scalar:
         g = g * weights
     overlapping = win.overlapping()
-    for k, rows, cols in win.offsets():
+    for k, rows, cols, out_rows, out_cols in win.inside():
+        part = g[:, :, out_rows, out_cols]
         if overlapping:
-            out[:, :, rows, cols] += g if scalar else g * weights[k]
+            out[:, :, rows, cols] += part if scalar else part * weights[k][:, :, out_rows, out_cols]
         elif scalar:  # the windows do not overlap: every pixel is written once (or never)
-            out[:, :, rows, cols] = g
+            out[:, :, rows, cols] = part
         else:
-            np.multiply(g, weights[k], out=out[:, :, rows, cols])
-    return out[win.interior()] if win.ph or win.pw else out
+            np.multiply(part, weights[k][:, :, out_rows, out_cols], out=out[:, :, rows, cols])
+    return out
 
 
 def _window_sum(x: np.ndarray, weights: Any, win: Window) -> np.ndarray:
@@ -412,6 +455,16 @@ class AvgPool2d(WindowSum):
     name = "avg_pool2d"
 
 
+def _count(hits: list[np.ndarray]) -> np.ndarray:
+    """How many of the masks are True at each element (as bytes, the cheapest to add, below 128)."""
+    if len(hits) >= 128:
+        return np.sum(hits, axis=0)
+    count = hits[0].view(np.int8).copy(order="K")
+    for hit in hits[1:]:
+        count += hit.view(np.int8)
+    return count
+
+
 class MaxPool2d(Function):
     """Maximum over each window (padding is ``-inf``). VJP: ``g`` goes to the window's maximum;
     ``t`` tied maxima each get ``g / t``, as ``max`` splits it."""
@@ -436,9 +489,7 @@ class MaxPool2d(Function):
         win = self.win
         xp = _pad(xd, win, -np.inf)
         hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in win.offsets()]
-        count = hits[0].astype(od.dtype)
-        for hit in hits[1:]:
-            count += hit
+        count = _count(hits)
         share = _in_layout_of(g, od) / count  # t tied maxima: g / t to each
         if type(share) is np.ndarray:
             return _scatter(share, hits, win)
