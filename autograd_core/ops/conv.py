@@ -22,7 +22,8 @@ the gradient evenly among tied maxima, as ``max`` does.
 
 Internally the columns are ordered channel, row, column, batch (the batch innermost):
 every copy then runs over long contiguous stretches. Outputs have the usual NCHW
-shape; their memory may be in that order, which NumPy handles transparently.
+shape with the batch innermost in memory, which NumPy handles transparently (and which
+the next layer's im2col reads fastest); ``np.ascontiguousarray`` gives C order.
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ def _columns(x: np.ndarray, win: Window) -> np.ndarray:
         padded = np.zeros((c, *win.padded, n), dtype=x.dtype)
         padded[:, win.ph : win.ph + win.h, win.pw : win.pw + win.w] = xt
         xt = padded
-    view = sliding_window_view(xt, (win.kh, win.kw), axis=(1, 2))  # (C, Ho, Wo, N, kh, kw) at stride 1: no copy
+    view = sliding_window_view(xt, (win.kh, win.kw), axis=(1, 2))  # (C, rows, cols, N, kh, kw): a view
     if win.sh > 1 or win.sw > 1:
         view = view[:, :: win.sh, :: win.sw]
     return view.transpose(0, 4, 5, 1, 2, 3).reshape(c * win.kh * win.kw, win.ho * win.wo * n)
