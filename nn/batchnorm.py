@@ -31,26 +31,36 @@ def _normalise(x: Any, eps: float, axes: tuple[int, ...] = (0,)) -> tuple[Any, A
     return xc * inv, inv
 
 
-def _kept(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
-    """The shape of per-feature statistics that broadcast against ``shape`` (1 on the ``axes``)."""
+def _kept(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape per-feature arrays take to broadcast against ``shape`` (1 on the ``axes``); None
+    when they broadcast as they are (the statistics are over the leading axes, as for ``(batch, features)``)."""
+    if axes == tuple(range(len(axes))):
+        return None
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _per_feature(p: Any, kept: tuple[int, ...] | None) -> Any:
+    """A per-feature array (or Tensor) shaped to broadcast against the input (images: ``(1, C, 1, 1)``)."""
+    return p if kept is None else p.reshape(kept)
 
 
 def _batch_stats(x: np.ndarray, eps: float, axes: tuple[int, ...] = (0,)) -> tuple[np.ndarray, ...]:
     """Mean and biased variance over ``axes`` (one per feature), ``x̂`` and ``1/√(σ² + ε)`` of an
     array, in one pass over ``x``."""
+    if x.ndim == 2 and axes == (0,):  # (batch, features), the commonest: kept lean
+        mean = x.mean(axis=0)
+        xc = x - mean
+        var = np.einsum("ij,ij->j", xc, xc) / x.shape[0]
+        inv = 1.0 / np.sqrt(var + eps)
+        return mean, var, xc * inv, inv
+    kept = _kept(x.shape, axes)
     mean = x.mean(axis=axes)
-    xc = x - mean.reshape(_kept(x.shape, axes))
+    xc = x - _per_feature(mean, kept)
     axis_letters = "abcdefgh"[: x.ndim]
     feature_letters = "".join(a for i, a in enumerate(axis_letters) if i not in axes)
     var = np.einsum(f"{axis_letters},{axis_letters}->{feature_letters}", xc, xc) / (x.size // max(mean.size, 1))
-    inv = (1.0 / np.sqrt(var + eps)).reshape(_kept(x.shape, axes))
+    inv = _per_feature(1.0 / np.sqrt(var + eps), kept)
     return mean, var, xc * inv, inv
-
-
-def _per_feature(p: Any, ndim: int, kept: tuple[int, ...]) -> Any:
-    """A per-feature parameter, shaped to broadcast against the input (images: ``(1, C, 1, 1)``)."""
-    return p if ndim == 2 else p.reshape(kept)
 
 
 class BatchNormFn(Function):
@@ -68,7 +78,7 @@ class BatchNormFn(Function):
     def forward(self, x, gamma, beta, xhat, inv, eps, axes=(0,)):
         self.eps, self.axes, self.kept = eps, axes, _kept(x.shape, axes)
         self.saved = (xhat, inv)
-        return xhat * _per_feature(gamma, x.ndim, self.kept) + _per_feature(beta, x.ndim, self.kept)
+        return xhat * _per_feature(gamma, self.kept) + _per_feature(beta, self.kept)
 
     def backward(self, g, out, x, gamma, beta):
         axes = self.axes
@@ -78,7 +88,7 @@ class BatchNormFn(Function):
             xhat, inv = _normalise(x, self.eps, axes)
         gx = ggamma = gbeta = None
         if self.needs(0):
-            gh = g * _per_feature(gamma, x.ndim, self.kept)
+            gh = g * _per_feature(gamma, self.kept)
             gx = inv * (gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
         if self.needs(1):
             ggamma = (g * xhat).sum(axis=axes)
@@ -111,7 +121,7 @@ def batch_norm(
     x = x if isinstance(x, Tensor) else Tensor(x)
     xhat, _ = _normalise(x, eps, axes)
     kept = _kept(x.shape, axes)
-    return xhat * _per_feature(gamma, x.ndim, kept) + _per_feature(beta, x.ndim, kept)
+    return xhat * _per_feature(gamma, kept) + _per_feature(beta, kept)
 
 
 class BatchNorm(Module):
@@ -177,11 +187,11 @@ class BatchNorm(Module):
         x = layer_input(x, self.gamma.data.dtype, f"{type(self).__name__}({self.num_features})")
         data = x.data if isinstance(x, Tensor) else x
         self._check(data)
-        kept = _kept(data.shape, self._axes)
         if not self.training:
+            kept = _kept(data.shape, self._axes)
             scale = self.gamma * (self.running_var + self.eps) ** -0.5
             shift = self.beta - self.running_mean * scale
-            return x * _per_feature(scale, data.ndim, kept) + _per_feature(shift, data.ndim, kept)
+            return x * _per_feature(scale, kept) + _per_feature(shift, kept)
         if data.size // self.num_features < 2:
             where = f"{type(self).__name__}({self.num_features})"
             raise ValueError(
