@@ -62,9 +62,10 @@ class Window(NamedTuple):
         """``(k, rows, cols)`` per window offset ``k = i·kw + j``: the padded-image pixels it sees."""
         return _offsets(self)
 
-    def inside(self) -> tuple[tuple[int, slice, slice, slice, slice], ...]:
-        """Per window offset ``k``: ``(k, rows, cols, out_rows, out_cols)``, the pixels of the
-        unpadded image that offset ``k`` sees and the output pixels that see them (padding left out)."""
+    def inside(self) -> tuple[tuple[int, slice, slice, Any], ...]:
+        """Per window offset ``k``: ``(k, rows, cols, outputs)``, the pixels of the unpadded image
+        that offset ``k`` sees and the index of the output pixels that see them (``None``: all of
+        them); what falls on the padding is left out."""
         return _inside(self)
 
     def overlapping(self) -> bool:
@@ -95,14 +96,16 @@ def _clip(i: int, pad: int, stride: int, n_out: int, n_in: int) -> tuple[slice, 
 
 
 @functools.lru_cache(maxsize=256)
-def _inside(win: Window) -> tuple[tuple[int, slice, slice, slice, slice], ...]:
+def _inside(win: Window) -> tuple[tuple[int, slice, slice, Any], ...]:
     out = []
     for i in range(win.kh):
         rows = _clip(i, win.ph, win.sh, win.ho, win.h)
         for j in range(win.kw):
             cols = _clip(j, win.pw, win.sw, win.wo, win.w)
             if rows is not None and cols is not None:
-                out.append((i * win.kw + j, rows[0], cols[0], rows[1], cols[1]))
+                full = (rows[1], cols[1]) == (slice(0, win.ho), slice(0, win.wo))
+                outputs = None if full else (slice(None), slice(None), rows[1], cols[1])
+                out.append((i * win.kw + j, rows[0], cols[0], outputs))
     return tuple(out)
 
 
@@ -267,8 +270,9 @@ def _image(cols: np.ndarray, win: Window, n: int) -> np.ndarray:
     out = np.empty_like(_BATCH_INNERMOST, dtype=cols.dtype, shape=(n, c, win.h, win.w))
     out.fill(0)
     image = out.transpose(1, 2, 3, 0)  # (C, H, W, N), a view of out
-    for k, rows, columns, out_rows, out_cols in win.inside():
-        image[:, rows, columns] += cols[:, k // win.kw, k % win.kw, out_rows, out_cols]
+    for k, rows, columns, outputs in win.inside():
+        part = cols[:, k // win.kw, k % win.kw]  # (C, Ho, Wo, N)
+        image[:, rows, columns] += part if outputs is None else part[:, outputs[2], outputs[3]]
     return out
 
 
@@ -397,14 +401,16 @@ def _scatter(g: np.ndarray, weights: Any, win: Window) -> np.ndarray:
     if scalar:
         g = g * weights
     overlapping = win.overlapping()
-    for k, rows, cols, out_rows, out_cols in win.inside():
-        part = g[:, :, out_rows, out_cols]
+    for k, rows, cols, outputs in win.inside():
+        part = g if outputs is None else g[outputs]
+        if not scalar:
+            weight = weights[k] if outputs is None else weights[k][outputs]
         if overlapping:
-            out[:, :, rows, cols] += part if scalar else part * weights[k][:, :, out_rows, out_cols]
+            out[:, :, rows, cols] += part if scalar else part * weight
         elif scalar:  # the windows do not overlap: every pixel is written once (or never)
             out[:, :, rows, cols] = part
         else:
-            np.multiply(part, weights[k][:, :, out_rows, out_cols], out=out[:, :, rows, cols])
+            np.multiply(part, weight, out=out[:, :, rows, cols])
     return out
 
 
