@@ -126,7 +126,18 @@ def _torch_layer(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: np.ndarray) -> 
         conv(xin).backward(gt)
 
     threads = torch.get_num_threads()
-    return {f"PyTorch {torch.__version__} (same layer, {threads} threads)": run}
+
+    def run_one_thread() -> None:  # steadier on a busy machine, and like NumPy's own (single-threaded) loops
+        torch.set_num_threads(1)
+        try:
+            run()
+        finally:
+            torch.set_num_threads(threads)
+
+    return {
+        f"PyTorch {torch.__version__} (same layer, {threads} threads)": run,
+        f"PyTorch {torch.__version__} (same layer, 1 thread)": run_one_thread,
+    }
 
 
 def w7(s: Sizes) -> list[Case]:
