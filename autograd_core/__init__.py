@@ -42,6 +42,7 @@ from .ops.elementwise import (
     tanh,
     where,
 )
+from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .ops.linalg import dot, matmul, norm
 from .ops.reduce import argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var
 from .ops.shape import (
@@ -74,4 +75,5 @@ __all__ = [
     "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye",
     "randn", "rand", "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
     "argmin", "unsqueeze",
+    "conv2d", "max_pool2d", "avg_pool2d",
 ]  # fmt: skip

@@ -247,7 +247,7 @@ def extra_lines(rows: list[Row]) -> list[str]:
         for name, t in r.extra_s.items():
             lines.append(
                 f"{r.key}: {name}: {fmt_time(t)} per {r.unit} "
-                f"(framework = {r.framework_s / t:.0f}× that; for information, not a target)"
+                f"(framework = {r.framework_s / t:.2g}× that; for information, not a target)"
             )
         if r.note:
             lines.append(f"{r.key}: note: {r.note}")

@@ -420,8 +420,16 @@ def w5(s: Sizes) -> list[Case]:
     ]
 
 
+def w7(s: Sizes) -> list[Case]:
+    """Convolutional networks: the digits CNN per epoch, and one conv layer (``conv.py``)."""
+    from .conv import w7 as cases  # its own module, which imports this one
+
+    return cases(s)
+
+
 #: The issue's targets: framework time / NumPy time (W1: / the hand-written loop).
 TARGETS = {"W1": 100.0, "W2": 1.3, "W3": 1.05, "W4": 3.0, "W5": 8.0, "W6": 1.5}
+TARGETS["W7"] = 1.2
 
 #: The workloads by name, in the order the report shows them.
 WORKLOADS: dict[str, Callable[[Sizes], list[Case]]] = {
@@ -431,4 +439,5 @@ WORKLOADS: dict[str, Callable[[Sizes], list[Case]]] = {
     "W4": w4,
     "W5": w5,
     "W6": w6,
+    "W7": w7,
 }

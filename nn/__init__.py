@@ -9,7 +9,8 @@
 
 from . import init
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .batchnorm import BatchNorm, batch_norm
+from .batchnorm import BatchNorm, BatchNorm2d, batch_norm
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .embedding import Embedding
 from .init import seed
 from .layers import Dense, Dropout
@@ -21,4 +22,5 @@ __all__ = [
     "Module", "Parameter", "Sequential", "LoadResult", "Dense", "Dropout", "BatchNorm", "batch_norm",
     "Embedding", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "mse", "save", "load", "seed", "init",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BatchNorm2d",
 ]  # fmt: skip

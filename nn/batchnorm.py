@@ -1,6 +1,7 @@
-"""Batch normalisation: the layer, the fused op it uses, and the same maths from primitives.
+"""Batch normalisation: the layers, the fused op they use, and the same maths from primitives.
 
-For a batch ``x`` of shape ``(m, features)``, per feature::
+For a batch ``x`` of shape ``(m, features)``, per feature (for images ``(m, channels, h, w)``,
+per channel, over the batch, height and width: the same formulas over those axes)::
 
     μ = mean(x)            σ² = mean((x - μ)²)          (biased variance)
     x̂ = (x - μ) / √(σ² + ε)                              y = γ x̂ + β
@@ -21,22 +22,45 @@ from autograd_core import versions as _versions
 
 from .module import Module, Parameter, layer_input
 
-__all__ = ["BatchNorm", "batch_norm"]
+__all__ = ["BatchNorm", "BatchNorm2d", "batch_norm"]
 
 
-def _normalise(x: Any, eps: float) -> tuple[Any, Any]:
-    """``(x̂, 1/√(σ² + ε))`` with batch statistics; on arrays, or on Tensors (then recorded)."""
-    xc = x - x.mean(axis=0, keepdims=True)
-    inv = ((xc * xc).mean(axis=0, keepdims=True) + eps) ** -0.5
+def _normalise(x: Any, eps: float, axes: tuple[int, ...] = (0,)) -> tuple[Any, Any]:
+    """``(x̂, 1/√(σ² + ε))`` with the statistics over ``axes``; on arrays, or on Tensors (then recorded)."""
+    xc = x - x.mean(axis=axes, keepdims=True)
+    inv = ((xc * xc).mean(axis=axes, keepdims=True) + eps) ** -0.5
     return xc * inv, inv
 
 
-def _batch_stats(x: np.ndarray, eps: float) -> tuple[np.ndarray, ...]:
-    """Batch mean, biased variance, ``x̂`` and ``1/√(σ² + ε)`` of an array, in one pass over ``x``."""
-    mean = x.mean(axis=0)
-    xc = x - mean
-    var = np.einsum("ij,ij->j", xc, xc) / x.shape[0]
-    inv = 1.0 / np.sqrt(var + eps)
+def _kept(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape per-feature arrays take to broadcast against ``shape`` (1 on the ``axes``); None
+    when they broadcast as they are (the statistics are over the leading axes, as for ``(batch, features)``)."""
+    if axes == tuple(range(len(axes))):
+        return None
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _per_feature(p: Any, kept: tuple[int, ...] | None) -> Any:
+    """A per-feature array (or Tensor) shaped to broadcast against the input (images: ``(1, C, 1, 1)``)."""
+    return p if kept is None else p.reshape(kept)
+
+
+def _batch_stats(x: np.ndarray, eps: float, axes: tuple[int, ...] = (0,)) -> tuple[np.ndarray, ...]:
+    """Mean and biased variance over ``axes`` (one per feature), ``x̂`` and ``1/√(σ² + ε)`` of an
+    array, in one pass over ``x``."""
+    if x.ndim == 2 and axes == (0,):  # (batch, features), the commonest: kept lean
+        mean = x.mean(axis=0)
+        xc = x - mean
+        var = np.einsum("ij,ij->j", xc, xc) / x.shape[0]
+        inv = 1.0 / np.sqrt(var + eps)
+        return mean, var, xc * inv, inv
+    kept = _kept(x.shape, axes)
+    mean = x.mean(axis=axes)
+    xc = x - _per_feature(mean, kept)
+    axis_letters = "abcdefgh"[: x.ndim]
+    feature_letters = "".join(a for i, a in enumerate(axis_letters) if i not in axes)
+    var = np.einsum(f"{axis_letters},{axis_letters}->{feature_letters}", xc, xc) / (x.size // max(mean.size, 1))
+    inv = _per_feature(1.0 / np.sqrt(var + eps), kept)
     return mean, var, xc * inv, inv
 
 
@@ -46,37 +70,43 @@ class BatchNormFn(Function):
     The caller normalises ``x`` once with :func:`_batch_stats` (it also needs the batch
     statistics for the running averages) and passes ``xhat`` and ``inv``; the forward
     only scales and shifts. Under ``create_graph`` the backward recomputes x̂ from the
-    Tensor ``x`` so that second derivatives are exact.
+    Tensor ``x`` so that second derivatives are exact. The statistics are taken over
+    ``axes``: ``(0,)`` for ``(batch, features)``, ``(0, 2, 3)`` for images.
     """
 
     saves_output = False
 
     name = "batch_norm"
 
-    def forward(self, x, gamma, beta, xhat, inv, eps):
-        self.eps = eps
+    def forward(self, x, gamma, beta, xhat, inv, eps, axes=(0,)):
+        self.eps, self.axes, self.kept = eps, axes, _kept(x.shape, axes)
         self.saved = (xhat, inv)
-        return xhat * gamma + beta
+        return xhat * _per_feature(gamma, self.kept) + _per_feature(beta, self.kept)
 
     def backward(self, g, out, x, gamma, beta):
+        axes = self.axes
         if type(x) is np.ndarray:
             xhat, inv = self.saved
         else:  # create_graph: x is a Tensor; recompute x̂ from it so it is differentiated too
-            xhat, inv = _normalise(x, self.eps)
+            xhat, inv = _normalise(x, self.eps, axes)
         gx = ggamma = gbeta = None
         if self.needs(0):
-            gh = g * gamma
-            gx = inv * (gh - gh.mean(axis=0, keepdims=True) - xhat * (gh * xhat).mean(axis=0, keepdims=True))
+            gh = g * _per_feature(gamma, self.kept)
+            gx = inv * (gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
         if self.needs(1):
-            ggamma = (g * xhat).sum(axis=0)
+            ggamma = (g * xhat).sum(axis=axes)
         if self.needs(2):
-            gbeta = g.sum(axis=0)
+            gbeta = g.sum(axis=axes)
         return gx, ggamma, gbeta
 
 
-def batch_norm(x: Any, gamma: Any, beta: Any, eps: float = 1e-5, fused: bool = True) -> Tensor:
-    """Normalise ``x`` (shape ``(batch, features)``) with its batch statistics, then ``γ x̂ + β``.
+def batch_norm(
+    x: Any, gamma: Any, beta: Any, eps: float = 1e-5, fused: bool = True, axes: tuple[int, ...] = (0,)
+) -> Tensor:
+    """Normalise ``x`` with its batch statistics over ``axes``, then ``γ x̂ + β``.
 
+    ``axes=(0,)`` for ``x`` of shape ``(batch, features)``; ``axes=(0, 2, 3)`` for images
+    ``(batch, channels, height, width)``, normalised per channel (``γ``, ``β`` of shape ``(channels,)``).
     ``fused=True`` runs :class:`BatchNormFn` (one node, one-pass backward);
     ``fused=False`` builds the same function from primitive ops (the reference the
     fused op is tested against).
@@ -86,13 +116,15 @@ def batch_norm(x: Any, gamma: Any, beta: Any, eps: float = 1e-5, fused: bool = T
     array([[-1.],
            [ 1.]])
     """
+    axes = tuple(axes)
     if fused:
         data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=float)
-        _, _, xhat, inv = _batch_stats(data, eps)
-        return BatchNormFn.apply(x, gamma, beta, xhat=xhat, inv=inv, eps=eps)
+        _, _, xhat, inv = _batch_stats(data, eps, axes)
+        return BatchNormFn.apply(x, gamma, beta, xhat=xhat, inv=inv, eps=eps, axes=axes)
     x = x if isinstance(x, Tensor) else Tensor(x)
-    xhat, _ = _normalise(x, eps)
-    return xhat * gamma + beta
+    xhat, _ = _normalise(x, eps, axes)
+    kept = _kept(x.shape, axes)
+    return xhat * _per_feature(gamma, kept) + _per_feature(beta, kept)
 
 
 class BatchNorm(Module):
@@ -123,17 +155,22 @@ class BatchNorm(Module):
     >>> _ = bn.eval()(np.ones((1, 3)))                         # eval: running statistics
     """
 
+    #: The axes the statistics are taken over (one statistic per remaining feature).
+    _axes: tuple[int, ...] = (0,)
+
     def __init__(self, num_features: int, momentum: float = 0.9, eps: float = 1e-5, dtype: Any = None) -> None:
         super().__init__()
+        name = type(self).__name__
         if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) or num_features < 1:
-            raise ValueError(f"BatchNorm: num_features must be a positive integer, got {num_features!r}")
+            what = "channels" if self._axes != (0,) else "num_features"
+            raise ValueError(f"{name}: {what} must be a positive integer, got {num_features!r}")
         if not 0 <= momentum <= 1:
             raise ValueError(
-                f"BatchNorm: momentum is the weight of the old running average and must be in [0, 1] "
+                f"{name}: momentum is the weight of the old running average and must be in [0, 1] "
                 f"(0.9 is usual; PyTorch's 0.1 is our 0.9), got {momentum!r}"
             )
         if not eps > 0:
-            raise ValueError(f"BatchNorm: eps must be positive, got {eps!r}")
+            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
         self.num_features = int(num_features)
         self.momentum = float(momentum)
         self.eps = float(eps)
@@ -150,19 +187,22 @@ class BatchNorm(Module):
             )
 
     def forward(self, x: Any) -> Tensor:
-        x = layer_input(x, self.gamma.data.dtype, f"BatchNorm({self.num_features})")
+        x = layer_input(x, self.gamma.data.dtype, f"{type(self).__name__}({self.num_features})")
         data = x.data if isinstance(x, Tensor) else x
         self._check(data)
         if not self.training:
+            kept = _kept(data.shape, self._axes)
             scale = self.gamma * (self.running_var + self.eps) ** -0.5
-            return x * scale + (self.beta - self.running_mean * scale)
-        if data.shape[0] < 2:
+            shift = self.beta - self.running_mean * scale
+            return x * _per_feature(scale, kept) + _per_feature(shift, kept)
+        if data.size // self.num_features < 2:
+            where = f"{type(self).__name__}({self.num_features})"
             raise ValueError(
-                f"BatchNorm({self.num_features}): a batch of {data.shape[0]} example in training mode has no "
+                f"{where}: a batch of {data.shape[0]} example in training mode has no "
                 "variance to normalise with; train on batches of 2 or more, or call model.eval() to predict "
                 "single examples with the running statistics"
             )
-        mean, var, xhat, inv = _batch_stats(data, self.eps)
+        mean, var, xhat, inv = _batch_stats(data, self.eps, self._axes)
         m = self.momentum
         # In place, so the arrays stay the same objects (state_dict hands out copies).
         self.running_mean *= m
@@ -171,7 +211,7 @@ class BatchNorm(Module):
         self.running_var += (1 - m) * var
         _versions.bump(self.running_mean)  # an eval-mode graph recorded earlier may have saved them
         _versions.bump(self.running_var)
-        return BatchNormFn.apply(x, self.gamma, self.beta, xhat=xhat, inv=inv, eps=self.eps)
+        return BatchNormFn.apply(x, self.gamma, self.beta, xhat=xhat, inv=inv, eps=self.eps, axes=self._axes)
 
     def check_state(self, name: str, value: np.ndarray) -> str | None:
         if name == "running_var" and (value < 0).any():
@@ -180,3 +220,37 @@ class BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
+
+
+class BatchNorm2d(BatchNorm):
+    """Batch normalisation of images ``(batch, channels, height, width)``: per channel, over
+    the batch, height and width.
+
+    The same layer as :class:`BatchNorm` (training and eval modes, running averages
+    ``running = momentum * running + (1 - momentum) * batch_stat``, ``gamma`` and ``beta``
+    of shape ``(channels,)``) with statistics over axes ``(0, 2, 3)``: what a Conv2d's
+    output needs (no bias needed before it, as for Dense).
+
+    >>> bn = BatchNorm2d(3)
+    >>> y = bn(np.random.default_rng(0).normal(size=(4, 3, 5, 5)))   # training: batch statistics
+    >>> np.round(y.numpy().mean(axis=(0, 2, 3)), 6) + 0.0
+    array([0., 0., 0.])
+    """
+
+    _axes = (0, 2, 3)
+
+    def __init__(self, channels: int, momentum: float = 0.9, eps: float = 1e-5, dtype: Any = None) -> None:
+        super().__init__(channels, momentum=momentum, eps=eps, dtype=dtype)
+
+    def _check(self, data: np.ndarray) -> None:
+        where = f"BatchNorm2d({self.num_features})"
+        if data.ndim != 4:
+            hint = "; for a single image use x[None], a batch of one" if data.ndim == 3 else ""
+            raise ValueError(
+                f"{where}: input of shape {data.shape} is {data.ndim}-D; expected 4-D "
+                f"(batch, {self.num_features}, height, width){hint}"
+            )
+        if data.shape[1] != self.num_features:
+            raise ValueError(
+                f"{where}: input of shape {data.shape} has {data.shape[1]} channels; expected {self.num_features}"
+            )

@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
     sys.path.insert(0, str(ROOT))
 
 from autograd_core.testing import numerical_gradient  # noqa: E402
+from benchmarks import numpy_cnn  # noqa: E402
 from benchmarks import numpy_reference as ref  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 from benchmarks.workloads import WORKLOADS, Sizes, Skip, max_discrepancy  # noqa: E402
@@ -109,6 +110,35 @@ def test_command_line_quick_run_writes_json(tmp_path: Path, capsys: pytest.Captu
     for r in data["results"]:
         assert r["agrees"] is True
         assert r["framework_s"] > 0 and r["numpy_s"] > 0 and r["ratio"] > 0
+
+
+def test_numpy_cnn_backward_matches_finite_differences() -> None:
+    rng = np.random.default_rng(2)
+    shapes = [(3, 1, 3, 3), (3,), (4, 3, 3, 3), (4,), (16, 5), (5,)]  # 8×8 → 4×4 → 2×2, 4·2·2 features
+    cnn = numpy_cnn.CNN([rng.standard_normal(s) * 0.5 for s in shapes])
+    x = rng.standard_normal((3, 1, 8, 8))
+    y = rng.integers(0, 5, size=3)
+    _, grads = cnn.loss_and_grads(x, y)
+    for p, g in zip(cnn.params, grads):
+        assert g.shape == p.shape
+        num = numerical_gradient(lambda: cnn.loss_and_grads(x, y)[0], p)
+        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
+
+
+def test_numpy_conv_layer_matches_finite_differences() -> None:
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    g = rng.standard_normal((2, 4, 5, 4))
+    _, dx, dw, db = numpy_cnn.conv_layer(x, w, b, g, 1)
+    for arr, grad in ((x, dx), (w, dw), (b, db)):
+        num = numerical_gradient(lambda: float(np.sum(numpy_cnn.conv_layer(x, w, b, g, 1)[0] * g)), arr)
+        np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-8)
+
+
+def test_command_line_quick_run_of_the_conv_workload(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--quick", "--only", "W7", "--no-memory"]) == 0
+    printed = capsys.readouterr().out
+    assert "W7-conv" in printed and "digits CNN" in printed and "RESULTS DISAGREE" not in printed
 
 
 def test_command_line_rejects_unknown_workloads() -> None:

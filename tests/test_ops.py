@@ -472,6 +472,110 @@ OPS: list[Op] = [
 ]
 
 
+# ---- images (NCHW): convolution and pooling, drawn with their geometry; the references are plain loops
+
+
+def _padded(x: np.ndarray, ph: int, pw: int, fill: float) -> np.ndarray:
+    n, c, h, w = x.shape
+    xp = np.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
+    xp[:, :, ph : ph + h, pw : pw + w] = x
+    return xp
+
+
+def _conv_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Any, padding: Any) -> np.ndarray:
+    (sh, sw), (ph, pw) = (np.broadcast_to(stride, 2), np.broadcast_to(padding, 2))
+    xp = _padded(x, ph, pw, 0.0)
+    n, o, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+    y = np.zeros((n, o, ho, wo), dtype=np.result_type(x, w))
+    for i in range(n):
+        for k in range(o):
+            for r in range(ho):
+                for c in range(wo):
+                    y[i, k, r, c] = np.sum(xp[i, :, r * sh : r * sh + kh, c * sw : c * sw + kw] * w[k])
+            if b is not None:
+                y[i, k] += b[k]
+    return y
+
+
+def _pool_reference(x: np.ndarray, kernel: Any, stride: Any, padding: Any, reduce: str) -> np.ndarray:
+    (kh, kw), (ph, pw) = np.broadcast_to(kernel, 2), np.broadcast_to(padding, 2)
+    sh, sw = np.broadcast_to(kernel if stride is None else stride, 2)
+    xp = _padded(x, ph, pw, -np.inf if reduce == "max" else 0.0)
+    ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+    y = np.zeros(x.shape[:2] + (ho, wo), dtype=x.dtype)
+    for r in range(ho):
+        for c in range(wo):
+            window = xp[:, :, r * sh : r * sh + kh, c * sw : c * sw + kw]
+            y[:, :, r, c] = window.max(axis=(2, 3)) if reduce == "max" else window.mean(axis=(2, 3))
+    return y
+
+
+def _int_or_pair(d: st.DrawFn, low: int, high: int) -> Any:
+    return d(st.one_of(st.integers(low, high), st.tuples(st.integers(low, high), st.integers(low, high))))
+
+
+def _image_size(d: st.DrawFn, kernel: int, pad: int) -> int:
+    return d(st.integers(max(1, kernel - 2 * pad), 5))  # the kernel fits the padded image
+
+
+class _ConvOp(Op):
+    """conv2d with a drawn batch, channels, image size, kernel, stride, padding and bias."""
+
+    def draw(self, data: st.DataObject) -> list[np.ndarray]:
+        d = data.draw
+        n, c, o = d(st.integers(1, 2), label="batch"), d(st.integers(1, 2), label="in"), d(st.integers(1, 2))
+        kh, kw = d(st.integers(1, 3), label="kh"), d(st.integers(1, 3), label="kw")
+        stride, padding = _int_or_pair(d, 1, 2), _int_or_pair(d, 0, 1)
+        ph, pw = np.broadcast_to(padding, 2)
+        shapes = [(n, c, _image_size(d, kh, ph), _image_size(d, kw, pw)), (o, c, kh, kw)]
+        if d(st.booleans(), label="bias"):
+            shapes.append((o,))
+        arrays = [d(ats.arrays(s, elements=REAL), label=f"x{i}") for i, s in enumerate(shapes)]
+        self.fn = lambda *ts: ag.conv2d(*ts, stride=stride, padding=padding)
+        self.ref = lambda x, w, b=None: _conv_reference(x, w, b, stride, padding)
+        return arrays
+
+
+FINE_GRID = st.integers(-300, 300).map(lambda i: i / 100)  # unique: no ties within reach of finite differences
+
+
+class _PoolOp(Op):
+    """max_pool2d / avg_pool2d with a drawn kernel, stride (None: the kernel), padding and image."""
+
+    def __init__(self, name: str, reduce: str) -> None:
+        super().__init__(name, fn=None, ref=None, unique=reduce == "max")  # type: ignore[arg-type]
+        self.reduce = reduce
+
+    def draw(self, data: st.DataObject) -> list[np.ndarray]:
+        d = data.draw
+        kh, kw = d(st.integers(1, 3), label="kh"), d(st.integers(1, 3), label="kw")
+        kernel = kh if kh == kw and d(st.booleans()) else (kh, kw)
+        stride = d(st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+        ph, pw = d(st.integers(0, kh // 2), label="ph"), d(st.integers(0, kw // 2), label="pw")
+        padding = (ph, pw)
+        shape = (d(st.integers(1, 2)), d(st.integers(1, 2)), _image_size(d, kh, ph), _image_size(d, kw, pw))
+        elements = FINE_GRID if self.unique else REAL
+        x = d(ats.arrays(shape, elements=elements, unique=self.unique), label="x0")
+        ours = ag.max_pool2d if self.reduce == "max" else ag.avg_pool2d
+        self.fn = lambda t: ours(t, kernel, stride, padding)
+        self.ref = lambda a: _pool_reference(a, kernel, stride, padding, self.reduce)
+        return [x]
+
+
+OPS += [
+    _ConvOp("conv2d", fn=None, ref=None),  # type: ignore[arg-type]
+    _PoolOp("max_pool2d", "max"),
+    _PoolOp("avg_pool2d", "avg"),
+    Op(
+        "conv2d(x², w)",  # the gradient of a conv of a non-linear input: second derivatives meet both VJPs
+        lambda x, w: ag.conv2d(x * x, w, padding=1),
+        lambda x, w: _conv_reference(x * x, w, None, 1, 1),
+        st.tuples(st.integers(1, 2), st.integers(1, 3)).map(lambda t: ((t[0], 2, 3, t[1]), (2, 2, 2, 2))),
+    ),  # fmt: skip
+]
+
+
 def _ids(op: Op) -> str:
     return op.name
 
