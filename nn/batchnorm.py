@@ -8,6 +8,11 @@ For a batch ``x`` of shape ``(m, features)``, per feature::
 and the vector-Jacobian product the fused op computes in one pass::
 
     dβ = Σ g        dγ = Σ g x̂        dx = (1/√(σ² + ε)) (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)),  ĝ = γ g
+
+In eval mode the running statistics ``μᵣ``, ``σᵣ²`` are constants, so the layer is an
+affine map per feature, ``y = γ (x - μᵣ) / √(σᵣ² + ε) + β``, with the VJP::
+
+    dx = g γ / √(σᵣ² + ε)        dγ = Σ g (x - μᵣ) / √(σᵣ² + ε)        dβ = Σ g
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from autograd_core import Function, Tensor
 
 from .module import Module, Parameter, layer_input
 
-__all__ = ["BatchNorm", "batch_norm"]
+__all__ = ["BatchNorm", "batch_norm", "batch_norm_eval"]
 
 
 def _normalise(x: Any, eps: float) -> tuple[Any, Any]:
@@ -92,6 +97,52 @@ def batch_norm(x: Any, gamma: Any, beta: Any, eps: float = 1e-5, fused: bool = T
     return xhat * gamma + beta
 
 
+class BatchNormEvalFn(Function):
+    """Eval-mode batch norm as one op: ``γ (x - μᵣ) / √(σᵣ² + ε) + β`` with constant running statistics.
+
+    Inputs ``x, gamma, beta, running_mean, running_var``; the running statistics are plain
+    arrays (never differentiated). One node, which ONNX export turns into a
+    ``BatchNormalization``. The VJP is written with operators on ``gamma`` and ``x``, so
+    under ``create_graph`` it is recorded and second derivatives are exact.
+    """
+
+    name = "batch_norm_eval"
+
+    def forward(self, x, gamma, beta, mean, var, eps):
+        self.eps = eps
+        scale = gamma / np.sqrt(var + eps)
+        return x * scale + (beta - mean * scale)
+
+    def backward(self, g, out, x, gamma, beta, mean, var):
+        inv = 1.0 / np.sqrt(var + self.eps)  # a constant: the running variance is not differentiated
+        gx = g * (gamma * inv) if self.needs(0) else None
+        ggamma = g * ((x - mean) * inv) if self.needs(1) else None  # the engine sums over the batch
+        gbeta = g if self.needs(2) else None
+        return gx, ggamma, gbeta, None, None
+
+
+def batch_norm_eval(
+    x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: Any, eps: float = 1e-5, fused: bool = True
+) -> Tensor:
+    """``γ (x - μᵣ) / √(σᵣ² + ε) + β`` with given (running) statistics: BatchNorm's eval mode.
+
+    ``fused=True`` records one :class:`BatchNormEvalFn` node; ``fused=False`` builds the
+    same function from primitive ops (the reference the fused op is tested against).
+
+    >>> y = batch_norm_eval(np.array([[1.0], [3.0]]), np.ones(1), np.zeros(1), np.array([1.0]), np.array([4.0]))
+    >>> np.round(y.numpy(), 3)
+    array([[0.],
+           [1.]])
+    """
+    mean = running_mean.data if isinstance(running_mean, Tensor) else np.asarray(running_mean)
+    var = running_var.data if isinstance(running_var, Tensor) else np.asarray(running_var)
+    if fused:
+        return BatchNormEvalFn.apply(x, gamma, beta, mean, var, eps=eps)
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    scale = gamma * (var + eps) ** -0.5
+    return x * scale + (beta - mean * scale)
+
+
 class BatchNorm(Module):
     """Batch normalisation of ``(batch, num_features)`` inputs, with learnable ``gamma``
     (ones) and ``beta`` (zeros).
@@ -151,8 +202,7 @@ class BatchNorm(Module):
         data = x.data if isinstance(x, Tensor) else x
         self._check(data)
         if not self.training:
-            scale = self.gamma * (self.running_var + self.eps) ** -0.5
-            return x * scale + (self.beta - self.running_mean * scale)
+            return BatchNormEvalFn.apply(x, self.gamma, self.beta, self.running_mean, self.running_var, eps=self.eps)
         if data.shape[0] < 2:
             raise ValueError(
                 f"BatchNorm({self.num_features}): a batch of {data.shape[0]} example in training mode has no "
