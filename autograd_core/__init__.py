@@ -10,6 +10,7 @@ array(-10.)
 
 from .tensor import Tensor  # noqa: I001 - first: the ops import it
 from .engine import gradients
+from .export import export_onnx  # onnx itself is imported on first use
 from .function import Function
 from .functional import grad, value_and_grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
@@ -51,5 +52,5 @@ __all__ = [
     "minimum", "multiply", "negative", "power", "relu", "sigmoid", "sin", "sqrt", "square",
     "subtract", "tanh", "where", "dot", "matmul", "log_softmax", "logsumexp", "max", "mean", "min",
     "softmax", "sum", "var", "broadcast_to", "concatenate", "expand_dims", "reshape", "squeeze",
-    "stack", "swapaxes", "transpose", "draw_graph",
+    "stack", "swapaxes", "transpose", "draw_graph", "export_onnx",
 ]  # fmt: skip

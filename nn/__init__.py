@@ -10,6 +10,7 @@
 from . import init
 from .activations import ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm, batch_norm
+from .export import export_onnx
 from .init import seed
 from .layers import Dense, Dropout
 from .losses import binary_cross_entropy, mse, softmax_cross_entropy
@@ -19,5 +20,5 @@ from .saving import load, save
 __all__ = [
     "Module", "Parameter", "Sequential", "LoadResult", "Dense", "Dropout", "BatchNorm", "batch_norm",
     "ReLU", "Sigmoid", "Tanh", "Softmax", "softmax_cross_entropy", "binary_cross_entropy", "mse",
-    "save", "load", "seed", "init",
+    "save", "load", "seed", "init", "export_onnx",
 ]  # fmt: skip

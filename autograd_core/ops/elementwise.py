@@ -203,6 +203,7 @@ class Clip(Function):
     """Clamp to [low, high]; gradient 1 inside and on the bounds, 0 outside (as PyTorch)."""
 
     def forward(self, x, low, high):
+        self.low, self.high = low, high
         return np.clip(x, low, high)
 
     def backward(self, g, out, x):
