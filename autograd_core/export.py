@@ -25,9 +25,9 @@ and ``output`` the name its result must be written to. The built-in forms sit in
 table ``ONNX_FORMS`` (op name → emitter), filled with ``@onnx_form("name")``, so a new
 op's form is a few lines::
 
-    @onnx_form("relu")
-    def _relu(b, fn, inputs, output):
-        b.op("Relu", inputs[0], out=output)
+    @onnx_form("conv2d")  # if its forward keeps stride and padding on self
+    def _conv2d(b, fn, inputs, output):
+        b.op("Conv", *inputs, out=output, strides=[fn.stride] * 2, pads=[fn.padding] * 4)
 
 A user-defined ``Function`` supplies its form as a method with the same arguments::
 
@@ -542,14 +542,30 @@ def _dense(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
 def _batch_norm_eval(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
     dt = b.dtype(out)
     x, gamma, beta, mean, var = (b.cast(v, dt) for v in xs)
+    ndim, shapes = len(b.dims(xs[0])), [b.shape(v) for v in xs[1:]]
+    channels = shapes[0][0] if shapes[0] else None
+    if ndim < 2 or any(s != (channels,) + (1,) * (ndim - 2) for s in shapes):
+        # statistics not laid out along axis 1, ONNX's channel axis: the same maths elementwise
+        scale = b.op("Div", gamma, b.op("Sqrt", b.op("Add", var, b.const(fn.eps, dt, name="eps"))))
+        b.op("Add", b.op("Mul", b.op("Sub", x, mean), scale), beta, out=out)
+        return
+    if ndim > 2:  # per channel of (N, C, H, W): statistics of shape (C, 1, 1) become (C,)
+        shape = b.const(np.array([channels], dtype=np.int64), name="shape")
+
+        def flat(v: str) -> str:
+            if v in b.initializers:
+                return b.const(b.initializers[v].reshape(channels), name=v)
+            return b.op("Reshape", v, shape)
+
+        gamma, beta, mean, var = (flat(v) for v in (gamma, beta, mean, var))
     # BatchNormalization's epsilon is a float32 attribute; in float64 the rest of ε goes into the variance
     eps32 = float(np.float32(fn.eps))
     if dt == np.float64 and eps32 != fn.eps:
-        if fn.parents[4] is None and var in b.initializers:
-            rest = fn.eps - eps32
+        rest = fn.eps - eps32
+        if var in b.initializers:
             var = b.const(b.initializers[var] + rest, dt, name=f"{var}{rest:+.2g}")  # e.g. "1.running_var+2.5e-13"
         else:
-            var = b.op("Add", var, b.const(fn.eps - eps32, dt, name="eps"))
+            var = b.op("Add", var, b.const(rest, dt, name="eps"))
     b.op("BatchNormalization", x, gamma, beta, mean, var, out=out, epsilon=eps32)
 
 
@@ -620,7 +636,7 @@ class _Trace:
             j = self.input_ids.get(id(p))
             if j is not None:
                 return ("input", j)
-            return ("leaf", id(p)) if p.requires_grad else ("constant",)
+            return ("leaf",) if p.requires_grad else ("constant",)  # its value is compared with the graphs
         return ("node", self.position[id(p)])
 
     def uses_inputs(self) -> bool:

@@ -201,6 +201,18 @@ CASES = [
         N3,
         weights=(("w", (3,)), ("w", (3,)), ("c", (3,)), ("c", (3,))),
     ),
+    C(
+        "batch_norm_eval per channel",
+        lambda x, g, b, m, v: batch_norm_eval(x, g, b, m, np.abs(v), eps=1e-3),
+        ("n", 2, 3, 4),
+        weights=(("w", (2, 1, 1)), ("w", (2, 1, 1)), ("c", (2, 1, 1)), ("c", (2, 1, 1))),
+    ),
+    C(
+        "batch_norm_eval last axis",
+        lambda x, g, b, m, v: batch_norm_eval(x, g, b, m, np.abs(v), eps=1e-3),
+        N34,
+        weights=(("w", (4,)), ("w", (4,)), ("c", (4,)), ("c", (4,))),
+    ),
     C("softmax_cross_entropy", lambda z, y: nn.softmax_cross_entropy(z, y), N3, N3, domains=["real", "prob"]),
     C("binary_cross_entropy", lambda z, y: nn.binary_cross_entropy(z, y), N3, N3, domains=["real", "unit"]),
     C("mse", lambda p, t: nn.mse(p, t), N3, N3),
@@ -510,3 +522,17 @@ def test_missing_onnx_names_the_extra(monkeypatch: Any) -> None:
 def test_importing_the_library_does_not_import_onnx():
     code = "import sys, autograd_core, nn, optim; assert 'onnx' not in sys.modules and 'onnxruntime' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_deployment_example_runs(tmp_path: Any, capsys: Any) -> None:
+    pytest.importorskip("sklearn")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "export_onnx.py"
+    spec = importlib.util.spec_from_file_location("export_onnx_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    diff = module.main(str(tmp_path / "digits.onnx"))
+    assert diff < 1e-8 and (tmp_path / "digits.onnx").exists()
+    assert "100.0% identical predictions" in capsys.readouterr().out
