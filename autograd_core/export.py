@@ -13,10 +13,13 @@ inputs, and the result runs in any ONNX runtime::
 ``(2, 12)``, not ``(batch, 12)``), so for each dynamic axis ``f`` is traced a second time
 with that axis one longer (and the examples rolled along it): dimensions that change
 are the ones that follow the batch. Reshapes then keep them symbolic (a ``0`` or ``-1``
-in ONNX's target shape), and the two ONNX graphs must come out identical. When they
-do not, something was computed from the example's size or values outside the graph
-(``x.shape[0]`` baked into a shape, a mask from ``x.data > 0``); the export says which
-op, instead of writing a model that is silently wrong for other inputs.
+in ONNX's target shape), and the two ONNX graphs must come out identical. When they do
+not, or ``f`` fails on the longer inputs, something depends on the examples' size (a
+captured array of the batch's length, ``len(x)`` in an ``if``) or on their values (a mask
+from ``x.data > 0``): a third trace on the examples merely rolled tells which. Size alone:
+the model is exported for the examples' fixed shapes, with an :class:`OnnxExportWarning`
+saying why. Values: a ``ValueError`` naming the op, since no traced graph would be right
+for other inputs.
 
 **An op's ONNX form** is a function ``emit(builder, fn, inputs, output)``: ``fn`` is the
 recorded op (the ``Function`` instance, with what its ``forward`` stored on ``self``),
@@ -51,6 +54,7 @@ given to an op becomes an initializer of the op's output dtype; an array keeps i
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -60,13 +64,22 @@ from .grad_mode import enable_grad
 from .serialization import atomic_write
 from .tensor import Tensor, as_float_array
 
-__all__ = ["export_onnx", "OnnxBuilder", "ONNX_FORMS", "onnx_form", "MIN_OPSET"]
+__all__ = ["export_onnx", "OnnxBuilder", "ONNX_FORMS", "onnx_form", "DynamicShapeError", "OnnxExportWarning"]
 
 #: The lowest opset exported: before 13, Softmax flattened its input instead of working on one axis.
 MIN_OPSET = 13
 INSTALL = 'pip install "autograd-core[onnx]"'
 _INT64_MAX = np.iinfo(np.int64).max
 _INT64_MIN = np.iinfo(np.int64).min
+
+
+class OnnxExportWarning(UserWarning):
+    """The export had to fix the shapes that were asked to be dynamic (the message says why)."""
+
+
+class DynamicShapeError(NotImplementedError):
+    """Raised by an op's ONNX form when it cannot keep a dynamic axis symbolic: the export then
+    falls back to the examples' fixed shapes, with an :class:`OnnxExportWarning`."""
 
 
 def _require_onnx() -> Any:
@@ -397,14 +410,13 @@ def _reshape(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
             free += 1
     shapes = f"from {b.shape(xs[0])} to {b.shape(out)}"
     if free > 1:
-        raise NotImplementedError(
-            f"export_onnx: reshape {shapes} mixes the dynamic axes into several dimensions, which one ONNX "
-            "Reshape cannot express; export with fewer dynamic_axes (or dynamic_axes=() for fixed shapes)"
-        )
+        raise DynamicShapeError(f"reshape {shapes} spreads the dynamic axes over several dimensions")
     attrs = {}
     if any(dim.static and dim.size == 0 for dim in dst):  # an empty dimension: 0 must mean 0, not "copy"
-        if copied or free or b.opset < 14:
-            raise NotImplementedError(f"export_onnx: reshape {shapes} to an empty shape with dynamic axes")
+        if copied or free:
+            raise DynamicShapeError(f"reshape {shapes} makes an empty array")
+        if b.opset < 14:
+            raise NotImplementedError(f"export_onnx: reshape {shapes} to an empty array needs opset 14 or later")
         attrs["allowzero"] = 1
     b.op("Reshape", xs[0], b.const(np.array(target, dtype=np.int64), name="shape"), out=out, **attrs)
 
@@ -420,10 +432,9 @@ def _broadcast_to(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
         elif d >= lead and src[d - lead] == dim:
             target.append(1)  # Expand keeps the input's (symbolic) dimension
         else:
-            raise NotImplementedError(
-                f"export_onnx: broadcast_to from {b.shape(xs[0])} to {b.shape(out)}: the target shape follows the "
-                "batch size but the input does not, so it was computed from another tensor's shape. Let "
-                "broadcasting do it (e.g. b + 0 * x), or export with dynamic_axes=()"
+            raise DynamicShapeError(
+                f"broadcast_to from {b.shape(xs[0])} to {b.shape(out)}: the target shape follows the batch but "
+                "the input does not, so it was taken from another tensor's shape (let broadcasting do it: b + 0 * x)"
             )
     b.op("Expand", xs[0], b.const(np.array(target, dtype=np.int64), name="shape"), out=out)
 
@@ -665,25 +676,84 @@ def _forward_order(roots: list[Any]) -> list[Any]:
     return order
 
 
-def _same_structure(a: _Trace, b: _Trace, where: str, grown: str) -> None:
-    def differ(detail: str) -> None:
-        raise ValueError(
-            f"{where}: f recorded a different graph when {grown} ({detail}); its Python control flow depends on "
-            "the size or the values of the inputs, which a traced ONNX graph cannot follow. Export with "
-            "dynamic_axes=() for inputs of exactly the examples' shapes"
-        )
-
+def _structure_difference(a: _Trace, b: _Trace) -> str | None:
+    """How the graph of trace ``b`` differs from trace ``a`` in its ops and their wiring, if it does."""
     if len(a.outputs) != len(b.outputs):
-        differ(f"{len(a.outputs)} outputs, then {len(b.outputs)}")
+        return f"{len(a.outputs)} outputs, then {len(b.outputs)}"
     if len(a.nodes) != len(b.nodes):
-        differ(f"{len(a.nodes)} ops, then {len(b.nodes)}")
+        return f"{len(a.nodes)} ops, then {len(b.nodes)}"
     for i, (n, m) in enumerate(zip(a.nodes, b.nodes)):
         if type(n) is not type(m) or len(n.parents) != len(m.parents):
-            differ(f"op #{i} was {n.name!r}, then {m.name!r}")
+            return f"op #{i} was {n.name!r}, then {m.name!r}"
         if [a.role(p) for p in n.parents] != [b.role(p) for p in m.parents] or n.out.ndim != m.out.ndim:
-            differ(f"op #{i} ({n.name!r}) has other inputs or another rank")
+            return f"op #{i} ({n.name!r}) has other inputs or another rank"
     if [a.role(t) for t in a.outputs] != [b.role(t) for t in b.outputs]:
-        differ("the outputs come from other ops")
+        return "the outputs come from other ops"
+    return None
+
+
+class _Fallback(Exception):
+    """The dynamic axes cannot be kept, for the reason given."""
+
+
+def _grow(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a`` one longer along ``axis`` (its last slice repeated) and rolled by one, so that both the
+    shape and the values at every position change."""
+    extra = np.take(a, [-1], axis=axis) if a.shape[axis] else np.zeros(a.shape[:axis] + (1,) + a.shape[axis + 1 :])
+    return np.roll(np.concatenate([a, extra.astype(a.dtype)], axis=axis), 1, axis=axis)
+
+
+def _dynamic_graph(
+    f: Callable[..., Any], arrays: list[np.ndarray], base: _Trace, symbols: list[Any], write: Any, where: str
+) -> OnnxBuilder:
+    """The graph with symbolic axes: trace again with each dynamic axis one longer, derive which
+    dimensions follow it, and require the ONNX graphs of all traces to be identical."""
+    others = []
+    for _, axis, members, size in symbols:
+        grown = list(arrays)
+        for j in members:
+            grown[j] = _grow(arrays[j], axis)
+        what = f"axis {axis} of the inputs grows from {size} to {size + 1}"
+        try:
+            trace = _Trace(f, grown, where)
+        except Exception as err:
+            raise _Fallback(f"f fails when {what} ({type(err).__name__}: {err})") from err
+        diff = _structure_difference(base, trace)
+        if diff is not None:
+            raise _Fallback(f"f records a different graph when {what} ({diff})")
+        others.append((trace, what))
+    dims = _dims(base, [t for t, _ in others], symbols, arrays)
+    try:
+        graph = write(base, dims, symbols)
+        again = [(write(t, dims, symbols), what) for t, what in others]
+    except DynamicShapeError as err:
+        raise _Fallback(str(err)) from err
+    for other, what in again:
+        diff = _graph_difference(graph, other)
+        if diff is not None:
+            raise _Fallback(f"the ONNX form of {diff} when {what}")
+    return graph
+
+
+def _values_difference(
+    f: Callable[..., Any], arrays: list[np.ndarray], base: _Trace, symbols: list[Any], write: Any, where: str
+) -> str | None:
+    """What changes when the examples are only rolled along the dynamic axes (same shapes, values
+    moved): anything that does was computed from the values, and no traced graph is right."""
+    rolled = list(arrays)
+    for _, axis, members, _ in symbols:
+        for j in members:
+            rolled[j] = np.roll(rolled[j], 1, axis=axis)
+    try:
+        trace = _Trace(f, rolled, where)
+    except Exception as err:
+        return f"f fails on the examples rolled along the batch ({type(err).__name__}: {err})"
+    diff = _structure_difference(base, trace)
+    if diff is not None:
+        return f"f records a different graph for inputs of the same shape ({diff})"
+    fixed = _dims(base, [], [], arrays)
+    diff = _graph_difference(write(base, fixed, []), write(trace, fixed, []))
+    return None if diff is None else f"the ONNX form of {diff} for inputs of the same shape"
 
 
 # ============================================================== the export
@@ -710,10 +780,12 @@ def export_onnx(
 
     ``dynamic_axes``: the axes of the inputs that may have another size at run time, axis
     0 (``"batch"``) by default; ``()`` fixes every shape. ``f`` is traced once more per
-    dynamic axis, to tell which dimensions follow it (see the module docstring). Values
-    taken out of the graph (``x.data``, ``np.asarray(x)``, ``x.item()``) are frozen as
-    constants: a mask or index computed from them is reported when the axes are dynamic
-    (the second trace disagrees), but not with ``dynamic_axes=()``.
+    dynamic axis, to tell which dimensions follow it (see the module docstring). When
+    ``f`` only works for the examples' size, the model gets their fixed shapes and an
+    :class:`OnnxExportWarning` says why. Values taken out of the graph (``x.data``,
+    ``np.asarray(x)``, ``x.item()``) are frozen as constants: a mask or index computed from
+    them is a ``ValueError`` when the axes are dynamic (the traces disagree), but cannot
+    be seen with ``dynamic_axes=()``.
 
     ``opset``: the ONNX operator set, 13 or later (17 by default); the model's IR version
     is the lowest that opset needs, so older runtimes load it. With ``path`` the model is
@@ -781,33 +853,39 @@ def export_onnx(
                 f"{where}: the outputs of f do not depend on its inputs: was the result computed under "
                 "no_grad, or from x.data / x.numpy()? Compute it with tensor ops"
             )
-        others = []
-        for _, axis, members, size in symbols:
-            grown = list(arrays)
-            for j in members:
-                grown[j] = _grow(arrays[j], axis)
-            what = f"axis {axis} of the inputs grew from {size} to {size + 1}"
-            try:
-                trace = _Trace(f, grown, where)
-            except Exception as err:
-                raise ValueError(
-                    f"{where}: f fails when {what} ({type(err).__name__}: {err}); dynamic axes must accept "
-                    "any size. Pass dynamic_axes=() to export for the examples' shapes only"
-                ) from err
-            _same_structure(base, trace, where, what)
-            others.append((trace, what))
+        output_names = _names(output_names, len(base.outputs), "output", where, taken=input_names)
         names = _module_names(owner)
+
+        def write(trace: _Trace, dims: dict[Any, Any], symbols: list[Any]) -> OnnxBuilder:
+            return _write(onnx, trace, dims, opset, symbols, input_names, output_names, names)
+
+        graph = None
+        if symbols:
+            try:
+                graph = _dynamic_graph(f, arrays, base, symbols, write, where)
+            except _Fallback as why:
+                wrong = _values_difference(f, arrays, base, symbols, write, where)
+                if wrong is not None:
+                    raise ValueError(
+                        f"{where}: {wrong}. Something in f depends on the values of its inputs outside the graph "
+                        "(Python control flow on them, a mask or index from x.data, a number from x.item()) or "
+                        "is random (a Dropout in training mode: call .eval() on the modules f uses); a traced "
+                        "graph cannot follow that. Compute it with tensor ops (ag.where, arithmetic)"
+                    ) from None
+                shapes = ", ".join(str(a.shape) for a in arrays)
+                warnings.warn(
+                    f"{where}: the inputs' {', '.join(f'axis {a}' for _, a, _, _ in symbols)} cannot stay dynamic: "
+                    f"{why}. The model is exported for inputs of exactly the examples' shapes ({shapes}). Compute "
+                    "shapes with tensor ops (x.reshape(-1, 12) rather than a size taken from x.shape) to keep "
+                    "the batch dynamic, or pass dynamic_axes=() to ask for fixed shapes",
+                    OnnxExportWarning,
+                    stacklevel=2,
+                )
+        if graph is None:
+            graph = write(base, _dims(base, [], [], arrays), [])
     finally:
         for m, mode in modes:
             m.training = mode
-
-    sizes = [s for _, _, _, s in symbols]
-    dims = _dims(base, [t for t, _ in others], symbols, arrays)
-    output_names = _names(output_names, len(base.outputs), "output", where, taken=input_names)
-    graph = _write(onnx, base, dims, opset, symbols, sizes, input_names, output_names, names)
-    for trace, what in others:
-        again = _write(onnx, trace, dims, opset, symbols, sizes, input_names, output_names, names)
-        _same_graph(graph, again, where, what)
 
     b = graph
     used = {i for n in b.nodes for i in n.input}
@@ -864,13 +942,6 @@ def _dynamic_axes(dynamic_axes: Iterable[int], where: str) -> list[int]:
     return [int(a) for a in axes]
 
 
-def _grow(a: np.ndarray, axis: int) -> np.ndarray:
-    """``a`` one longer along ``axis`` (its first slice repeated) and rolled by one, so that both the
-    shapes and the values at each position change."""
-    extra = np.take(a, [0], axis=axis) if a.shape[axis] else np.zeros(a.shape[:axis] + (1,) + a.shape[axis + 1 :])
-    return np.roll(np.concatenate([a, extra.astype(a.dtype)], axis=axis), 1, axis=axis)
-
-
 def _dims(base: _Trace, others: list[_Trace], symbols: list[Any], arrays: list[np.ndarray]) -> dict[Any, Any]:
     """Symbolic dimensions of every traced value: node position or ("input", j) → tuple of Dim."""
 
@@ -912,14 +983,13 @@ def _write(
     dims: dict[Any, Any],
     opset: int,
     symbols: list[Any],
-    sizes: list[int],
     input_names: list[str],
     output_names: list[str],
     names: dict[int, str],
 ) -> OnnxBuilder:
     """Write the ONNX nodes and initializers of one trace."""
     where = "export_onnx"
-    b = OnnxBuilder(onnx, opset, [(s, size) for (s, *_), size in zip(symbols, sizes)])
+    b = OnnxBuilder(onnx, opset, [(s, size) for s, _, _, size in symbols])
     for name in (*input_names, *output_names):
         b._names.add(name)
     value_info = onnx.helper.make_tensor_value_info
@@ -979,28 +1049,19 @@ def _write(
     return b
 
 
-def _same_graph(a: OnnxBuilder, b: OnnxBuilder, where: str, what: str) -> None:
-    """The graphs of two traces must be identical: anything that differs was computed from the
-    examples' size or values outside the graph."""
-
-    def differ(op: str, detail: str) -> None:
-        raise ValueError(
-            f"{where}: the ONNX form of {op} changes when {what} ({detail}): something in it was computed "
-            "from the example's size or values outside the graph (a shape from x.shape, a mask or index from "
-            "x.data), or is random (a Dropout in training mode: call .eval() on the modules f uses). Compute it "
-            "with tensor ops, or export with dynamic_axes=() for fixed shapes"
-        )
-
+def _graph_difference(a: OnnxBuilder, b: OnnxBuilder) -> str | None:
+    """The first difference between two ONNX graphs, as "<op> changes (<what>)", or None."""
     for k, (n, m) in enumerate(zip(a.nodes, b.nodes)):
         if n != m:
-            differ(a.node_origin[k], f"node {n.op_type} {list(n.output)} became {m.op_type} {list(m.output)}")
+            return f"{a.node_origin[k]} changes (node {n.op_type} {list(n.output)} became {m.op_type})"
     if len(a.nodes) != len(b.nodes):
-        differ(a.current, f"{len(a.nodes)} ONNX nodes, then {len(b.nodes)}")
+        return f"the graph changes ({len(a.nodes)} ONNX nodes, then {len(b.nodes)})"
     for name, arr in a.initializers.items():
         other = b.initializers.get(name)
         if other is None or other.shape != arr.shape or other.dtype != arr.dtype:
-            differ(a.init_origin[name], f"constant {name!r} of shape {arr.shape} changed shape")
-        if not np.array_equal(arr, other, equal_nan=arr.dtype.kind == "f"):  # type: ignore[arg-type]
-            differ(a.init_origin[name], f"constant {name!r} changed value")
+            return f"{a.init_origin[name]} changes (its constant {name!r} of shape {arr.shape} changes shape)"
+        if not np.array_equal(arr, other, equal_nan=arr.dtype.kind == "f"):
+            return f"{a.init_origin[name]} changes (its constant {name!r} changes value)"
     if len(a.initializers) != len(b.initializers):
-        differ("an op", "the constants differ")
+        return "the graph changes (other constants)"
+    return None

@@ -222,6 +222,7 @@ CASES = [
 ]
 
 
+@pytest.mark.filterwarnings("error")  # no row falls back to fixed shapes
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_op_runs_in_onnxruntime_like_ours(case: Case, dtype: Any) -> None:
@@ -288,6 +289,7 @@ def trained_model(dtype: Any) -> nn.Sequential:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.filterwarnings("error")
 def test_model_runs_in_onnxruntime_like_ours_for_every_batch_size(dtype: Any, tmp_path: Any) -> None:
     model = trained_model(dtype)
     state = model.state_dict()
@@ -474,24 +476,49 @@ class _Wrap(nn.Module):
         return NoForm.apply(x)
 
 
-def test_values_computed_outside_the_graph_are_caught():
-    with pytest.raises(ValueError, match=r"where \(op #\d\) changes when axis 0 of the inputs grew from 2 to 3"):
-        ag.export_onnx(lambda x: ag.where(x.data > 0, x, 0.1 * x), np.array([[1.0, -1.0], [-2.0, 3.0]]))
-    with pytest.raises(ValueError, match="multiply.*changes when.*x.data"):
-        ag.export_onnx(lambda x: x * np.asarray(x).sum(), np.array([[1.0, 2.0], [3.0, 4.0]]))
-    model = nn.Sequential(nn.Dense(3, 3), nn.Dropout(0.5))
+def test_values_computed_outside_the_graph_are_refused():
+    x = np.array([[1.0, -1.0], [-2.0, 3.0]])
+    same_shape = r"changes \(its constant 'cond' changes value\) for inputs of the same shape.*x.data"
+    with pytest.raises(ValueError, match=r"where \(op #\d\) " + same_shape):
+        ag.export_onnx(lambda x: ag.where(x.data > 0, x, 0.1 * x), x)
+    with pytest.raises(ValueError, match="multiply.*changes.*for inputs of the same shape"):
+        ag.export_onnx(lambda x: x * np.asarray(x)[0, 0], x)
+    with pytest.raises(ValueError, match="different graph for inputs of the same shape.*control flow"):
+        ag.export_onnx(lambda x: x.exp() if x.data[0, 0] > 0 else x.sin(), x)
+    model = nn.Sequential(nn.Dense(2, 3), nn.Dropout(0.5))
     with pytest.raises(ValueError, match=r"random \(a Dropout in training mode: call .eval\(\)"):
-        ag.export_onnx(lambda x: model(x), np.ones((2, 3)))
-    w = Tensor(np.ones(3), requires_grad=True)
-    with pytest.raises(NotImplementedError, match=r"broadcast_to .*follows the batch size but the input does not"):
-        ag.export_onnx(lambda x: x + ag.broadcast_to(w, (x.shape[0], 3)), np.ones((2, 3)))
-    with pytest.raises(ValueError, match="different graph.*control flow"):
-        ag.export_onnx(lambda x: x.exp() if len(x) < 3 else x.sin(), np.ones((2, 3)))
+        ag.export_onnx(lambda x: model(x), x)
     with pytest.raises(ValueError, match="do not depend on its inputs"):
-        ag.export_onnx(lambda x: Tensor(np.asarray(x)) * 2, np.ones((2, 3)))
-    with pytest.raises(NotImplementedError, match="reshape .* several dimensions"):
-        outer = lambda x: x.T[:, None, :, None] * x.T[None, :, None, :]  # noqa: E731  (2, 2, n, n)
-        ag.export_onnx(lambda x: outer(x).reshape(len(x), len(x), 4), np.ones((3, 2)))
+        ag.export_onnx(lambda x: Tensor(np.asarray(x)) * 2, x)
+
+
+def _outer(x: Tensor) -> Tensor:
+    """(2, 2, n, n) for x of shape (n, 2)."""
+    return x.T[:, None, :, None] * x.T[None, :, None]
+
+
+SIZE_DEPENDENT = [
+    ("f fails when axis 0 of the inputs grows from 2 to 3", lambda x: x * np.ones((2, 3)), (2, 3)),
+    ("f fails when axis 0 .* cannot reshape", lambda x: x.reshape(6), (2, 3)),
+    ("different graph when axis 0 .* grows", lambda x: x.exp() if len(x) < 3 else x.sin(), (2, 3)),
+    (
+        "broadcast_to .* follows the batch but the input does not",
+        lambda x: x + ag.broadcast_to(x[0], (len(x), 3)),
+        (2, 3),
+    ),
+    ("reshape .* spreads the dynamic axes", lambda x: _outer(x).reshape(len(x), -1, 4), (3, 2)),
+    ("getitem .* changes .* 'indices'", lambda x: x[:, np.arange(len(x))], (2, 3)),
+]
+
+
+@pytest.mark.parametrize("why, f, shape", SIZE_DEPENDENT, ids=[w.split(" ")[0] for w, *_ in SIZE_DEPENDENT])
+def test_size_dependent_functions_are_exported_with_fixed_shapes(why: str, f: Callable[..., Any], shape: Any) -> None:
+    x = np.arange(6.0).reshape(shape)
+    with pytest.warns(ag.export.OnnxExportWarning, match=f"axis 0 cannot stay dynamic: .*{why}.*exactly the examples"):
+        proto = ag.export_onnx(f, x)
+    assert [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim] == list(x.shape)
+    with ag.no_grad():
+        assert_same(f(Tensor(x)), run(session(proto), x), np.float64)
 
 
 def test_bad_arguments():
@@ -505,8 +532,6 @@ def test_bad_arguments():
         ag.export_onnx(lambda x, y: x.sum() + y.sum(), np.ones((2, 3)), np.ones((5,)))
     with pytest.raises(ValueError, match="at least one example input"):
         ag.export_onnx(lambda: Tensor(1.0))
-    with pytest.raises(ValueError, match="f fails when axis 0 of the inputs grew from 2 to 3"):
-        ag.export_onnx(lambda x: x.reshape(2, 3), np.ones((2, 3)))
     with pytest.raises(ValueError, match="in_features"):
         nn.export_onnx(nn.Sequential(nn.ReLU()), None)
     with pytest.raises(TypeError, match="dtype"):
