@@ -168,7 +168,10 @@ class OnnxBuilder:
 
     def dims(self, name: str) -> tuple[Dim, ...]:
         """The dimensions of a traced value, as :class:`Dim` (size in the example, growth)."""
-        return self._dims[name]
+        dims = self._dims.get(name)
+        if dims is None:
+            raise KeyError(f"export_onnx: {self.current}: {name!r} is not a traced value; its shape is unknown")
+        return dims
 
     def _declare(self, name: str, dtype: Any, dims: tuple[Dim, ...] | None) -> None:
         self._names.add(name)
@@ -204,7 +207,10 @@ class OnnxBuilder:
         while names and names[-1] == "":
             names.pop()
         many = out is not None and not isinstance(out, str)
-        outs = list(out) if many else [out if out is not None else self.fresh(f"{op_type.lower()}")]  # type: ignore[list-item, arg-type]
+        if out is None:
+            outs = [self.fresh(op_type.lower())]
+        else:
+            outs = [out] if isinstance(out, str) else list(out)
         for o in outs:
             self._names.add(o)
             self._produced.add(o)
