@@ -12,6 +12,7 @@ from .tensor import Tensor  # noqa: I001 - first: the ops import it
 from .anomaly import detect_anomaly
 from .creation import arange, eye, full, full_like, linspace, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .engine import gradients
+from .export import export_onnx  # onnx itself is imported on first use
 from .function import Function
 from .functional import grad, value_and_grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
@@ -76,4 +77,5 @@ __all__ = [
     "randn", "rand", "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
     "argmin", "unsqueeze",
     "conv2d", "max_pool2d", "avg_pool2d",
+    "export_onnx",
 ]  # fmt: skip

@@ -12,6 +12,7 @@ from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm, BatchNorm2d, batch_norm
 from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .embedding import Embedding
+from .export import export_onnx
 from .init import seed
 from .layers import Dense, Dropout
 from .losses import binary_cross_entropy, mse, softmax_cross_entropy
@@ -23,4 +24,5 @@ __all__ = [
     "Embedding", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "mse", "save", "load", "seed", "init",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BatchNorm2d",
+    "export_onnx",
 ]  # fmt: skip

@@ -22,7 +22,7 @@ from autograd_core import versions as _versions
 
 from .module import Module, Parameter, layer_input
 
-__all__ = ["BatchNorm", "BatchNorm2d", "batch_norm"]
+__all__ = ["BatchNorm", "BatchNorm2d", "batch_norm", "batch_norm_eval"]
 
 
 def _normalise(x: Any, eps: float, axes: tuple[int, ...] = (0,)) -> tuple[Any, Any]:
@@ -127,6 +127,64 @@ def batch_norm(
     return xhat * _per_feature(gamma, kept) + _per_feature(beta, kept)
 
 
+class BatchNormEvalFn(Function):
+    """Eval-mode batch norm as one op: ``γ (x - μᵣ) / √(σᵣ² + ε) + β`` with constant running
+    statistics, per feature over ``axes`` (as :class:`BatchNormFn`).
+
+    Inputs ``x, gamma, beta, running_mean, running_var``, the last four of shape
+    ``(features,)``; the running statistics are plain arrays, never differentiated. One node,
+    which ONNX export turns into a ``BatchNormalization``. The VJP is written with operators,
+    so under ``create_graph`` it is recorded and second derivatives are exact.
+    """
+
+    name = "batch_norm_eval"
+    saves_output = False
+
+    def forward(self, x, gamma, beta, mean, var, eps, axes=(0,)):
+        self.eps, self.axes, self.kept = eps, axes, _kept(x.shape, axes)
+        scale = gamma / np.sqrt(var + eps)
+        return x * _per_feature(scale, self.kept) + _per_feature(beta - mean * scale, self.kept)
+
+    def backward(self, g, out, x, gamma, beta, mean, var):
+        kept, axes = self.kept, self.axes
+        inv = _per_feature(1.0 / np.sqrt(var + self.eps), kept)  # a constant: σᵣ² is not differentiated
+        gx = g * (_per_feature(gamma, kept) * inv) if self.needs(0) else None
+        ggamma = (g * ((x - _per_feature(mean, kept)) * inv)).sum(axis=axes) if self.needs(1) else None
+        gbeta = g.sum(axis=axes) if self.needs(2) else None
+        return gx, ggamma, gbeta, None, None
+
+
+def batch_norm_eval(
+    x: Any,
+    gamma: Any,
+    beta: Any,
+    running_mean: Any,
+    running_var: Any,
+    eps: float = 1e-5,
+    fused: bool = True,
+    axes: tuple[int, ...] = (0,),
+) -> Tensor:
+    """``γ (x - μᵣ) / √(σᵣ² + ε) + β`` with given (running) statistics over ``axes``: BatchNorm's eval mode.
+
+    ``fused=True`` records one :class:`BatchNormEvalFn` node; ``fused=False`` builds the
+    same function from primitive ops (the reference the fused op is tested against).
+
+    >>> y = batch_norm_eval(np.array([[1.0], [3.0]]), np.ones(1), np.zeros(1), np.array([1.0]), np.array([4.0]))
+    >>> np.round(y.numpy(), 3)
+    array([[0.],
+           [1.]])
+    """
+    axes = tuple(axes)
+    mean = running_mean.data if isinstance(running_mean, Tensor) else np.asarray(running_mean)
+    var = running_var.data if isinstance(running_var, Tensor) else np.asarray(running_var)
+    if fused:
+        return BatchNormEvalFn.apply(x, gamma, beta, mean, var, eps=eps, axes=axes)
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    kept = _kept(x.shape, axes)
+    scale = gamma * (var + eps) ** -0.5
+    return x * _per_feature(scale, kept) + _per_feature(beta - mean * scale, kept)
+
+
 class BatchNorm(Module):
     """Batch normalisation of ``(batch, num_features)`` inputs, with learnable ``gamma``
     (ones) and ``beta`` (zeros).
@@ -191,10 +249,9 @@ class BatchNorm(Module):
         data = x.data if isinstance(x, Tensor) else x
         self._check(data)
         if not self.training:
-            kept = _kept(data.shape, self._axes)
-            scale = self.gamma * (self.running_var + self.eps) ** -0.5
-            shift = self.beta - self.running_mean * scale
-            return x * _per_feature(scale, kept) + _per_feature(shift, kept)
+            return BatchNormEvalFn.apply(
+                x, self.gamma, self.beta, self.running_mean, self.running_var, eps=self.eps, axes=self._axes
+            )
         if data.size // self.num_features < 2:
             where = f"{type(self).__name__}({self.num_features})"
             raise ValueError(

@@ -34,6 +34,7 @@ class Sum(Function):
     def forward(self, x, axis, keepdims):
         out = np.sum(x, axis=axis, keepdims=keepdims)
         self.kept = _kept_shape(x.shape, axis)
+        self.axis, self.keepdims = axis, keepdims
         return out
 
     def backward(self, g, out, x):
@@ -47,6 +48,7 @@ class Mean(Function):
     def forward(self, x, axis, keepdims):
         out = np.mean(x, axis=axis, keepdims=keepdims)
         self.kept = _kept_shape(x.shape, axis)
+        self.axis, self.keepdims = axis, keepdims
         self.n = x.size // (out.size or 1)  # (the builtin max is shadowed here)
         return out
 
@@ -62,7 +64,7 @@ class Max(Function):
     def forward(self, x, axis, keepdims):
         out = self.pick(x, axis=axis, keepdims=keepdims)
         self.kept = _kept_shape(x.shape, axis)
-        self.axis = axis
+        self.axis, self.keepdims = axis, keepdims
         return out
 
     def backward(self, g, out, x):
@@ -119,6 +121,7 @@ class LogSumExp(Function):
         m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) slices: no shift
         s = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
         self.kept = s.shape
+        self.axis, self.keepdims = axis, keepdims
         if keepdims:
             return s
         return s.reshape(()) if axis is None else np.squeeze(s, axis=axis)
