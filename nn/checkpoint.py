@@ -165,7 +165,7 @@ def check_run(run: Mapping[str, Any], model: Module, optimizer: Any, schedule: A
     saved_opt = str(run["optimizer"].get("optimizer", "?"))
     if saved_opt != type(optimizer).__name__:
         raise ValueError(
-            f"{where}: the checkpoint holds a {saved_opt} optimizer's state, not a {type(optimizer).__name__}'s; "
+            f"{where}: the checkpoint holds the state of optimizer {saved_opt}, not {type(optimizer).__name__}; "
             f"make the optimizer a {saved_opt} (nothing was changed)"
         )
     sched = run["schedule"]
@@ -176,7 +176,7 @@ def check_run(run: Mapping[str, Any], model: Module, optimizer: Any, schedule: A
         )
     if sched and str(sched["schedule"]) != type(schedule).__name__:
         raise ValueError(
-            f"{where}: the checkpoint holds a {sched['schedule']} schedule, not a {type(schedule).__name__} "
+            f"{where}: the checkpoint holds the state of schedule {sched['schedule']}, not {type(schedule).__name__} "
             "(nothing was changed)"
         )
     if sorted(run["history"]) != sorted(keys):

@@ -293,7 +293,7 @@ class History:
         it displays in Jupyter as the cell's value). Needs the ``plot`` extra.
         """
         try:
-            import matplotlib
+            from matplotlib.figure import Figure
         except ImportError:
             raise ImportError('History.plot needs matplotlib: pip install "autograd-core[plot]"') from None
         import sys
@@ -309,7 +309,7 @@ class History:
             if "matplotlib.pyplot" in sys.modules:
                 fig, axes = sys.modules["matplotlib.pyplot"].subplots(1, len(names), figsize=size, squeeze=False)
             else:
-                fig = matplotlib.figure.Figure(figsize=size, layout="constrained")
+                fig = Figure(figsize=size, layout="constrained")
                 axes = fig.subplots(1, len(names), squeeze=False)
             axes = list(axes.ravel())
         axes = list(axes)
