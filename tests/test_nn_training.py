@@ -155,7 +155,8 @@ def test_fit_metrics_validation_and_history() -> None:
     x, y = blobs(150)
     model = mlp()
     history = nn.fit(model, x, y, loss=CE, optimizer=optim.Adam(model.parameters(), lr=0.02), epochs=4,
-                     batch_size=32, validation_data=(x[:30], y[:30]), metrics=["accuracy"], seed=0, verbose=0)  # fmt: skip
+                     batch_size=32, validation_data=(x[:30], y[:30]), metrics=["accuracy"], seed=0,
+                     verbose=0)  # fmt: skip
     assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
     assert all(len(v) == 4 for v in history.history.values())
     assert (
