@@ -202,14 +202,15 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNet):
         if reset:
             labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
             if len(labels) < 2:
-                raise ValueError(f"{type(self).__name__}: y has only one class ({labels[0]!r}); need 2 or more")
+                raise ValueError(f"{type(self).__name__}: y has only one class ({labels[0].item()!r}); need 2 or more")
             self.classes_ = labels
             self._initialize(x.shape[1], len(labels))
         targets = np.searchsorted(self.classes_, y)
         unseen = (targets >= len(self.classes_)) | (self.classes_[np.minimum(targets, len(self.classes_) - 1)] != y)
         if unseen.any():
             raise ValueError(
-                f"{type(self).__name__}: label {y[np.argmax(unseen)]!r} is not among the classes {list(self.classes_)}"
+                f"{type(self).__name__}: label {y[np.argmax(unseen)].item()!r} is not among the classes "
+                f"{self.classes_.tolist()}"
             )
         return x, targets
 
