@@ -569,7 +569,8 @@ def test_missing_extras_name_the_pip_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r'pip install "autograd-core\[plot\]"'):
         history.to_pandas()
-    monkeypatch.setitem(sys.modules, "sklearn", None)
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")] + ["sklearn"]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if scikit-learn were not installed
     monkeypatch.delitem(sys.modules, "nn.sklearn", raising=False)
     monkeypatch.delattr(nn, "sklearn", raising=False)
     with pytest.raises(ImportError, match=r'pip install "autograd-core\[sklearn\]"'):
