@@ -582,3 +582,22 @@ def test_import_nn_needs_no_extra() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_early_stopping_replays_the_resumed_history(tmp_path) -> None:
+    x, y = blobs(60)
+    path = tmp_path / "run.npz"
+
+    def run(epochs: int, scores: list[float], resume=None) -> nn.EarlyStopping:
+        model = mlp()
+        stop = nn.EarlyStopping(monitor="val_score", patience=2, restore_best_weights=True)
+        nn.fit(model, x, y, loss=CE, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=epochs,
+               validation_data=(x[:20], y[:20]), metrics={"score": Scripted(scores, n_val=20)}, callbacks=[stop],
+               checkpoint=path, resume=resume, verbose=0)  # fmt: skip
+        return stop
+
+    first = run(2, [1.0, 2.0])
+    assert (first.best_epoch, first.wait) == (0, 1)
+    with pytest.warns(UserWarning, match="best val_score was at epoch 0, before this run resumed"):
+        second = run(6, [3.0, 0.5, 0.4], resume=path)
+    assert (second.best_epoch, second.stopped_epoch) == (0, 2)  # 2.0 then 3.0: two epochs without improvement
