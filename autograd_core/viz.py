@@ -8,8 +8,10 @@ Two notations, as in the lecture:
   (the way TensorFlow's documentation draws graphs).
 
 In both, tensors you created are boxes: the leaves that require grad are filled and
-say ``requires grad``; named data (``x = Tensor(coeffs, name="x")``) appears as a
-plain box; unnamed numbers and arrays are folded into the labels (``10·w``).
+say ``requires grad``; a model's parameters show their names in the model (``0.weight``,
+recorded by ``nn.Module`` when it finds them; a ``name`` you set wins); named data
+(``x = Tensor(coeffs, name="x")``) appears as a plain box; unnamed numbers and arrays
+are folded into the labels (``10·w``).
 
 The walk is iterative (breadth-first from the output), so a 100,000-op chain draws;
 ``max_nodes``/``max_depth`` cut the picture with an explicit ``… N more`` node. Building
@@ -45,6 +47,7 @@ INSTALL_HINT = (
 GRAD_LEAF = {"style": "filled", "fillcolor": "#cfe2ff"}
 DATA = {"shape": "box"}
 MORE = {"shape": "box", "style": "dashed", "color": "#888888", "fontcolor": "#555555"}
+NAME_WIDTH = 24  # longer parameter names (deeply nested modules) are shortened
 
 # Operator precedence for the value labels: higher binds tighter.
 SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
@@ -342,9 +345,27 @@ def _constant_text(c: Any) -> tuple[str, int]:
 def _tensor_text(t: Tensor) -> str:
     if t.name is not None:
         return t.name
+    found = getattr(t, "module_name", None)  # a parameter's name in its model (nn.Parameter), e.g. "0.weight"
+    if found is not None:
+        return _short_name(found)
     if t.data.size == 1:
         return _number(float(t.data.reshape(())))
     return "tensor"
+
+
+def _short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """A dotted name that fits ``width``: outer parts shortened to their initials, the last part kept.
+
+    ``"encoder.layers.3.attention.weight"`` → ``"e.l.3.attention.weight"``.
+    """
+    parts = name.split(".")
+    for i in range(len(parts) - 1):
+        if len(".".join(parts)) <= width:
+            break
+        if not parts[i].isdigit():
+            parts[i] = parts[i][0]
+    short = ".".join(parts)
+    return short if len(short) <= width else "…" + short[-(width - 1) :]
 
 
 def _truncate(text: str, width: int) -> str:

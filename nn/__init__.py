@@ -1,4 +1,4 @@
-"""Neural networks on autograd_core: layers, losses, saving.
+"""Neural networks on autograd_core: layers, losses, saving, and training (``nn.fit``).
 
 >>> import nn, optim
 >>> model = nn.Sequential(nn.Dense(64, 32, bias=False), nn.BatchNorm(32), nn.ReLU(), nn.Dense(32, 10))
@@ -7,9 +7,12 @@
 >>> model.eval(); model(x[:1])                                                  # doctest: +SKIP
 """
 
+from typing import Any
+
 from . import init
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm, BatchNorm2d, batch_norm
+from .callbacks import Callback, EarlyStopping, ModelCheckpoint, TerminateOnNaN
 from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .embedding import Embedding
 from .export import export_onnx
@@ -18,6 +21,19 @@ from .layers import Dense, Dropout
 from .losses import binary_cross_entropy, mse, softmax_cross_entropy
 from .module import LoadResult, Module, Parameter, Sequential
 from .saving import load, save
+from .training import History, accuracy, batches, binary_accuracy, evaluate, fit, predict
+
+_SKLEARN = ("NeuralNetClassifier", "NeuralNetRegressor")
+
+
+def __getattr__(name: str) -> Any:
+    """The scikit-learn estimators load on first use: ``import nn`` never needs scikit-learn."""
+    if name in _SKLEARN:
+        from . import sklearn
+
+        return getattr(sklearn, name)
+    raise AttributeError(f"module 'nn' has no attribute {name!r}")
+
 
 __all__ = [
     "Module", "Parameter", "Sequential", "LoadResult", "Dense", "Dropout", "BatchNorm", "batch_norm",
@@ -25,4 +41,6 @@ __all__ = [
     "binary_cross_entropy", "mse", "save", "load", "seed", "init",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BatchNorm2d",
     "export_onnx",
+    "batches", "accuracy", "binary_accuracy", "fit", "evaluate", "predict",
+    "History", "Callback", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN", *_SKLEARN,
 ]  # fmt: skip

@@ -59,12 +59,18 @@ class Parameter(Tensor):
     >>> w = Parameter(np.zeros((3, 2)))
     >>> w.requires_grad
     True
+
+    ``module_name`` is the dotted name a module lists it under (``"0.weight"``), recorded
+    when a module looks for its parameters (``parameters()``, ``state_dict()``, its first
+    call, ...); ``ag.draw_graph`` shows it when the parameter has no ``name`` of its own.
+    Inside nested modules the longest name wins: the one of the largest model holding it.
     """
 
-    __slots__ = ()
+    __slots__ = ("module_name",)
 
     def __init__(self, data: Any, dtype: Any = None, name: str | None = None) -> None:
         super().__init__(data, requires_grad=True, dtype=dtype, name=name)
+        self.module_name: str | None = None
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Parameter(")
@@ -77,6 +83,13 @@ class LoadResult(NamedTuple):
 
     missing_keys: list[str]
     unexpected_keys: list[str]
+
+
+def _remember_name(p: Parameter, name: str) -> None:
+    """Record ``name`` as ``p.module_name`` unless it already has a longer (more nested) one."""
+    old = getattr(p, "module_name", None)
+    if old is None or name.count(".") >= old.count("."):
+        p.module_name = name
 
 
 def _count(n: int) -> str:
@@ -94,6 +107,7 @@ class Module:
     #: True in training mode (the default), False after ``eval()``.
     training: bool = True
     _buffer_names: tuple[str, ...] | list[str] = ()
+    _named: bool = False  # whether this module has given its parameters their names (see Parameter.module_name)
 
     def __init__(self) -> None:
         self.training = True
@@ -102,6 +116,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._named:  # once per module: name the parameters, so drawn graphs show "0.weight"
+            for _, m in self.named_modules():
+                m._named = True
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ discovery
@@ -135,6 +152,7 @@ class Module:
             if isinstance(value, Parameter):
                 if id(value) not in seen:  # a shared parameter is listed once
                     seen.add(id(value))
+                    _remember_name(value, full)
                     yield full, value, "param"
             elif id(value) not in seen:
                 yield full, value, "module"
@@ -332,6 +350,7 @@ class Sequential(Module):
         if not isinstance(module, Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
         self.layers.append(module)
+        self._named = False  # name the new parameters at the next call
         return self
 
     def __getitem__(self, index: int | slice) -> Any:

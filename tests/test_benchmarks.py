@@ -101,12 +101,12 @@ def test_scalar_loop_reaches_the_minimum() -> None:
 
 def test_command_line_quick_run_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    assert main(["--quick", "--only", "w1,W4", "--json", str(out)]) == 0
+    assert main(["--quick", "--only", "w1,W4,fit", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "W1" in printed and "W4" in printed and "ratio" in printed
+    assert "W1" in printed and "W4" in printed and "FIT" in printed and "ratio" in printed
     data = json.loads(out.read_text())
     assert data["quick"] is True
-    assert [r["key"] for r in data["results"]] == ["W1", "W4"]
+    assert [r["key"] for r in data["results"]] == ["W1", "W4", "FIT"]
     for r in data["results"]:
         assert r["agrees"] is True
         assert r["framework_s"] > 0 and r["numpy_s"] > 0 and r["ratio"] > 0

@@ -144,7 +144,7 @@ def test_embedding_is_drawn() -> None:
     emb = nn.Embedding(5, 2, rng=0)
     loss = nn.LeakyReLU()(emb(np.array([[1, 1], [4, 0]]))).sum()
     values = ag.draw_graph(loss).source
-    assert "leaky_relu(tensor[<int64 array>])" in values
+    assert "leaky_relu(weight[<int64 array>])" in values  # the parameter drawn by its name in the module
     assert "(5, 2)\\nrequires grad" in values  # the table: a leaf that requires grad
     ops = ag.draw_graph(loss, labels="ops").source
     assert "getitem [<int64 array>]" in ops and "leaky_relu" in ops
