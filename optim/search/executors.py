@@ -59,6 +59,8 @@ class Backend:
 
     #: How many trials run at once.
     workers = 1
+    #: Trials kept in flight per worker when no pruner needs fresh curves (a queue that hides latency).
+    depth = 1
     #: True when trials run in other processes (they must be picklable).
     remote = False
 
@@ -106,6 +108,7 @@ class Futures(Backend):
     """
 
     remote = True
+    depth = 2
 
     def __init__(self, executor: cf.Executor | int) -> None:
         self.own = isinstance(executor, int)
@@ -183,6 +186,7 @@ class Dask(Backend):
     """
 
     remote = True
+    depth = 4  # a round trip through the scheduler takes milliseconds: keep the workers fed
 
     def __init__(self, client: Any) -> None:
         from ._optional import require
@@ -190,14 +194,20 @@ class Dask(Backend):
         self.distributed = require("distributed", "the Dask executor", "search")
         self.client = client
         self.workers = max(1, sum(client.nthreads().values()))
+        self.finished = self.distributed.as_completed()
 
     def submit(self, task: Task) -> Any:
         key = f"trial-{task.number}-{uuid.uuid4().hex[:8]}"
-        return self.client.submit(run_trial, task, key=key, pure=False)
+        future = self.client.submit(run_trial, task, key=key, pure=False)
+        self.finished.add(future)
+        return future
 
     def wait(self, handles: Iterable[Any]) -> list[Any]:
-        done, _ = self.distributed.wait(list(handles), return_when="FIRST_COMPLETED")
-        return list(done)
+        wanted = set(handles)
+        while True:  # skip futures given up on before (cancelled ones come out too)
+            done = [f for f in self.finished.next_batch(block=True) if f in wanted]
+            if done:
+                return done
 
     def ready(self, handle: Any) -> bool:
         return handle.status == "finished"

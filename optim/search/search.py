@@ -125,8 +125,8 @@ class _Driver:
     """Runs the rounds of one search: hands out trials, retries lost ones, records every result.
 
     Trials are submitted a few at a time (as many as there are workers with a pruner, so that
-    each new trial is handed the freshest curves; twice that without), and every result is
-    written to the storage the moment it arrives.
+    each new trial is handed the freshest curves; a few per worker without, to hide the round
+    trip), and every result is written to the storage the moment it arrives.
     """
 
     def __init__(self, options: _Options, space: dict[str, Distribution]) -> None:
@@ -197,7 +197,7 @@ class _Driver:
                 todo.append(n)
         params = {n: sample_params(space, self.seed, n) for n in todo}
         backend = self.backend
-        limit = backend.workers if o.pruner is not None else 2 * backend.workers
+        limit = backend.workers * (1 if o.pruner is not None else backend.depth)
         isolate = isinstance(backend, Futures)  # a broken pool loses every trial in it: rerun suspects alone
         in_flight: dict[Any, int] = {}
         suspects: deque[int] = deque()
