@@ -33,6 +33,16 @@ def same_trials(a: search.SearchResult, b: search.SearchResult) -> None:
         assert repr((x.status, x.value, x.metrics, x.curve)) == repr((y.status, y.value, y.metrics, y.curve))
 
 
+@pytest.fixture(scope="module")
+def pool():
+    """One process pool of 2 for the tests that do not break or interrupt it (each start costs ~1 s)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
+        yield executor
+
+
 # ============================================================== distributions
 
 
@@ -225,13 +235,13 @@ def test_failed_and_diverged_trials_do_not_stop_the_search() -> None:
     assert result.best.status == "complete" and result.best.params["lr"] == min(t.params["lr"] for t in by["complete"])
 
 
-def test_a_missing_metric_stops_at_the_first_result_and_records_nothing(tmp_path: Path) -> None:
+def test_a_missing_metric_stops_at_the_first_result_and_records_nothing(tmp_path: Path, pool) -> None:
     path = tmp_path / "s.sqlite"
     with pytest.raises(ValueError, match=r"returned the metrics \['loss'\] but not 'score'"):
         search.random_search(objectives.no_metric, SPACE, n_trials=5, metric="score", storage=path)
     assert sqlite3.connect(path).execute("select count(*) from trials").fetchone() == (0,)
     with pytest.raises(ValueError, match="not 'value'"):  # the default metric
-        search.random_search(objectives.no_metric, SPACE, n_trials=5, executor=2)
+        search.random_search(objectives.no_metric, SPACE, n_trials=5, executor=pool)
 
 
 def test_a_metric_missing_after_the_first_result_fails_that_trial() -> None:
@@ -327,6 +337,20 @@ def test_interrupted_search_resumes_and_runs_only_the_missing_trials(tmp_path: P
     same_trials(search.load(path), fresh)
 
 
+def test_an_interrupt_in_a_pool_worker_stops_the_search_and_keeps_the_finished(tmp_path: Path) -> None:
+    log = str(tmp_path / "calls.txt")
+    Path(log + ".stop").touch()
+    objective = functools.partial(objectives.interrupt_at, log=log, at=3)
+    path = tmp_path / "pool.sqlite"
+    with pytest.raises(KeyboardInterrupt):
+        search.random_search(objective, SPACE, n_trials=40, storage=path, executor=2)
+    stored = [t.number for t in search.load(path).trials]
+    assert 3 not in stored and len(stored) < 40  # stopped early; trial 3 runs again on resume
+    os.remove(log + ".stop")
+    resumed = search.random_search(objective, SPACE, n_trials=40, storage=path)
+    same_trials(resumed, search.random_search(objective, SPACE, n_trials=40))
+
+
 def test_a_crashed_search_keeps_its_finished_trials(tmp_path: Path) -> None:
     path = tmp_path / "crash.sqlite"
     script = textwrap.dedent(
@@ -393,6 +417,26 @@ def test_seed_none_is_recorded_and_resumed(tmp_path: Path) -> None:
     assert first.seed > 2**32  # fresh entropy
     more = search.random_search(objectives.bowl, SPACE, n_trials=5, metric="score", seed=None, storage=path)
     assert more.seed == first.seed and [t.params for t in more.trials[:3]] == [t.params for t in first.trials]
+
+
+class Activation:
+    """A Choice option that JSON cannot hold: stored by its repr, resumed as the object itself."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Activation({self.name!r})"
+
+
+def test_resumed_trials_get_their_parameters_as_drawn(tmp_path: Path) -> None:
+    relu, tanh = Activation("relu"), Activation("tanh")
+    space = {"lr": search.LogUniform(1e-4, 1.0), "act": search.Choice([relu, tanh])}
+    path = tmp_path / "s.sqlite"
+    search.random_search(objectives.raise_when, space, n_trials=6, storage=path)
+    assert {t.params["act"] for t in search.load(path).trials} <= {"Activation('relu')", "Activation('tanh')"}
+    resumed = search.random_search(objectives.raise_when, space, n_trials=8, storage=path)
+    assert all(t.params["act"] is relu or t.params["act"] is tanh for t in resumed.trials)
 
 
 def test_load_round_trips_values_params_and_curves(tmp_path: Path) -> None:
@@ -485,7 +529,7 @@ def test_median_pruner_stops_trials_that_are_behind_serially() -> None:
     assert result.best.status == "complete"
 
 
-def test_successive_halving_prunes_in_a_process_pool() -> None:
+def test_successive_halving_prunes_in_a_process_pool(pool) -> None:
     space = {"q": search.Uniform(0.0, 1.0)}
     result = search.random_search(
         objectives.climb,
@@ -493,7 +537,7 @@ def test_successive_halving_prunes_in_a_process_pool() -> None:
         n_trials=12,
         metric="score",
         pruner=search.SuccessiveHalving(min_steps=1, eta=3),
-        executor=2,
+        executor=pool,
     )
     pruned = [t for t in result.trials if t.status == "pruned"]
     assert pruned and all(1 <= t.curve[-1]["step"] < 5 for t in pruned)

@@ -17,7 +17,7 @@ from .distributions import Distribution
 from .executors import Backend, Dask, Futures, Lost, backend_for, check_picklable
 from .pruners import Pruner
 from .result import SearchResult
-from .storage import Storage
+from .storage import Storage, decode_value, encode_value
 from .trial import COMPLETE, FAILED, PRUNED, Outcome, Task, TrialResult, sample_params
 
 Objective = Callable[[dict[str, Any], Any], Any]
@@ -195,6 +195,15 @@ class _Driver:
                 )
             if previous is None or previous.status == FAILED:  # a failure is tried again on resume
                 todo.append(n)
+            else:  # the recorded trial: its parameters as drawn (objects, not their stored form)
+                drawn = sample_params(space, self.seed, n)
+                if {k: decode_value(encode_value(v)) for k, v in drawn.items()} != previous.params:
+                    raise ValueError(
+                        f"storage: trial {n} in {self.store.path if self.store else 'the storage'} tried "
+                        f"{previous.params}, but this search draws {drawn} for it: the file holds another search; "
+                        "give this one another file"
+                    )
+                previous.params = drawn
         params = {n: sample_params(space, self.seed, n) for n in todo}
         backend = self.backend
         limit = backend.workers * (1 if o.pruner is not None else backend.depth)
