@@ -228,21 +228,26 @@ class Dask(Backend):
             self.client.cancel(handles)
 
 
+def check_executor(executor: Any) -> None:
+    """Raise if ``executor`` is not something :func:`backend_for` takes (nothing is started)."""
+    if executor is None or is_dask_client(executor) or isinstance(executor, cf.Executor):
+        return
+    if isinstance(executor, bool) or not isinstance(executor, int):
+        raise TypeError(
+            f"random_search: executor must be None (one by one here), an int (a process pool of that size), "
+            f"a concurrent.futures.Executor or a dask.distributed Client, not {type(executor).__name__}"
+        )
+    if executor < 1:
+        raise ValueError(f"random_search: executor={executor!r}; a process pool needs at least 1 process")
+
+
 def backend_for(executor: Any) -> Backend:
     """The backend for ``random_search``'s ``executor`` argument."""
+    check_executor(executor)
     if executor is None:
         return Serial()
-    if isinstance(executor, bool) or (isinstance(executor, int) and executor < 1):
-        raise ValueError(
-            f"random_search: executor={executor!r}; give None, a number of processes >= 1, an Executor or a Dask Client"
-        )
     if isinstance(executor, int):
         return Futures(executor)
     if isinstance(executor, cf.Executor):
         return Futures(executor)
-    if is_dask_client(executor):
-        return Dask(executor)
-    raise TypeError(
-        f"random_search: executor must be None (one by one here), an int (a process pool of that size), "
-        f"a concurrent.futures.Executor or a dask.distributed Client, not {type(executor).__name__}"
-    )
+    return Dask(executor)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .distributions import Distribution
-from .executors import Backend, Dask, Futures, Lost, backend_for, check_picklable
+from .executors import Backend, Dask, Futures, Lost, backend_for, check_executor, check_picklable
 from .pruners import Pruner
 from .result import SearchResult
 from .storage import Storage, decode_value, encode_value
@@ -102,11 +102,7 @@ class _Options:
             )
         if callback is not None and not callable(callback):
             raise TypeError(f"random_search: callback must be a function of a TrialResult, got {callback!r}")
-        if executor is not None and not isinstance(executor, int):
-            backend_for(executor)  # only checks the type here: nothing is started
-        elif isinstance(executor, (bool, int)):
-            if isinstance(executor, bool) or executor < 1:
-                raise ValueError(f"random_search: executor={executor!r}; a process pool needs at least 1 process")
+        check_executor(executor)
         self.objective = objective
         self.metric = metric
         self.mode = mode
