@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
 
-from .report import Row, environment, environment_lines, limit_blas_threads, measure, report_lines, to_json
+from .report import (
+    Row,
+    environment,
+    environment_lines,
+    limit_blas_threads,
+    measure,
+    progress_line,
+    report_lines,
+    to_json,
+)
 from .workloads import TARGETS, WORKLOADS, Sizes, Skip
 
 
@@ -64,18 +74,14 @@ def run(argv: Sequence[str] | None = None) -> list[Row]:
             cases = WORKLOADS[name](sizes)
         except Skip as why:
             doc = (WORKLOADS[name].__doc__ or "").strip().splitlines()[0]
-            rows.append(Row(name, doc, "-", TARGETS[name], skipped=str(why)))
+            rows.append(Row(name, doc, "-", TARGETS.get(name, math.nan), skipped=str(why)))
             print(f"{name}: skipped: {why}", flush=True)
             continue
         for case in cases:
             t0 = time.perf_counter()
             row = measure(case, args.repeats, memory=not args.no_memory)
             rows.append(row)
-            print(
-                f"{case.key}: {row.ratio:.2f}× NumPy ({time.perf_counter() - t0:.1f} s)"
-                f"{'' if row.agrees else '  RESULTS DISAGREE'}",
-                flush=True,
-            )
+            print(progress_line(row, time.perf_counter() - t0), flush=True)
     print()
     print("\n".join(report_lines(rows, env, args.repeats)))
     print(f"\n(total {time.perf_counter() - start:.0f} s)")

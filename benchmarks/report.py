@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import gc
+import math
 import os
 import platform
 import statistics
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .workloads import Case
+from .workloads import Case, Report
 
 #: Environment variables this machine sets that slow OpenBLAS down.
 SLOW_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -52,6 +53,8 @@ class Row:
     extra_s: dict[str, float] = field(default_factory=dict)
     note: str = ""
     skipped: str = ""
+    figures: dict[str, float] = field(default_factory=dict)  # a Report's measurements
+    lines: list[str] = field(default_factory=list)  # a Report's printed lines
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -61,8 +64,15 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def measure(case: Case, repeats: int, memory: bool = True) -> Row:
-    """Warm up and compare both sides, time them interleaved, then measure peak memory."""
+def measure(case: Case | Report, repeats: int, memory: bool = True) -> Row:
+    """Warm up and compare both sides, time them interleaved, then measure peak memory.
+
+    A :class:`Report` measures itself: its figures and lines go in the row as they are.
+    """
+    if isinstance(case, Report):
+        row = Row(case.key, case.title, "report", math.nan, repeats=repeats)
+        row.figures, row.lines, row.passed = case.run(repeats)
+        return row
     row = Row(case.key, case.title, case.unit, case.target, repeats=repeats, note=case.note)
     # The warm-up calls start from identical state: their results must agree.
     _, fw_result = _timed(case.framework)
@@ -198,6 +208,8 @@ def table_lines(rows: list[Row]) -> list[str]:
     header = ["", "workload", "unit", "framework", "NumPy", "ratio", "target", "", "agree (max diff)"]
     body = []
     for r in rows:
+        if r.lines:  # a report: printed below the table
+            continue
         if r.skipped:
             body.append([r.key, r.title, r.unit, "-", "-", "-", f"≤ {r.target:g}×", "skipped", r.skipped.split(":")[0]])
             continue
@@ -263,14 +275,26 @@ def report_lines(rows: list[Row], env: dict[str, Any], repeats: int) -> list[str
         "ratio: median of the back-to-back pairs' framework / hand-written NumPy; same process, data, dtype "
         "and initial weights. 'agree': the warm-up results (losses, weights, gradients) of both sides."
     )
-    lines += ["", *table_lines(rows)]
+    if any(not r.lines for r in rows):
+        lines += ["", *table_lines(rows)]
     mem = memory_lines(rows)
     if mem:
         lines += ["", "Peak memory allocated during one training step (tracemalloc):", *mem]
     extra = extra_lines(rows)
     if extra:
         lines += ["", *extra]
+    for r in rows:
+        if r.lines:
+            lines += ["", f"{r.key}: {r.title} (not a ratio to NumPy):", *r.lines]
     return lines
+
+
+def progress_line(row: Row, seconds: float) -> str:
+    """What is printed as each case finishes."""
+    if row.lines:
+        status = "targets met" if row.passed else "a target missed" if row.passed is False else "done"
+        return f"{row.key}: {status} ({seconds:.1f} s)"
+    return f"{row.key}: {row.ratio:.2f}× NumPy ({seconds:.1f} s){'' if row.agrees else '  RESULTS DISAGREE'}"
 
 
 def to_json(rows: list[Row], env: dict[str, Any], repeats: int, quick: bool) -> dict[str, Any]:

@@ -84,6 +84,19 @@ class Case:
         return max_discrepancy(fw, np_)
 
 
+@dataclass
+class Report:
+    """A workload measured its own way, not as a ratio to NumPy (the search's overhead, say).
+
+    ``run(repeats)`` returns ``(figures, lines, passed)``: named measurements (for the JSON),
+    the lines to print, and whether every target was met (None: no target).
+    """
+
+    key: str
+    title: str
+    run: Callable[[int], tuple[dict[str, float], list[str], bool | None]]
+
+
 def max_discrepancy(fw: Result, np_: Result) -> float:
     """Largest scaled difference between two result dicts with the same keys."""
     if fw.keys() != np_.keys():
@@ -434,13 +447,23 @@ def fit_loop(s: Sizes) -> list[Case]:
     return cases(s)
 
 
+# ============================================================== SEARCH
+
+
+def search(s: Sizes) -> list[Report]:
+    """Hyperparameter search: overhead per trial (serial, pool, Dask) and the speed-up on 2 workers."""
+    from .search_bench import run
+
+    return [Report("SEARCH", "optim.search overhead and parallel speed-up", lambda repeats: run(s.quick, repeats))]
+
+
 #: The issue's targets: framework time / NumPy time (W1: / the hand-written loop).
 TARGETS = {"W1": 100.0, "W2": 1.3, "W3": 1.05, "W4": 3.0, "W5": 8.0, "W6": 1.5}
 TARGETS["W7"] = 1.2
 TARGETS["FIT"] = 1.05
 
 #: The workloads by name, in the order the report shows them.
-WORKLOADS: dict[str, Callable[[Sizes], list[Case]]] = {
+WORKLOADS: dict[str, Callable[[Sizes], list[Case] | list[Report]]] = {
     "W1": w1,
     "W2": w2,
     "W3": w3,
@@ -449,4 +472,5 @@ WORKLOADS: dict[str, Callable[[Sizes], list[Case]]] = {
     "W6": w6,
     "W7": w7,
     "FIT": fit_loop,
+    "SEARCH": search,  # a report (search_bench.py), not a ratio
 }

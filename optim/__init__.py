@@ -8,6 +8,9 @@ Swapping the optimizer is one line::
     opt = optim.Adam(params, lr=0.001)
 """
 
+import importlib
+from typing import Any
+
 from .adam import Adam
 from .checkpoint import load, save
 from .momentum import Momentum
@@ -38,3 +41,9 @@ __all__ = [
     "save",
     "load",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "search":  # imported on first use: `optim.search` works after a plain `import optim`
+        return importlib.import_module(f"{__name__}.search")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

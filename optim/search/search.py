@@ -1,0 +1,510 @@
+"""``random_search`` and ``coarse_to_fine``: the driver that hands out trials and records them."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import os
+import warnings
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .distributions import Distribution
+from .executors import Backend, Dask, Futures, Lost, backend_for, check_executor, check_picklable
+from .pruners import Pruner
+from .result import SearchResult
+from .storage import Storage, decode_value, encode_value
+from .trial import COMPLETE, FAILED, PRUNED, Outcome, Task, TrialResult, sample_params
+
+Objective = Callable[[dict[str, Any], Any], Any]
+
+
+# ============================================================== checking the arguments
+
+
+def _check_int(value: Any, what: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"random_search: {what} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_space(space: Any, where: str = "random_search") -> dict[str, Distribution]:
+    if not isinstance(space, Mapping):
+        raise TypeError(f"{where}: space must be a dict of name -> distribution, got {type(space).__name__}")
+    if not space:
+        raise ValueError(
+            f"{where}: the space is empty; give at least one hyperparameter, e.g. {{'lr': LogUniform(1e-4, 1)}}"
+        )
+    for name, dist in space.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{where}: space keys must be strings (parameter names), got {name!r}")
+        if not isinstance(dist, Distribution):
+            raise TypeError(
+                f"{where}: space[{name!r}] is {dist!r}, not a distribution; use Uniform, LogUniform, "
+                "OneMinusLogUniform, IntUniform or Choice (Choice([value]) for a fixed value)"
+            )
+    return dict(space)
+
+
+def _check_objective(objective: Any) -> None:
+    if not callable(objective):
+        raise TypeError(f"random_search: objective must be a function objective(params, trial), got {objective!r}")
+    try:
+        signature = inspect.signature(objective)
+    except (TypeError, ValueError):  # some builtins and C functions have none: trust them
+        return
+    try:
+        signature.bind({}, None)
+    except TypeError:
+        raise ValueError(
+            f"random_search: the objective {getattr(objective, '__name__', objective)}{signature} must accept two "
+            "arguments, (params, trial)"
+        ) from None
+
+
+class _Options:
+    """The validated arguments shared by ``random_search`` and ``coarse_to_fine``."""
+
+    def __init__(
+        self,
+        objective: Objective,
+        metric: str,
+        mode: str,
+        seed: int | None,
+        executor: Any,
+        storage: str | os.PathLike[str] | None,
+        pruner: Pruner | None,
+        retries: int,
+        callback: Callable[[TrialResult], Any] | None,
+    ) -> None:
+        _check_objective(objective)
+        if not isinstance(metric, str) or not metric:
+            raise ValueError(
+                f"random_search: metric must be a non-empty string (a name the objective returns), got {metric!r}"
+            )
+        if mode not in ("max", "min"):
+            raise ValueError(f"random_search: mode must be 'max' or 'min', got {mode!r}")
+        if seed is not None:
+            _check_int(seed, "seed", 0)
+        _check_int(retries, "retries", 0)
+        if pruner is not None and not isinstance(pruner, Pruner):
+            raise TypeError(
+                f"random_search: pruner must be a MedianPruner, a SuccessiveHalving (or another Pruner) or None, "
+                f"got {pruner!r}"
+            )
+        if storage is not None and not isinstance(storage, (str, os.PathLike)):
+            raise TypeError(
+                f"random_search: storage must be a file path (e.g. 'search.sqlite') or None, got {storage!r}"
+            )
+        if callback is not None and not callable(callback):
+            raise TypeError(f"random_search: callback must be a function of a TrialResult, got {callback!r}")
+        check_executor(executor)
+        self.objective = objective
+        self.metric = metric
+        self.mode = mode
+        self.seed = seed
+        self.executor = executor
+        self.storage = storage
+        self.pruner = pruner
+        self.retries = int(retries)
+        self.callback = callback
+
+
+# ============================================================== the driver
+
+
+class _Driver:
+    """Runs the rounds of one search: hands out trials, retries lost ones, records every result.
+
+    Trials are submitted a few at a time (as many as there are workers with a pruner, so that
+    each new trial is handed the freshest curves; a few per worker without, to hide the round
+    trip), and every result is written to the storage the moment it arrives.
+    """
+
+    def __init__(self, options: _Options, space: dict[str, Distribution]) -> None:
+        self.o = options
+        self.space = space
+        self.store = Storage(options.storage) if options.storage is not None else None
+        try:
+            seed = options.seed
+            if seed is None and self.store is not None:
+                seed = self.store.meta().get("seed")  # resume a search that drew its own seed
+            if seed is None:
+                seed = int(np.random.SeedSequence().entropy)
+            if self.store is not None:
+                self.store.agree(seed, options.metric, options.mode)
+            self.seed = seed
+            self.done: dict[int, TrialResult] = self.store.trials() if self.store is not None else {}
+            self.backend: Backend = backend_for(options.executor)
+        except BaseException:
+            self._close_store()
+            raise
+        if isinstance(self.backend, (Futures, Dask)) and self.backend.remote:
+            dumps = None
+            if isinstance(self.backend, Dask):
+                from distributed.protocol.pickle import dumps
+            for what, obj in (("objective", options.objective), ("pruner", options.pruner)):
+                if obj is not None:
+                    try:
+                        check_picklable(what, obj, *([dumps] if dumps else []))
+                    except TypeError:
+                        self.close(interrupted=True)
+                        raise
+        self.spaces: dict[int, dict[str, Distribution]] = {}
+        self.numbers: list[int] = []
+        self.checked = False  # a returned result has been seen holding the metric
+        self.curves = [self._curve(t) for t in self.done.values() if t.status in (COMPLETE, PRUNED)]
+
+    def _curve(self, t: TrialResult) -> list[tuple[float, float]]:
+        return [(p["step"], p[self.o.metric]) for p in t.curve if self.o.metric in p]
+
+    def _close_store(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def close(self, interrupted: bool = False) -> None:
+        try:
+            if hasattr(self, "backend"):
+                self.backend.close(interrupted)
+        finally:
+            self._close_store()
+
+    # ------------------------------------------------------------------ one round
+    def run_round(self, round: int, space: dict[str, Distribution], numbers: Sequence[int]) -> None:
+        o = self.o
+        self.spaces[round] = space
+        self.numbers.extend(numbers)
+        if self.store is not None:
+            self.store.agree_round(round, space)
+        todo: deque[int] = deque()
+        for n in numbers:
+            previous = self.done.get(n)
+            if previous is not None and previous.round != round:
+                raise ValueError(
+                    f"storage: trial {n} in {self.store.path if self.store else 'the storage'} belongs to round "
+                    f"{previous.round}, not {round}: the file holds another search; give this one another file"
+                )
+            if previous is None or previous.status == FAILED:  # a failure is tried again on resume
+                todo.append(n)
+            else:  # the recorded trial: its parameters as drawn (objects, not their stored form)
+                drawn = sample_params(space, self.seed, n)
+                if {k: decode_value(encode_value(v)) for k, v in drawn.items()} != previous.params:
+                    raise ValueError(
+                        f"storage: trial {n} in {self.store.path if self.store else 'the storage'} tried "
+                        f"{previous.params}, but this search draws {drawn} for it: the file holds another search; "
+                        "give this one another file"
+                    )
+                previous.params = drawn
+        params = {n: sample_params(space, self.seed, n) for n in todo}
+        backend = self.backend
+        limit = backend.workers * (1 if o.pruner is not None else backend.depth)
+        isolate = isinstance(backend, Futures)  # a broken pool loses every trial in it: rerun suspects alone
+        in_flight: dict[Any, int] = {}
+        suspects: deque[int] = deque()
+        losses: Counter[int] = Counter()
+        attempts: Counter[int] = Counter()
+
+        def submit(n: int) -> None:
+            attempts[n] += 1
+            task = Task(
+                o.objective,
+                n,
+                round,
+                params[n],
+                self.seed,
+                o.metric,
+                o.mode,
+                o.pruner,
+                list(self.curves) if o.pruner is not None else [],
+                remote=backend.remote,
+            )
+            in_flight[backend.submit(task)] = n
+
+        try:
+            while todo or suspects or in_flight:
+                if suspects:
+                    if not in_flight:
+                        submit(suspects.popleft())
+                else:
+                    while todo and len(in_flight) < limit:
+                        submit(todo.popleft())
+                for handle in backend.wait(list(in_flight)):
+                    n = in_flight.pop(handle)
+                    try:
+                        outcome = backend.outcome(handle)
+                    except Lost as lost:
+                        if not lost.alone:  # lost with others: run it again, alone, uncharged
+                            suspects.append(n)
+                            continue
+                        losses[n] += 1
+                        if losses[n] > o.retries:
+                            self._finish(self._lost(n, round, params[n], lost, losses[n], attempts[n]))
+                        elif isolate:
+                            suspects.appendleft(n)
+                        else:
+                            todo.appendleft(n)
+                        continue
+                    self._finish(self._result(n, round, params[n], outcome, attempts[n]))
+        except BaseException as err:
+            interrupted = isinstance(err, KeyboardInterrupt)
+            if interrupted:  # keep what has already finished
+                for handle in [h for h in in_flight if backend.ready(h)]:
+                    n = in_flight.pop(handle)
+                    try:
+                        outcome = backend.outcome(handle)
+                        if not outcome.interrupted:
+                            self._finish(self._result(n, round, params[n], outcome, attempts[n]))
+                    except Exception:
+                        pass  # lost, or a contract problem: not recorded; it runs again on resume
+            backend.cancel(list(in_flight))
+            raise
+
+    # ------------------------------------------------------------------ results
+    def _result(self, n: int, round: int, params: dict[str, Any], outcome: Outcome, attempts: int) -> TrialResult:
+        if outcome.interrupted:
+            raise KeyboardInterrupt(f"trial {n} was interrupted")
+        metric = self.o.metric
+        value: float | None = None
+        metrics: dict[str, float] = {}
+        error = outcome.error
+        if error is not None:
+            status = FAILED
+        elif outcome.problem is not None:
+            if not self.checked:
+                raise ValueError(
+                    f"random_search: {outcome.problem} (trial {n}, the first to return: the search stops here "
+                    "and records nothing of it)"
+                )
+            status, error = FAILED, f"ValueError: {outcome.problem}"
+        else:
+            metrics = outcome.metrics or {}
+            if metric in metrics:
+                value = metrics[metric]
+                self.checked = True
+            else:  # a pruned trial that returned nothing: its last reported value
+                reported = [p[metric] for p in outcome.curve if metric in p]
+                value = reported[-1] if reported else None
+            status = PRUNED if outcome.pruned else COMPLETE
+            if value is not None and not math.isfinite(value):
+                status = "diverged"
+        return TrialResult(
+            number=n,
+            params=params,
+            value=value,
+            metrics=metrics,
+            status=status,
+            error=error,
+            curve=outcome.curve,
+            seconds=outcome.seconds,
+            round=round,
+            attempts=attempts,
+        )
+
+    def _lost(self, n: int, round: int, params: dict[str, Any], lost: Lost, losses: int, attempts: int) -> TrialResult:
+        error = (
+            f"WorkerLost: the worker running this trial died {losses} time(s) (retries={self.o.retries}); "
+            f"last time {lost.reason}. A process that is killed, runs out of memory or calls os._exit loses its trial."
+        )
+        return TrialResult(n, params, None, {}, FAILED, error, [], 0.0, round, attempts)
+
+    def _finish(self, result: TrialResult) -> None:
+        self.done[result.number] = result
+        if self.store is not None:
+            self.store.add(result)
+        if result.status in (COMPLETE, PRUNED):
+            self.curves.append(self._curve(result))
+        if self.o.callback is not None:
+            self.o.callback(result)
+
+    def result(self, space: dict[str, Distribution]) -> SearchResult:
+        trials = [self.done[n] for n in sorted(set(self.numbers)) if n in self.done]
+        return SearchResult(
+            trials,
+            metric=self.o.metric,
+            mode=self.o.mode,
+            seed=self.seed,
+            space=space,
+            spaces=dict(self.spaces),
+            path=None if self.o.storage is None else os.fspath(self.o.storage),
+        )
+
+
+def _run(options: _Options, space: dict[str, Distribution], rounds: Callable[[_Driver], None]) -> SearchResult:
+    driver = _Driver(options, space)
+    interrupted = True
+    try:
+        rounds(driver)
+        interrupted = False
+        return driver.result(space)
+    finally:
+        driver.close(interrupted=interrupted)
+
+
+# ============================================================== the public functions
+
+
+def random_search(
+    objective: Objective,
+    space: Mapping[str, Distribution],
+    n_trials: int = 50,
+    metric: str = "value",
+    mode: str = "max",
+    seed: int | None = 0,
+    executor: Any = None,
+    storage: str | os.PathLike[str] | None = None,
+    pruner: Pruner | None = None,
+    retries: int = 0,
+    callback: Callable[[TrialResult], Any] | None = None,
+) -> SearchResult:
+    """Random search: ``n_trials`` trials, each with parameters drawn at random from ``space``.
+
+    Random, never a grid: with 25 trials over two hyperparameters, a 5 × 5 grid tries only 5
+    values of the one that matters; random trials try 25.
+
+    **The objective** is called as ``objective(params, trial)``; it trains with ``params``
+    (a dict), may report its learning curve with ``trial.report(step, **metrics)`` and stop
+    early when ``trial.should_stop()``, and returns a dict of metrics holding ``metric`` (or a
+    float, which is ``metric``). ``mode="max"`` keeps the largest value, ``"min"`` the smallest.
+
+    **Seeds**: trial ``i`` draws its parameters from ``numpy.random.SeedSequence(seed)``'s
+    ``i``-th child (:func:`sample_params`), and ``trial.rng`` from that child's first child:
+    the same seed gives the same trials, and a deterministic objective the same results, on
+    every executor. ``seed=None`` draws a fresh seed (``result.seed`` says which).
+
+    **executor**: ``None`` runs the trials one by one in this process; an int ``n`` a process
+    pool of ``n`` made for the search (fresh interpreters: a script needs the usual
+    ``if __name__ == "__main__":`` guard); any ``concurrent.futures.Executor``; or a Dask
+    ``distributed.Client``, for a cluster or a ``LocalCluster`` on this machine: the same call
+    runs on a laptop or a cluster. In other processes the objective must be picklable: a function
+    defined at the top level of a module (a process pool checks this first and says so).
+
+    **Failures never stop the search**: a trial that raises is recorded as ``"failed"`` with its
+    traceback; one whose value is NaN or infinite as ``"diverged"``; a trial lost with its worker
+    (the process died) runs again, up to ``retries`` times, then is recorded as failed. When a
+    process pool breaks, every trial in it is lost and the pool is replaced; those trials run
+    again one at a time, uncharged, so that a retry is only counted against the trial that
+    killed its worker. A KeyboardInterrupt (Ctrl-C, or raised by the objective) stops the search:
+    it propagates after the trials that had finished are recorded.
+
+    **The metric** is checked on the first result that comes back: if the objective returns a
+    dict without ``metric`` (or something that is not a number or a dict of numbers), the search
+    stops at once with a ValueError saying what it returned, and records nothing of that trial
+    (so the corrected objective starts clean). A later trial that does so is recorded as failed.
+    Every other mistake in the arguments raises before any trial runs.
+
+    **storage** (a path, e.g. ``"search.sqlite"``): every finished trial is written to that SQLite
+    file the moment it finishes (only this process writes). Stopped half way by Ctrl-C or a crash,
+    the same call with the same storage resumes: trials on disk are not run again, except failed
+    ones (often a fixed bug or a lost machine), which are. The file refuses a search with another
+    seed, metric, mode or space. :func:`load` reads it back.
+
+    **pruner**: ``MedianPruner`` or ``SuccessiveHalving`` stop trials whose curve is behind
+    (status ``"pruned"``, curve kept); see :mod:`optim.search.pruners` for how the curves reach
+    other processes. ``callback(trial_result)`` is called here as each trial finishes.
+
+    >>> from optim import search
+    >>> def objective(params, trial):
+    ...     return -(np.log10(params["lr"]) + 2) ** 2          # best at lr = 0.01
+    >>> result = search.random_search(objective, {"lr": search.LogUniform(1e-4, 1.0)}, n_trials=20)
+    >>> len(result.trials), 0.003 < result.best_params["lr"] < 0.03
+    (20, True)
+    """
+    space = _check_space(space)
+    n_trials = _check_int(n_trials, "n_trials", 1)
+    options = _Options(objective, metric, mode, seed, executor, storage, pruner, retries, callback)
+    return _run(options, space, lambda d: d.run_round(1, space, range(n_trials)))
+
+
+def coarse_to_fine(
+    objective: Objective,
+    space: Mapping[str, Distribution],
+    rounds: int = 3,
+    n_trials: int | Sequence[int] = 25,
+    top: int = 5,
+    margin: float = 0.5,
+    **options: Any,
+) -> SearchResult:
+    """Coarse to fine: round 1 samples the whole ``space``; each later round samples the box
+    around the ``top`` best trials of all rounds before it (:meth:`SearchResult.zoom` with
+    ``margin``, on each parameter's own scale, inside the original bounds).
+
+    ``n_trials`` is the number of trials per round, or one number per round (e.g. ``[30, 15,
+    15]``). The other keywords are :func:`random_search`'s (``metric``, ``mode``, ``seed``,
+    ``executor``, ``storage``, ``pruner``, ``retries``, ``callback``); one pool or client serves
+    every round. Trials are numbered across rounds and carry their ``round``; resuming from
+    ``storage`` redoes the zooms from the recorded trials, so it picks up in any round. If a
+    round ends with no complete trial, the next one searches the same space again (with a warning).
+
+    >>> from optim import search
+    >>> def objective(params, trial):
+    ...     return -(np.log10(params["lr"]) + 2) ** 2
+    >>> result = search.coarse_to_fine(objective, {"lr": search.LogUniform(1e-4, 1.0)}, rounds=2, n_trials=10)
+    >>> [t.round for t in result.trials].count(2), result.spaces[2]["lr"].high < 1.0
+    (10, True)
+    """
+    space = _check_space(space, "coarse_to_fine")
+    rounds = _check_int(rounds, "rounds", 1)
+    if isinstance(n_trials, Sequence):
+        counts = [_check_int(n, "n_trials", 1) for n in n_trials]
+        if len(counts) != rounds:
+            raise ValueError(f"coarse_to_fine: n_trials has {len(counts)} entries for {rounds} rounds")
+    else:
+        counts = [_check_int(n_trials, "n_trials", 1)] * rounds
+    top = _check_int(top, "top", 1)
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin >= 0:
+        raise ValueError(f"coarse_to_fine: margin must be a number >= 0, got {margin!r}")
+    known = set(inspect.signature(random_search).parameters) - {"objective", "space", "n_trials"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"coarse_to_fine: unknown option(s) {unknown}; the options are {sorted(known)}")
+    defaults = {k: p.default for k, p in inspect.signature(random_search).parameters.items() if k in known}
+    opts = _Options(objective, **{**defaults, **options})
+
+    def run(driver: _Driver) -> None:
+        current, start = space, 0
+        for r, count in enumerate(counts, start=1):
+            if r > 1:
+                so_far = driver.result(space)
+                if any(t.status == COMPLETE for t in so_far.trials):
+                    current = so_far.zoom(top=top, margin=margin)
+                else:
+                    warnings.warn(
+                        f"coarse_to_fine: no trial of rounds 1-{r - 1} completed; round {r} searches the same space",
+                        RuntimeWarning,
+                        stacklevel=4,
+                    )
+            driver.run_round(r, current, range(start, start + count))
+            start += count
+
+    return _run(opts, space, run)
+
+
+def load(path: str | os.PathLike[str]) -> SearchResult:
+    """The :class:`SearchResult` recorded in a search's storage file (read only; never unpickled).
+
+    Parameter values come back as they were drawn (numbers, strings, tuples, ...); a Choice
+    option that is another kind of object comes back as its ``repr``.
+    """
+    with Storage(path, readonly=True) as store:
+        meta = store.meta()
+        spaces = store.spaces()
+        trials = sorted(store.trials().values(), key=lambda t: t.number)
+    if "metric" not in meta or not spaces:
+        raise ValueError(f"search.load: {os.fspath(path)} holds no search yet")
+    return SearchResult(
+        trials,
+        metric=meta["metric"],
+        mode=meta["mode"],
+        seed=meta["seed"],
+        space=spaces[min(spaces)],
+        spaces=spaces,
+        path=os.fspath(path),
+    )
+
+
+__all__ = ["random_search", "coarse_to_fine", "load"]

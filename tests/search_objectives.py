@@ -1,0 +1,78 @@
+"""Objectives for tests/test_search.py, in a small module of their own: process-pool and Dask
+workers import it to unpickle them, and it imports nothing heavier than NumPy."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+
+def bowl(params: dict[str, Any], trial: Any) -> dict[str, float]:
+    """Deterministic: best at lr = 0.01; a learning curve of 4 steps; uses trial.rng."""
+    target = -((np.log10(params["lr"]) + 2.0) ** 2)
+    noise = 1e-3 * trial.rng.standard_normal()
+    score = 0.0
+    for step in range(4):
+        score = target * (4 - step) / 4 + noise + target
+        trial.report(step, score=score, loss=-score)
+    return {"score": score, "loss": -score}
+
+
+def climb(params: dict[str, Any], trial: Any) -> dict[str, float]:
+    """A curve that rises with the step, higher for larger ``q``; stops when told to."""
+    score = 0.0
+    for step in range(6):
+        score = params["q"] * (step + 1)
+        trial.report(step, score=score)
+        if trial.should_stop():
+            break
+    return {"score": score}
+
+
+def raise_when(params: dict[str, Any], trial: Any) -> float:
+    """Fails for small lr, diverges (NaN) for large lr, inf for the very largest."""
+    lr = params["lr"]
+    if lr < 1e-3:
+        raise RuntimeError(f"lr {lr:.3g} is too small")
+    if lr > 0.3:
+        return float("inf") if lr > 0.6 else float("nan")
+    return -lr
+
+
+def interrupt_at(params: dict[str, Any], trial: Any, *, log: str, at: int) -> float:
+    """Logs each call; raises KeyboardInterrupt at trial ``at`` while the file ``log + '.stop'`` exists."""
+    with open(log, "a") as f:
+        f.write(f"{trial.number}\n")
+    if trial.number == at and os.path.exists(log + ".stop"):
+        raise KeyboardInterrupt
+    return -((np.log10(params["lr"]) + 2.0) ** 2)
+
+
+def crash_at(params: dict[str, Any], trial: Any, *, at: int) -> float:
+    """Kills the whole process at trial ``at`` (a crash of the search itself, when run serially)."""
+    if trial.number == at:
+        os._exit(3)
+    return -((np.log10(params["lr"]) + 2.0) ** 2)
+
+
+def kill_worker(
+    params: dict[str, Any], trial: Any, *, folder: str, once: tuple[int, ...], always: tuple[int, ...]
+) -> float:
+    """Kills its worker process: on the first attempt for trials in ``once``, every time for ``always``."""
+    marker = os.path.join(folder, f"attempt-{trial.number}")
+    first = not os.path.exists(marker)
+    with open(marker, "a") as f:
+        f.write("x")
+    if trial.number in always or (trial.number in once and first):
+        os._exit(1)
+    return -((np.log10(params["lr"]) + 2.0) ** 2)
+
+
+def no_metric(params: dict[str, Any], trial: Any) -> dict[str, float]:
+    return {"loss": params["lr"]}
+
+
+def metric_missing_later(params: dict[str, Any], trial: Any) -> dict[str, float]:
+    return {"loss": params["lr"]} if trial.number == 3 else {"score": params["lr"]}
