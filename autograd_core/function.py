@@ -28,10 +28,15 @@ Non-differentiable arguments (an axis, a shape, an index) are passed to ``apply`
 as keywords and reach ``forward`` as keywords; keep what ``backward`` needs on
 ``self``.
 
-Two class attributes say what ``backward`` reads, for changed-in-place detection
-(``versions.py``): ``saves_inputs = False`` when it never reads the input values (only
-their shapes), ``saves_output = False`` when it never reads ``out``. Both default to
-True, which is always safe.
+Two class attributes say what ``backward`` reads, in either mode: ``saves_inputs =
+False`` when it never reads the input values (only their shapes and dtypes),
+``"others"`` when input ``i`` is read only for the gradients of the *other* inputs (a
+product: ``d(ab)/da = b``), and ``saves_output = False`` when it never reads ``out``.
+Both default to True, which is always safe. A node keeps only what its derivative
+reads, as a hand-written backward would: a value it never reads (an array coming from
+another op, not a constant) is replaced by a zero-memory stand-in of the same shape
+and dtype, so it is freed as soon as nothing else needs it; and changed-in-place
+detection (``versions.py``) checks only what is read.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ class Function:
     #: The op's name, used in error messages and graph drawings.
     name: str = "function"
     #: Whether ``backward`` reads the input values / the output (see the module docstring).
-    saves_inputs: bool = True
+    saves_inputs: bool | str = True
     saves_output: bool = True
     #: A weak reference to the output tensor whose ``.grad`` backward should fill
     #: (``Tensor.retain_grad``); weak, so that the tensor and its node form no cycle.
@@ -125,9 +130,12 @@ class Function:
         t.grad = None
         t.name = None
         if track and _state.enabled:
-            fn.parents = tuple(parents)
-            fn.inputs = tuple(raw)
-            fn.out = out
+            fn.parents = parents = tuple(parents)
+            if out.ndim == 0 or fn.saves_inputs is True:  # (scalars cost nothing to keep)
+                fn.inputs = tuple(raw)
+            else:
+                fn.inputs = _kept_inputs(fn.saves_inputs, raw, parents)
+            fn.out = out if fn.saves_output or out.ndim == 0 else _stand_in(out)
             fn.stamp = _versions.clock  # for changed-in-place detection
             if _anomaly.active:
                 fn.trace = _anomaly.caller()
@@ -140,6 +148,34 @@ class Function:
 
 
 _new = object.__new__
+
+
+def _kept_inputs(rule: bool | str, raw: list[Any], parents: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The inputs a node keeps (see the module docstring): constants always, and arrays that
+    come from another op or a leaf only when its derivative reads them."""
+    kept = []
+    for i, (x, p) in enumerate(zip(raw, parents)):
+        if p is not None and type(x) is np.ndarray:
+            if not rule or not any(q is not None for j, q in enumerate(parents) if j != i):
+                x = _stand_in(x)
+        kept.append(x)
+    return tuple(kept)
+
+
+_STAND_INS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
+
+
+def _stand_in(x: np.ndarray) -> np.ndarray:
+    """A read-only, zero-memory array of ``x``'s shape and dtype (zero strides over one
+    element): what a node keeps of a value its derivative never reads, so that the engine
+    still knows its shape and dtype. One per shape and dtype, shared."""
+    key = (x.shape, x.dtype)
+    stand_in = _STAND_INS.get(key)
+    if stand_in is None:
+        if len(_STAND_INS) >= 4096:  # many shapes (varying batch sizes): start again
+            _STAND_INS.clear()
+        stand_in = _STAND_INS[key] = np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape)
+    return stand_in
 
 
 def _float_output(out: np.ndarray, raw: list[Any]) -> np.ndarray:

@@ -29,6 +29,7 @@ class DenseFn(Function):
     and ``g`` for b, which the engine sums over the batch like any broadcast operand.
     """
 
+    saves_inputs = "others"  # g Wᵀ reads W, xᵀ g reads x
     saves_output = False
 
     name = "dense"

@@ -438,7 +438,6 @@ class WindowSum(Function):
 
     name = "window_sum"
     saves_inputs = False  # linear: the derivative reads only the weights (and the output's layout)
-    saves_output = False
 
     def forward(self, x, weights, win):
         self.win, self.weights = win, weights

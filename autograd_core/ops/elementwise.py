@@ -40,6 +40,7 @@ class Subtract(Function):
 
 
 class Multiply(Function):
+    saves_inputs = "others"  # d(ab)/da = b: each input is read only for the other's gradient
     saves_output = False
 
     def forward(self, a, b):
@@ -242,15 +243,16 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """max(x, 0); the gradient at 0 is 0."""
+    """max(x, 0); the gradient at 0 is 0. The mask comes from the output (out > 0 exactly where
+    x > 0), so the input need not be kept: a Dense layer's pre-activation is freed at once."""
 
-    saves_output = False
+    saves_inputs = False
 
     def forward(self, x):
         return np.maximum(x, 0)
 
     def backward(self, g, out, x):
-        return g * (x > 0)
+        return g * (out > 0)
 
 
 class LeakyRelu(Function):
