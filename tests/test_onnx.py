@@ -782,6 +782,11 @@ def test_bad_arguments():
         ag.export_onnx(lambda: Tensor(1.0))
     with pytest.raises(ValueError, match="in_features"):
         nn.export_onnx(nn.Sequential(nn.ReLU()), None)
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Dense(2, 3))
+    with pytest.raises(ValueError, match=r"starts with Conv2d, so it takes images.*ag.export_onnx\(model, example\)"):
+        nn.export_onnx(cnn, None)
+    with pytest.raises(ValueError, match="starts with Embedding, so it takes integer indices"):
+        nn.export_onnx(nn.Sequential(nn.Embedding(5, 2), nn.Dense(2, 2)), None)
     with pytest.raises(TypeError, match="dtype"):
         nn.export_onnx(nn.Dense(2, 2), None, dtype=np.int32)
 
