@@ -28,9 +28,11 @@ and ``output`` the name its result must be written to. The built-in forms sit in
 table ``ONNX_FORMS`` (op name → emitter), filled with ``@onnx_form("name")``, so a new
 op's form is a few lines::
 
-    @onnx_form("conv2d")  # if its forward keeps stride and padding on self
-    def _conv2d(b, fn, inputs, output):
-        b.op("Conv", *inputs, out=output, strides=[fn.stride] * 2, pads=[fn.padding] * 4)
+    @onnx_form("max_pool2d")  # its forward keeps the window's geometry on self.win
+    def _max_pool2d(b, fn, inputs, output):
+        w = fn.win
+        b.op("MaxPool", inputs[0], out=output, kernel_shape=[w.kh, w.kw], strides=[w.sh, w.sw],
+             pads=[w.ph, w.pw, w.ph, w.pw])
 
 A user-defined ``Function`` supplies its form as a method with the same arguments::
 
@@ -134,6 +136,9 @@ class OnnxBuilder:
         self._names: set[str] = set()
         self._produced: set[str] = set()
         self._consts: dict[Any, tuple[Any, str]] = {}
+        #: Integer example inputs (index inputs): id of the array ``f`` received → graph input name.
+        self.index_inputs: dict[int, str] = {}
+        self._masks: dict[int, str] = {}  # id of a zero-safe where's mask → its name in the graph
 
     # ------------------------------------------------------------------ names and facts
     def fresh(self, hint: str = "v") -> str:
@@ -250,7 +255,8 @@ class OnnxBuilder:
         constant, else a ``Cast`` node."""
         dtype = np.dtype(dtype)
         if out is None:
-            if self._dtypes.get(name) == dtype:
+            known = self._dtypes.get(name)
+            if known is not None and known == dtype:  # (np.dtype("float64") == None is True)
                 return name
             if name in self.initializers:
                 return self.const(self.initializers[name].astype(dtype), name=name)
@@ -315,7 +321,7 @@ def _same_dtype(op_type: str) -> Emitter:
 for _name, _op_type in {
     "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "maximum": "Max", "minimum": "Min",
     "neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "sin": "Sin", "cos": "Cos", "tanh": "Tanh",
-    "sigmoid": "Sigmoid", "relu": "Relu", "abs": "Abs", "matmul": "MatMul",
+    "sigmoid": "Sigmoid", "relu": "Relu", "abs": "Abs", "matmul": "MatMul", "clone": "Identity",
 }.items():  # fmt: skip
     ONNX_FORMS[_name] = _same_dtype(_op_type)
 
@@ -337,6 +343,30 @@ def _power(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
         b.op("Pow", base, b.cast(xs[1], dt), out=out)
 
 
+@onnx_form("log1p")
+def _log1p(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
+    # ONNX has no Log1p: log(1 + x) loses the digits of x below the dtype's epsilon (absolute error ≤ ε)
+    dt = b.dtype(out)
+    b.op("Log", b.op("Add", b.cast(xs[0], dt), b.const(1, dt, name="one")), out=out)
+
+
+@onnx_form("expm1")
+def _expm1(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
+    dt = b.dtype(out)  # ONNX has no Expm1: exp(x) - 1, absolute error ≤ ε as for log1p
+    b.op("Sub", b.op("Exp", b.cast(xs[0], dt)), b.const(1, dt, name="one"), out=out)
+
+
+@onnx_form("leaky_relu")
+def _leaky_relu(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
+    dt = b.dtype(out)
+    x = b.cast(xs[0], dt)
+    if float(np.float32(fn.slope)) == fn.slope or dt != np.float64:
+        b.op("LeakyRelu", x, out=out, alpha=float(fn.slope))
+    else:  # LeakyRelu's alpha is a float32 attribute: in float64 a slope such as 0.01 would be rounded
+        zero = b.const(0, dt, name="zero")
+        b.op("Where", b.op("Greater", x, zero), x, b.op("Mul", x, b.const(fn.slope, dt, name="slope")), out=out)
+
+
 @onnx_form("cast")
 def _cast(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
     b.cast(xs[0], b.dtype(out), out=out)
@@ -345,7 +375,15 @@ def _cast(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
 @onnx_form("where")
 def _where(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
     dt = b.dtype(out)
-    b.op("Where", b.const(fn.cond, bool, name="cond"), b.cast(xs[0], dt), b.cast(xs[1], dt), out=out)
+    cond = b._masks.get(id(fn.cond))
+    if cond is None and getattr(fn, "zero_safe", False) and fn.parents[1] is not None:
+        # std's and norm's where(s == 0, 1, s) (see zero_safe): the mask s == 0 is computed in the
+        # graph, so the model is right for inputs with zeros elsewhere (or none)
+        cond = b.op("Equal", xs[1], b.const(0, b.dtype(xs[1]), name="zero"))
+        b._masks[id(fn.cond)] = cond  # the where(s == 0, 0, f(...)) that follows has the same mask
+    if cond is None:
+        cond = b.const(fn.cond, bool, name="cond")
+    b.op("Where", cond, b.cast(xs[0], dt), b.cast(xs[1], dt), out=out)
 
 
 @onnx_form("clip")
@@ -384,6 +422,38 @@ for _name, _op_type in {
     "sum": "ReduceSum", "mean": "ReduceMean", "max": "ReduceMax", "min": "ReduceMin", "logsumexp": "ReduceLogSumExp",
 }.items():  # fmt: skip
     ONNX_FORMS[_name] = _reduction(_op_type)
+
+
+@onnx_form("var")
+def _var(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
+    # as ours: shift by each slice's first element (a constant slice gives exactly 0), centre, Σc² / (n - ddof)
+    dt = b.dtype(out)
+    x, dims = b.cast(xs[0], dt), b.dims(xs[0])
+    axes = _axes(fn.axis, len(dims)) if dims else ()
+    axes = list(range(len(dims)) if axes is None else axes)
+    if axes:
+        ones = b.const(np.ones(len(axes), dtype=np.int64), name="ends")
+        at = b.const(np.array(axes, dtype=np.int64), name="axes")
+        first = b.op("Slice", x, b.const(np.zeros(len(axes), dtype=np.int64), name="starts"), ones, at)
+        c = b.op("Sub", x, first)
+        c = b.op("Sub", c, b.reduce("ReduceMean", c, axes, keepdims=True))
+        squares = b.reduce("ReduceSum", b.op("Mul", c, c), axes, keepdims=fn.keepdims)
+    else:  # over no axes: every element is its own slice
+        c = b.op("Sub", x, x)
+        squares = b.op("Mul", c, c)
+    fixed = int(np.prod([dims[a].size for a in axes if dims[a].static]))
+    moving = [a for a in axes if not dims[a].static]
+    if not moving:
+        b.op("Div", squares, b.const(max(fixed - fn.ddof, 0), dt, name="count"), out=out)
+        return
+    # the count follows the batch: n from the input's run-time shape, then max(n - ddof, 0) as NumPy
+    sizes = b.op("Gather", b.op("Shape", x), b.const(np.array(moving, dtype=np.int64), name="axes"))
+    n = b.cast(b.reduce("ReduceProd", sizes, None, keepdims=False), dt)
+    if fixed != 1:
+        n = b.op("Mul", n, b.const(fixed, dt, name="count"))
+    if fn.ddof:
+        n = b.op("Relu", b.op("Sub", n, b.const(fn.ddof, dt, name="ddof")))
+    b.op("Div", squares, n, out=out)
 
 
 @onnx_form("softmax", "logsoftmax")
@@ -471,7 +541,7 @@ def _getitem(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
                 "depends on the data. Use ag.where(mask, x, 0) to keep the shape, or index with integers "
                 "(np.flatnonzero(mask)) when the selection is fixed"
             )
-        if isinstance(p, np.ndarray) and p.ndim == 0:
+        if isinstance(p, np.ndarray) and p.ndim == 0 and id(p) not in b.index_inputs:
             p = int(p)  # NumPy treats a 0-d integer array as an integer
         parts.append(p)
     used = sum(p is not None and p is not Ellipsis for p in parts)
@@ -505,7 +575,9 @@ def _getitem(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
         elif isinstance(p, slice):
             w += 1
         elif isinstance(p, np.ndarray):
-            steps.append(("Gather", [b.const(p.astype(np.int64), name="indices")], {"axis": w}))
+            given = b.index_inputs.get(id(p))  # an index input of the graph, or a constant
+            indices = given if given is not None else b.const(p.astype(np.int64), name="indices")
+            steps.append(("Gather", [indices], {"axis": w}))
             at = w
             w += p.ndim
         else:
@@ -539,6 +611,67 @@ def _slice_bounds(s: slice) -> tuple[int, int, int]:
     return (_INT64_MAX if s.start is None else int(s.start)), (_INT64_MIN if s.stop is None else int(s.stop)), step
 
 
+# ---------------------------------------------------------------- images (batch, channels, height, width)
+# onnxruntime's CPU provider has no double Conv or AveragePool: in float64 they are written as what they
+# compute, from the kh·kw shifted views of the padded image (a matrix product, a sum); MaxPool has both.
+
+
+def _window_attrs(win: Any) -> dict[str, list[int]]:
+    return {"kernel_shape": [win.kh, win.kw], "strides": [win.sh, win.sw], "pads": [win.ph, win.pw, win.ph, win.pw]}
+
+
+def _shifted_views(b: OnnxBuilder, x: str, win: Any) -> list[str]:
+    """The image ``x`` zero-padded, seen from each window offset ``(i, j)`` (in the order ``i·kw + j``):
+    ``xp[:, :, i::sh, j::sw]`` cut to the output's ``Ho × Wo``, for an image of any size."""
+    if win.ph or win.pw:
+        x = b.op("Pad", x, b.const(np.array([0, 0, win.ph, win.pw] * 2, dtype=np.int64), name="pads"))
+    axes = b.const(np.array([2, 3], dtype=np.int64), name="axes")
+    steps = b.const(np.array([win.sh, win.sw], dtype=np.int64), name="steps")
+    views = []
+    for i in range(win.kh):
+        for j in range(win.kw):
+            # offset i's last window starts kh - 1 - i rows before the end: stop there
+            ends = [-(win.kh - 1 - i) or _INT64_MAX, -(win.kw - 1 - j) or _INT64_MAX]
+            starts = b.const(np.array([i, j], dtype=np.int64), name="starts")
+            views.append(b.op("Slice", x, starts, b.const(np.array(ends, dtype=np.int64), name="ends"), axes, steps))
+    return views
+
+
+@onnx_form("conv2d")
+def _conv2d(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
+    dt, win = b.dtype(out), fn.win
+    x, w, *bias = (b.cast(v, dt) for v in xs)
+    if dt != np.float64:
+        b.op("Conv", x, w, *bias, out=out, **_window_attrs(win))
+        return
+    # im2col: the views side by side, (N, kh·kw·C, Ho, Wo), times W as a (kh·kw·C, O) matrix
+    o, c = (d.size for d in b.dims(xs[1])[:2])
+    cols = b.op("Transpose", b.op("Concat", *_shifted_views(b, x, win), axis=1), perm=[0, 2, 3, 1])
+    shape = b.const(np.array([win.kh * win.kw * c, o], dtype=np.int64), name="shape")
+    y = b.op("MatMul", cols, b.op("Reshape", b.op("Transpose", w, perm=[2, 3, 1, 0]), shape))  # (N, Ho, Wo, O)
+    if bias:
+        y = b.op("Add", y, bias[0])
+    b.op("Transpose", y, out=out, perm=[0, 3, 1, 2])
+
+
+@onnx_form("max_pool2d")
+def _max_pool2d(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
+    # MaxPool leaves the padding out of every window, as our -inf padding does (no window is all padding)
+    b.op("MaxPool", b.cast(xs[0], b.dtype(out)), out=out, **_window_attrs(fn.win))
+
+
+@onnx_form("avg_pool2d")
+def _avg_pool2d(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
+    dt, win = b.dtype(out), fn.win
+    if isinstance(fn.weights, (list, tuple)) or fn.weights != 1.0 / (win.kh * win.kw):
+        raise NotImplementedError(f"export_onnx: {b.current}: a window sum with weights other than 1/(kh·kw)")
+    x = b.cast(xs[0], dt)
+    if dt != np.float64:  # the padding counts as zeros: every window is divided by kh·kw
+        b.op("AveragePool", x, out=out, count_include_pad=1, **_window_attrs(win))
+        return
+    b.op("Mul", b.op("Sum", *_shifted_views(b, x, win)), b.const(fn.weights, dt, name="weight"), out=out)
+
+
 # ---------------------------------------------------------------- layers and losses
 
 
@@ -553,10 +686,17 @@ def _batch_norm_eval(b: OnnxBuilder, fn: Any, xs: list[str], out: str) -> None:
     dt = b.dtype(out)
     x, gamma, beta, mean, var = (b.cast(v, dt) for v in xs)
     ndim = len(b.dims(xs[0]))
-    if tuple(fn.axes) != (0, *range(2, ndim)):  # features not on axis 1, ONNX's channel axis
-        raise NotImplementedError(
-            f"export_onnx: {b.current}: batch norm over axes {fn.axes} of a {ndim}-D input has no ONNX form"
-        )
+    if ndim < 2 or tuple(fn.axes) != (0, *range(2, ndim)):  # the features are not on ONNX's channel axis, 1
+        if fn.kept is not None:
+            raise NotImplementedError(
+                f"export_onnx: {b.current}: batch norm over axes {tuple(fn.axes)} of a {ndim}-D input has no ONNX "
+                "form: BatchNormalization keeps axis 1 (the channels); move the features there (transpose)"
+            )
+        # statistics that broadcast as they are (over the leading axes): our maths, elementwise
+        scale = b.op("Div", gamma, b.op("Sqrt", b.op("Add", var, b.const(fn.eps, dt, name="eps"))))
+        shift = b.op("Sub", beta, b.op("Mul", mean, scale))
+        b.op("Add", b.op("Mul", x, scale), shift, out=out)
+        return
     # BatchNormalization's epsilon is a float32 attribute; in float64 the rest of ε goes into the variance
     eps32 = float(np.float32(fn.eps))
     if dt == np.float64 and eps32 != fn.eps:
@@ -610,7 +750,8 @@ class _Trace:
     """One run of ``f``: its tracked inputs, its outputs, and the recorded ops in forward order."""
 
     def __init__(self, f: Callable[..., Any], arrays: list[np.ndarray], where: str) -> None:
-        self.inputs = [Tensor(a, requires_grad=True) for a in arrays]
+        # integer arrays (indices) are given as they are: a Tensor holds floats
+        self.inputs = [Tensor(a, requires_grad=True) if a.dtype.kind == "f" else a.copy() for a in arrays]
         with enable_grad():
             result = f(*self.inputs)
         many = isinstance(result, (tuple, list))
@@ -645,7 +786,21 @@ class _Trace:
     def uses_inputs(self) -> bool:
         if any(id(t) in self.input_ids for t in self.outputs):
             return True
+        if self.indices_used():
+            return True
         return any(isinstance(p, Tensor) and id(p) in self.input_ids for n in self.nodes for p in n.parents)
+
+    def indices_used(self) -> set[int]:
+        """The integer inputs (by position) that an op received as they are: as an input, or in
+        the index of a ``getitem``. One that was converted first (``idx + 1``, ``int(i)``) is not."""
+        ids = {id(x): j for j, x in enumerate(self.inputs) if not isinstance(x, Tensor)}
+        used = set()
+        for n in self.nodes if ids else ():
+            parts = list(n.inputs)
+            if n.name == "getitem":
+                parts += list(n.index) if isinstance(n.index, tuple) else [n.index]
+            used.update(ids[id(p)] for p in parts if id(p) in ids)
+        return used
 
 
 def _forward_order(roots: list[Any]) -> list[Any]:
@@ -768,7 +923,11 @@ def export_onnx(
     Parameters and other captured arrays become initializers (a module's named after its
     ``state_dict`` keys); the example inputs become the graph inputs ``input_names``
     (``"input"``, or ``"input_0"``, ``"input_1"``, ...) and keep their floating dtype;
-    the outputs (``"output"``, ...) keep theirs.
+    the outputs (``"output"``, ...) keep theirs. An integer example is an index input
+    (``int64`` in the graph): ``f`` receives it as a NumPy integer array, since a Tensor
+    holds floats, and must index with it as it is (``nn.Embedding``, ``w[index]``)::
+
+        ag.export_onnx(nn.Sequential(nn.Embedding(100, 8), nn.Flatten()), np.zeros((2, 5), np.int64))
 
     ``dynamic_axes``: the axes of the inputs that may have another size at run time, axis
     0 (``"batch"``) by default; ``()`` fixes every shape. ``f`` is traced once more per
@@ -817,7 +976,7 @@ def export_onnx(
     opset = int(opset)
     if not example_inputs:
         raise ValueError(f"{where}: give at least one example input, e.g. export_onnx(model, x[:2])")
-    arrays = [as_float_array(x, what=f"{where}: example input {j}") for j, x in enumerate(example_inputs)]
+    arrays = [_example(x, f"{where}: example input {j}") for j, x in enumerate(example_inputs)]
     input_names = _names(input_names, len(arrays), "input", where)
     axes = _dynamic_axes(dynamic_axes, where)
     symbols = []  # (name, axis, inputs that have it, its size in the examples)
@@ -840,6 +999,16 @@ def export_onnx(
         if owner is not None:
             owner.eval()
         base = _Trace(f, arrays, where)
+        used = base.indices_used()
+        for j, a in enumerate(arrays):
+            if a.dtype.kind != "f" and j not in used:
+                raise ValueError(
+                    f"{where}: example input {j} holds integers, so it is an index input (int64 in the graph, "
+                    "for nn.Embedding or w[index]), but f did not index with it as it was given: it computed with "
+                    "it or converted it first (i + 1, i.astype(float), int(i), a layer's cast), which a graph "
+                    "cannot follow. Index with the array f receives; for float data give a float example "
+                    "(x.astype(np.float32))"
+                )
         if not base.uses_inputs():
             raise ValueError(
                 f"{where}: the outputs of f do not depend on its inputs: was the result computed under "
@@ -894,6 +1063,20 @@ def export_onnx(
         data = model.SerializeToString()
         atomic_write(path, lambda fh: fh.write(data))
     return model
+
+
+def _example(x: Any, what: str) -> np.ndarray:
+    """An example input as an array: integers as int64 (an index input), anything else as floats."""
+    if not isinstance(x, Tensor):
+        try:
+            a = np.asarray(x)
+        except ValueError:
+            a = None  # ragged: as_float_array says so
+        if a is not None and a.dtype.kind in "iu":
+            if a.dtype.kind == "u" and a.size and a.max() > _INT64_MAX:
+                raise ValueError(f"{what}: integers above {_INT64_MAX} do not fit the graph's int64 indices")
+            return a.astype(np.int64)
+    return as_float_array(x, what=what)
 
 
 def _is_module(obj: Any) -> bool:
@@ -986,6 +1169,8 @@ def _write(
         b._names.add(name)
     value_info = onnx.helper.make_tensor_value_info
     for j, (x, name) in enumerate(zip(trace.inputs, input_names)):
+        if not isinstance(x, Tensor):
+            b.index_inputs[id(x)] = name
         b._declare(name, x.dtype, dims[("input", j)])
         b.graph_inputs.append(value_info(name, b.onnx_dtype(x.dtype), list(b.shape(name) or ())))
 
@@ -1011,7 +1196,9 @@ def _write(
                 if type(raw) in (int, float, bool) and dt.kind == "f":
                     value = np.asarray(raw, dtype=dt)  # a Python number takes the op's dtype, as in NumPy
                 named = node.named_inputs.get(k)
-                if id(raw) in names:  # a module's buffer (running statistics): its own initializer, by name
+                if id(raw) in b.index_inputs:  # an integer input, given to the op as it is
+                    xs.append(b.index_inputs[id(raw)])
+                elif id(raw) in names:  # a module's buffer (running statistics): its own initializer, by name
                     xs.append(b._initializer(("leaf", id(raw)), raw, raw, names[id(raw)]))
                 else:
                     xs.append(b.const(value, name=named.name if named is not None else "const"))

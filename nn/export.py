@@ -9,6 +9,8 @@ import numpy as np
 
 from autograd_core import export_onnx as _export_onnx
 
+from .conv import Conv2d
+from .embedding import Embedding
 from .layers import Dense
 from .module import Module
 
@@ -41,7 +43,13 @@ def export_onnx(
     if dtype.kind != "f":
         raise TypeError(f"{where}: dtype is the input's floating dtype (np.float32 or np.float64), got {dtype}")
     if in_features is None:
-        first = next((m for m in model.modules() if isinstance(m, Dense)), None)
+        first = next((m for m in model.modules() if isinstance(m, (Dense, Conv2d, Embedding))), None)
+        if isinstance(first, (Conv2d, Embedding)):
+            what = "images" if isinstance(first, Conv2d) else "integer indices"
+            raise ValueError(
+                f"{where}: {type(model).__name__} starts with {type(first).__name__}, so it takes {what}, not "
+                "(batch, features) rows: export it with ag.export_onnx(model, example), an example batch such as x[:2]"
+            )
         if first is None:
             raise ValueError(
                 f"{where}: cannot tell how many features {type(model).__name__} takes (it has no Dense layer); "

@@ -8,6 +8,7 @@ dtype under test), the shapes of its inputs (``"n"`` is the batch) and their dom
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import Callable
@@ -54,7 +55,8 @@ def assert_same(ours: Any, theirs: list[np.ndarray], dtype: Any) -> float:
         assert b.shape == a.shape and b.dtype == a.dtype
         np.testing.assert_allclose(b, a.data, rtol=TOL[dtype], atol=TOL[dtype])
         if a.size:
-            worst = max(worst, float(np.max(np.abs(b.astype(np.float64) - a.data) / np.maximum(1, np.abs(a.data)))))
+            with np.errstate(invalid="ignore"):  # inf - inf where both are inf
+                worst = max(worst, float(np.max(np.abs(b.astype(np.float64) - a.data) / np.maximum(1, np.abs(a.data)))))
     return worst
 
 
@@ -66,7 +68,16 @@ DOMAINS: dict[str, Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]]
     "away": lambda rng, s: rng.choice([-1.0, 1.0], size=s) * rng.uniform(0.1, 3.0, size=s),
     "unit": lambda rng, s: rng.uniform(0.0, 1.0, size=s),
     "prob": lambda rng, s: (lambda e: e / e.sum(axis=-1, keepdims=True))(np.exp(rng.normal(size=s))),
+    "small": lambda rng, s: rng.choice([-1.0, 1.0], size=s) * 10.0 ** rng.uniform(-9, 0, size=s),
+    "flat": lambda rng, s: _every_other(rng.normal(size=s), rng.normal()),  # some examples constant
+    "zeros": lambda rng, s: _every_other(rng.normal(size=s), 0.0),  # some examples all zero
+    "index": lambda rng, s: rng.integers(0, 10, size=s),  # int64: an index input
 }
+
+
+def _every_other(x: np.ndarray, value: float) -> np.ndarray:
+    x[::2] = value
+    return x
 
 
 @dataclass
@@ -93,14 +104,20 @@ class Case:
         rng = np.random.default_rng(seed)
         domains = self.domains if isinstance(self.domains, list) else [self.domains] * len(self.inputs)
         shapes = [tuple(n if d == "n" else d for d in s) for s in self.inputs]
-        return [DOMAINS[d](rng, s).astype(dtype) for s, d in zip(shapes, domains)]
+        arrays = [DOMAINS[d](rng, s) for s, d in zip(shapes, domains)]
+        return [a if a.dtype.kind == "i" else a.astype(dtype) for a in arrays]
+
+
+def tensors(xs: list[np.ndarray], **kw: Any) -> list[Any]:
+    """What f is called with: floats as Tensors, integer indices as they are (as export_onnx gives them)."""
+    return [Tensor(x, **kw) if x.dtype.kind == "f" else x for x in xs]
 
 
 def C(name: str, body: Callable[..., Any], *inputs: tuple[Any, ...], **kw: Any) -> Case:
     return Case(name, body, list(inputs) or [("n", 3)], **kw)
 
 
-N3, N34 = ("n", 3), ("n", 3, 4)
+N3, N34, IMG = ("n", 3), ("n", 3, 4), ("n", 2, 6, 5)
 
 CASES = [
     # ---- elementwise, with broadcasting against weights, constants and a second input
@@ -131,6 +148,11 @@ CASES = [
     C("sigmoid", lambda x: (4 * x).sigmoid()),
     C("relu", lambda x: x.relu()),
     C("abs", lambda x: x.abs()),
+    C("log1p", lambda x: x.log1p(), domains="small"),
+    C("expm1", lambda x: ag.expm1(x), domains="small"),
+    C("leaky_relu", lambda x: ag.leaky_relu(x, 0.01)),  # 0.01 is no float32: not LeakyRelu's alpha in float64
+    C("leaky_relu exact slope", lambda x: nn.LeakyReLU(0.25)(x)),
+    C("clone", lambda x: x.clone() * 2),
     C("clip", lambda x: x.clip(-0.5, 0.8)),
     C("clip low", lambda x: ag.clip(x, low=0.1)),
     C("clip array bounds", lambda x, lo: ag.clip(x, lo, lo + 1.0), N3, weights=(("c", (3,)),)),
@@ -151,6 +173,20 @@ CASES = [
     C("logsumexp all", lambda x: ag.logsumexp(x), N3),
     C("var", lambda x: x.var(axis=0), N34),
     C("var all", lambda x: ag.var(x), N3),
+    C("var ddof", lambda x: ag.var(x, axis=-1, ddof=1), N34),
+    C("var ddof batch axis", lambda x: x.var(axis=(0, 2), ddof=1, keepdims=True), N34),  # n - ddof from Shape
+    C("var ddof all", lambda x: x.var(ddof=2), N34),
+    C("var constant slices", lambda x: x.var(axis=(1, 2)), N34, domains="flat"),
+    C("var no axes", lambda x: ag.var(x, axis=()), N3),
+    # std and norm are 0 with gradient 0 at zeros (a where on s == 0): examples with and without them
+    C("std", lambda x: x.std(axis=1), N34, domains="flat"),
+    C("std all", lambda x: ag.std(x), N3),
+    C("std ddof batch axis", lambda x: ag.std(x, axis=(0, 2), ddof=1), N34, domains="flat"),
+    C("norm", lambda x: x.norm(axis=1), N3, domains="zeros"),
+    C("norm all", lambda x: ag.norm(x), N34),
+    C("norm ord 3", lambda x: x.norm(ord=3, axis=-1, keepdims=True), N34, domains="zeros"),
+    C("norm matrix", lambda x: ag.norm(x, axis=(1, 2)), N34, domains="zeros"),
+    C("norm inf", lambda x: ag.norm(x, ord=np.inf, axis=1), N3),
     C("softmax", lambda x: x.softmax(), N34),
     C("softmax axis 1", lambda x: ag.softmax(x, axis=1), N34),
     C("log_softmax", lambda x: x.log_softmax(axis=-1), N3),
@@ -193,9 +229,47 @@ CASES = [
     C("stack", lambda x: ag.stack([x, x.exp()], axis=1), N3),
     C("stack batch axis", lambda x, y: ag.stack([x, y]), N3, N3),
     C("stack last", lambda x: ag.stack([x, -x, x * x], axis=-1), N34),
+    # ---- images: convolution and pooling
+    C("conv2d", lambda x, w, b: ag.conv2d(x, w, b), IMG, weights=(("w", (3, 2, 3, 3)), ("w", (3,)))),
+    C(
+        "conv2d stride padding",
+        lambda x, w: ag.conv2d(x, w, stride=(2, 1), padding=(1, 2)),
+        IMG,
+        weights=(("w", (4, 2, 2, 3)),),
+    ),
+    C(
+        "conv2d 1x1 stride",
+        lambda x, w, b: ag.conv2d(x, w, b, stride=2),
+        IMG,
+        weights=(("w", (3, 2, 1, 1)), ("c", (3,))),
+    ),
+    C("conv2d input weight", lambda x, w: ag.conv2d(x, w.exp(), padding=1), IMG, weights=(("w", (1, 2, 3, 3)),)),
+    C("max_pool2d", lambda x: ag.max_pool2d(x, 2), IMG),  # a column left over
+    C("max_pool2d overlapping padded", lambda x: ag.max_pool2d(x, 3, stride=(1, 2), padding=1), IMG),
+    C("avg_pool2d", lambda x: nn.AvgPool2d(2)(x), IMG),
+    C("avg_pool2d overlapping padded", lambda x: ag.avg_pool2d(x, (3, 2), stride=1, padding=(1, 1)), IMG),
+    C("Flatten", lambda x: nn.Flatten()(x), IMG),
+    # ---- integer index inputs (int64 in the graph)
+    C("index input", lambda i, w: w[i], N3, weights=(("w", (10, 4)),), domains="index"),
+    C(
+        "index input and float input",
+        lambda i, x, w: (w[i] * x).sum(axis=-1),
+        N3,
+        N34,
+        weights=(("w", (10, 4)),),
+        domains=["index", "real"],
+    ),
+    C("index input on axis 1", lambda i, w: w[:, i], N3, weights=(("w", (4, 10)),), domains="index"),
+    C("index input in arithmetic", lambda i, x: x * i, N3, N3, domains=["index", "real"]),
     # ---- layers and losses (fused ops)
     C("dense", lambda x, w, b: DenseFn.apply(x, w, b), N3, weights=(("w", (3, 5)), ("w", (5,)))),
     C("batch_norm (batch statistics)", lambda x, g, b: nn.batch_norm(x, g, b), N3, weights=(("w", (3,)), ("w", (3,)))),
+    C(
+        "batch_norm per channel (batch statistics)",
+        lambda x, g, b: nn.batch_norm(x, g, b, axes=(0, 2, 3)),
+        ("n", 2, 3, 4),
+        weights=(("w", (2,)), ("w", (2,))),
+    ),
     C(
         "batch_norm_eval",
         lambda x, g, b, m, v: batch_norm_eval(x, g, b, m, np.abs(v) * 1e-3, eps=1e-5),
@@ -204,13 +278,19 @@ CASES = [
     ),
     C(
         "batch_norm_eval per channel",
-        lambda x, g, b, m, v: batch_norm_eval(x, g, b, m, np.abs(v), eps=1e-3),
+        lambda x, g, b, m, v: batch_norm_eval(x, g, b, m, np.abs(v), eps=1e-3, axes=(0, 2, 3)),
         ("n", 2, 3, 4),
-        weights=(("w", (2, 1, 1)), ("w", (2, 1, 1)), ("c", (2, 1, 1)), ("c", (2, 1, 1))),
+        weights=(("w", (2,)), ("w", (2,)), ("c", (2,)), ("c", (2,))),
     ),
     C(
-        "batch_norm_eval last axis",
-        lambda x, g, b, m, v: batch_norm_eval(x, g, b, m, np.abs(v), eps=1e-3),
+        "batch_norm_eval channels of sequences",
+        lambda x, g, b, m, v: batch_norm_eval(x, g, b, m, np.abs(v), eps=1e-3, axes=(0, 2)),
+        N34,
+        weights=(("w", (3,)), ("w", (3,)), ("c", (3,)), ("c", (3,))),
+    ),
+    C(
+        "batch_norm_eval last axis",  # statistics over the leading axes, not on axis 1: elementwise
+        lambda x, g, b, m, v: batch_norm_eval(x, g, b, m, np.abs(v), eps=1e-3, axes=(0, 1)),
         N34,
         weights=(("w", (4,)), ("w", (4,)), ("c", (4,)), ("c", (4,))),
     ),
@@ -234,14 +314,14 @@ def test_op_runs_in_onnxruntime_like_ours(case: Case, dtype: Any) -> None:
     for n in BATCHES if case.dynamic else (EXAMPLE,):
         xs = case.draw(n, dtype, seed=n)
         with ag.no_grad():
-            ours = f(*(Tensor(x) for x in xs))
+            ours = f(*tensors(xs))
         assert_same(ours, run(sess, *xs), dtype)
 
 
 def test_every_op_with_an_onnx_form_is_in_the_table():
     traced = set()
     for case in CASES:
-        xs = [Tensor(x, requires_grad=True) for x in case.draw(3, np.float64, seed=0)]
+        xs = tensors(case.draw(3, np.float64, seed=0), requires_grad=True)
         out = case.make(np.float64)(*xs)
         for t in out if isinstance(out, tuple) else (out,):
             stack = [t._node]
@@ -377,6 +457,152 @@ def test_example_inputs_are_not_touched():
     assert x.grad is None and x._node is None and np.array_equal(x.data, np.ones((2, 3)))
 
 
+# ============================================================== conv nets, embeddings
+
+
+def trained_cnn(dtype: Any, pool: type) -> nn.Sequential:
+    """The digits CNN's shape (examples/cnn_digits.py) with a BatchNorm2d, a few steps from its start."""
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1, rng=1, dtype=dtype),  # (n, 8, 8, 8)
+        nn.BatchNorm2d(8, dtype=dtype),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # (n, 8, 4, 4)
+        nn.Conv2d(8, 16, kernel_size=3, padding=1, rng=2, dtype=dtype),  # (n, 16, 4, 4)
+        nn.ReLU(),
+        pool(2),  # (n, 16, 2, 2)
+        nn.Flatten(),  # (n, 64)
+        nn.Dense(16 * 2 * 2, 10, init="xavier", rng=3, dtype=dtype),
+    )
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(48, 1, 8, 8)).astype(dtype)
+    y = rng.integers(0, 10, size=48)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    for i in range(0, 48, 16):  # running statistics and weights away from their start
+        opt.minimize(lambda i=i: nn.softmax_cross_entropy(model(x[i : i + 16]), y[i : i + 16]))
+    return model
+
+
+@pytest.mark.parametrize("pool", [nn.MaxPool2d, nn.AvgPool2d], ids=["max", "avg"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.filterwarnings("error")
+def test_cnn_runs_in_onnxruntime_like_ours_for_every_batch_size(dtype: Any, pool: type) -> None:
+    model = trained_cnn(dtype, pool)
+    proto = ag.export_onnx(model, np.zeros((EXAMPLE, 1, 8, 8), dtype))  # one export for every batch size
+    assert model.training  # its mode is back
+    ops = [n.op_type for n in proto.graph.node]
+    if dtype == np.float32:
+        second = "MaxPool" if pool is nn.MaxPool2d else "AveragePool"
+        assert ops == ["Conv", "BatchNormalization", "Relu", "MaxPool", "Conv", "Relu", second, "Reshape", "Gemm"]
+    else:  # onnxruntime has no double Conv or AveragePool: their maths instead
+        assert "Conv" not in ops and "AveragePool" not in ops and ops.count("MatMul") == 2
+        assert ops.count("BatchNormalization") == 1
+    stored = {i.name: list(i.dims) for i in proto.graph.initializer}
+    assert {"0.weight", "0.bias", "1.gamma", "4.weight", "8.bias"} <= set(stored)
+    assert stored["1.running_mean"] == [8]  # per channel: (C,)
+    dims = [
+        [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in (*proto.graph.input, *proto.graph.output)
+    ]
+    assert dims == [["batch", 1, 8, 8], ["batch", 10]]
+    sess = session(proto)
+    rng = np.random.default_rng(1)
+    model.eval()
+    for n in BATCHES:
+        x = rng.uniform(0, 1, size=(n, 1, 8, 8)).astype(dtype)
+        with ag.no_grad():
+            assert_same(model(x), run(sess, x), dtype)
+
+
+@pytest.mark.filterwarnings("error")
+def test_conv2d_keeps_other_image_sizes_dynamic():
+    """Height and width may be dynamic axes too: the float64 form does not depend on them."""
+    w = np.random.default_rng(0).normal(size=(2, 1, 3, 2))
+    f = lambda x: ag.avg_pool2d(ag.conv2d(x, w, stride=(2, 1), padding=1), 2, stride=1, padding=1)  # noqa: E731
+    for dtype in (np.float32, np.float64):
+        proto = ag.export_onnx(f, np.ones((2, 1, 7, 6), dtype), dynamic_axes=(0, 2, 3))
+        sess = session(proto)
+        for shape in ((1, 1, 5, 9), (3, 1, 8, 4)):
+            x = np.random.default_rng(1).normal(size=shape).astype(dtype)
+            with ag.no_grad():
+                assert_same(f(Tensor(x)), run(sess, x), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_embedding_model_takes_int64_indices(dtype: Any) -> None:
+    model = nn.Sequential(nn.Embedding(20, 4, rng=0, dtype=dtype), nn.Flatten(), nn.Dense(12, 3, rng=1, dtype=dtype))
+    proto = ag.export_onnx(model, np.array([[1, 5, 19], [0, 0, 7]]))  # integer examples: an int64 input
+    (given,) = proto.graph.input
+    assert given.type.tensor_type.elem_type == onnx.TensorProto.INT64
+    assert [d.dim_param or d.dim_value for d in given.type.tensor_type.shape.dim] == ["batch", 3]
+    assert [n.op_type for n in proto.graph.node] == ["Gather", "Reshape", "Gemm"]
+    sess = session(proto)
+    for n in BATCHES:
+        index = np.random.default_rng(n).integers(0, 20, size=(n, 3))
+        with ag.no_grad():
+            assert_same(model(index), run(sess, index), dtype)
+
+
+def test_integer_inputs_that_are_not_indices_are_refused():
+    with pytest.raises(ValueError, match="example input 0 holds integers, so it is an index input.*float example"):
+        ag.export_onnx(nn.Dense(3, 2), np.ones((2, 3), dtype=int))  # the layer casts it: float data
+    emb = nn.Embedding(10, 2)
+    with pytest.raises(ValueError, match="example input 1 holds integers.*i \\+ 1"):
+        ag.export_onnx(lambda x, i: x * emb(i + 1), np.ones((2, 3, 2)), np.ones((2, 3), dtype=np.int32))
+    with pytest.raises(ValueError, match="example input 0 holds integers"):
+        ag.export_onnx(lambda i: emb(i), np.int64(3))  # a single index becomes an int in the layer
+
+
+def test_var_divides_by_the_run_time_count():
+    """n - ddof follows the batch, and is never negative (NumPy's rule): 0/0 is NaN, x/0 is inf."""
+    for ddof in (1, 2):
+        f = lambda x, ddof=ddof: (x.var(axis=0, ddof=ddof), ag.var(x.sum(axis=0), ddof=ddof))  # noqa: E731
+        sess = session(ag.export_onnx(f, np.ones((4, 3))))
+        for n in (1, 2, 5):
+            x = np.random.default_rng(n).normal(size=(n, 3))
+            with ag.no_grad(), pytest.warns(RuntimeWarning) if n <= ddof else contextlib.nullcontext():
+                ours = f(Tensor(x))
+            assert_same(ours, run(sess, x), np.float64)
+
+
+def test_std_and_norm_compute_their_zero_mask_in_the_graph():
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    x[1] = 0.0  # norm 0: the zero-safe where enters the graph
+    proto = ag.export_onnx(lambda x: x.norm(axis=1), x)
+    assert "Equal" in [n.op_type for n in proto.graph.node]
+    assert not [i for i in proto.graph.initializer if i.name.startswith("cond")]  # no frozen mask
+    y = np.random.default_rng(1).normal(size=(6, 3))
+    y[[0, 4]] = 0.0  # zeros elsewhere
+    with ag.no_grad():
+        assert_same(Tensor(y).norm(axis=1), run(session(proto), y), np.float64)
+
+
+def test_forms_chosen_for_the_dtype():
+    ops = lambda f, dtype: [n.op_type for n in ag.export_onnx(f, np.ones((2, 3), dtype)).graph.node]  # noqa: E731
+    assert ops(lambda x: ag.leaky_relu(x, 0.01), np.float32) == ["LeakyRelu"]
+    assert ops(lambda x: ag.leaky_relu(x, 0.01), np.float64) == ["Greater", "Mul", "Where"]  # alpha is float32
+    assert ops(lambda x: ag.leaky_relu(x, 0.5), np.float64) == ["LeakyRelu"]
+    assert ops(lambda x: x.log1p(), np.float32) == ["Add", "Log"]
+    assert ops(lambda x: x.clone(), np.float32) == ["Identity"]
+
+
+def test_tiny_values_in_log1p_and_expm1():
+    """ONNX has no Log1p or Expm1: log(1 + x) and exp(x) - 1 are right to the dtype's epsilon, absolutely."""
+    x = np.array([[1e-12, -1e-9, 3e-8, 1e-6, -1e-4]])
+    for dtype, eps in ((np.float32, 2**-23), (np.float64, 2**-52)):
+        for f in (lambda t: t.log1p(), lambda t: t.expm1()):
+            theirs = run(session(ag.export_onnx(f, x.astype(dtype))), x.astype(dtype))[0]
+            with ag.no_grad():
+                ours = f(Tensor(x.astype(dtype))).numpy()
+            assert np.max(np.abs(theirs - ours)) <= eps
+
+
+def test_flatten_keeps_the_batch_symbolic():
+    proto = ag.export_onnx(nn.Flatten(), np.ones((4, 2, 3, 5)))
+    (shape,) = [i for i in proto.graph.initializer if i.name.startswith("shape")]
+    assert onnx.numpy_helper.to_array(shape).tolist() == [0, 30]
+    assert [d.dim_param or d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim] == ["batch", 30]
+
+
 # ============================================================== a user op
 
 
@@ -449,6 +675,27 @@ def test_op_without_onnx_form_is_named():
 
     with pytest.raises(NotImplementedError, match="op 'unindex'"):
         ag.export_onnx(lambda x: Unindex.apply(x, index=0, shape=(3, 2)), np.ones(2), dynamic_axes=())
+
+
+def test_gradient_only_ops_are_named():
+    from autograd_core.ops.conv import Conv2dTranspose, Conv2dWeightGrad, WindowScatter, WindowSum, conv_window
+
+    w = np.ones((1, 1, 3, 3))
+    win = conv_window((2, 1, 4, 4), w.shape, None, 1, 1)  # a 4×4 image stays 4×4
+    for name, f in {
+        "conv2d_transpose": lambda g: Conv2dTranspose.apply(g, w, win=win),
+        "conv2d_weight_grad": lambda x: Conv2dWeightGrad.apply(x, x, win=win),
+        "window_sum": lambda x: WindowSum.apply(x, weights=0.5, win=win),
+        "window_scatter": lambda g: WindowScatter.apply(g, weights=0.5, win=win),
+    }.items():
+        with pytest.raises(NotImplementedError, match=f"op '{name}' .* has no ONNX form"):
+            ag.export_onnx(f, np.ones((2, 1, 4, 4)))
+
+
+def test_batch_norm_off_the_channel_axis_is_refused():
+    f = lambda x: batch_norm_eval(x, np.ones(5), np.zeros(5), np.zeros(5), np.ones(5), axes=(0, 1, 3))  # noqa: E731
+    with pytest.raises(NotImplementedError, match=r"batch_norm_eval \(op #0\): batch norm over axes \(0, 1, 3\)"):
+        ag.export_onnx(f, np.ones((2, 3, 5, 4)))  # statistics (5,) along the rows of an image
 
 
 def test_boolean_mask_is_refused_clearly():
@@ -535,6 +782,11 @@ def test_bad_arguments():
         ag.export_onnx(lambda: Tensor(1.0))
     with pytest.raises(ValueError, match="in_features"):
         nn.export_onnx(nn.Sequential(nn.ReLU()), None)
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Dense(2, 3))
+    with pytest.raises(ValueError, match=r"starts with Conv2d, so it takes images.*ag.export_onnx\(model, example\)"):
+        nn.export_onnx(cnn, None)
+    with pytest.raises(ValueError, match="starts with Embedding, so it takes integer indices"):
+        nn.export_onnx(nn.Sequential(nn.Embedding(5, 2), nn.Dense(2, 2)), None)
     with pytest.raises(TypeError, match="dtype"):
         nn.export_onnx(nn.Dense(2, 2), None, dtype=np.int32)
 

@@ -486,4 +486,9 @@ def zero_safe(fn: Callable[[Tensor], Tensor], s: Tensor) -> Tensor:
     zero = s.data == 0
     if not s.requires_grad or not zero.any():
         return fn(s)
-    return Where.apply(0, fn(Where.apply(1, s, cond=zero)), cond=zero)
+    inner = Where.apply(1, s, cond=zero)
+    out = Where.apply(0, fn(inner), cond=zero)
+    for t in (inner, out):  # tells ONNX export that cond is s == 0 (computed in the graph), not a constant
+        if t._node is not None:
+            t._node.zero_safe = True
+    return out

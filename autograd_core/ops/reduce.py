@@ -95,7 +95,7 @@ class Var(Function):
 
     def forward(self, x, axis, ddof, keepdims):
         axes = tuple(range(x.ndim)) if axis is None else normalize_axis_tuple(axis, x.ndim)
-        self.axis = axis
+        self.axis, self.ddof, self.keepdims = axis, ddof, keepdims
         self.kept = _kept_shape(x.shape, axis)
         n = math.prod(x.shape[a] for a in axes)
         self.d = n - ddof if n > ddof else 0  # as NumPy: never negative
