@@ -19,7 +19,7 @@ import numpy as np
 
 from . import anomaly as _anomaly
 from . import versions
-from .grad_mode import _state
+from .grad_mode import grad_enabled
 from .tensor import Tensor
 
 FREED = (
@@ -80,6 +80,9 @@ def leaves(t: Tensor) -> list[Tensor]:
     return list(found.values())
 
 
+_ONES: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
+
+
 def _seed(t: Tensor, grad: Any, where: str, create_graph: bool) -> Any:
     if not t.requires_grad:
         raise RuntimeError(
@@ -93,7 +96,14 @@ def _seed(t: Tensor, grad: Any, where: str, create_graph: bool) -> Any:
                 f"shape {t.shape}. Reduce it first (e.g. y.sum().backward()) or pass grad= an array "
                 f"of shape {t.shape}"
             )
-        return np.ones(t.shape, dtype=t.dtype) if t.ndim else np.array(1, dtype=t.dtype)  # (faster than ones_like)
+        # A shared, read-only 1 of the right shape and dtype: VJPs never write into g, and a
+        # leaf never adopts it as its .grad (_owned), so one per shape will do, at no cost.
+        key = (t.data.shape, t.data.dtype)
+        one = _ONES.get(key)
+        if one is None:
+            one = _ONES[key] = np.ones(t.shape, dtype=t.dtype)
+            one.flags.writeable = False
+        return one
     if isinstance(grad, Tensor):
         if create_graph:
             g = grad
@@ -128,8 +138,7 @@ def _run(
     its shares are in: ``on_leaf(leaf, g, owned)``, where ``owned`` says that ``g`` is a
     fresh array nobody else holds, so it can be kept without a copy.
     """
-    prev_mode = _state.enabled
-    _state.enabled = create_graph  # record the VJPs only when asked to
+    mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the pass makes no reference cycles; collections would only cost time
     changes = versions.clock  # in-place changes so far: ops made before the latest one are checked
@@ -215,7 +224,7 @@ def _run(
             if not retain_graph:
                 node.inputs = node.out = node.saved = None  # release the saved arrays; parents stay
     finally:
-        _state.enabled = prev_mode
+        grad_enabled.reset(mode)
         if gc_was_enabled:
             gc.enable()
 
@@ -225,17 +234,18 @@ def _owned(gi: Any, g: Any, grads: tuple[Any, ...], inputs: tuple[Any, ...], out
 
     Not when it is a view (a broadcast or a reshape of something else), the upstream
     gradient passed straight through (``add`` does that), returned twice, or one of
-    the op's saved arrays.
+    the op's saved arrays. (Plain loops: generator expressions cost more than the checks.)
     """
-    return (
-        type(gi) is np.ndarray
-        and gi.base is None
-        and gi is not g
-        and gi is not out
-        and gi.flags.writeable
-        and sum(q is gi for q in grads) <= 1
-        and all(x is not gi for x in inputs)
-    )
+    if type(gi) is not np.ndarray or gi.base is not None or gi is g or gi is out:
+        return False
+    seen = 0
+    for q in grads:
+        if q is gi:
+            seen += 1
+    for x in inputs:
+        if x is gi:
+            return False
+    return seen == 1 and gi.flags.writeable
 
 
 def _which(inputs: tuple[Any, ...], x: Any) -> int:

@@ -48,7 +48,7 @@ import numpy as np
 
 from . import anomaly as _anomaly
 from . import versions as _versions
-from .grad_mode import _state
+from .grad_mode import grad_enabled
 from .tensor import DEFAULT_DTYPE, Tensor, as_float_array
 
 
@@ -129,7 +129,7 @@ class Function:
         t.data = out
         t.grad = None
         t.name = None
-        if track and _state.enabled:
+        if track and grad_enabled.get():
             fn.parents = parents = tuple(parents)
             if out.ndim == 0 or fn.saves_inputs is True:  # (scalars cost nothing to keep)
                 fn.inputs = tuple(raw)

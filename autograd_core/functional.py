@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .engine import gradients, leaves
-from .grad_mode import _state, enable_grad
+from .grad_mode import enable_grad, grad_enabled
 from .tensor import Tensor
 
 
@@ -67,7 +67,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
         else:
             # Record the backward pass only if something outside may differentiate it
             # again: an input the caller is tracking, or a tracked tensor f closes over.
-            create_graph = _state.enabled and any(id(leaf) not in fresh for leaf in leaves(out))
+            create_graph = grad_enabled.get() and any(id(leaf) not in fresh for leaf in leaves(out))
             grads = gradients(out, xs, create_graph=create_graph)
             if not create_graph:
                 out = out.detach()

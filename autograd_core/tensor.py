@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import versions as _versions
-from .grad_mode import _state
+from .grad_mode import grad_enabled
 
 DEFAULT_DTYPE = np.dtype(np.float64)
 
@@ -264,7 +264,7 @@ class Tensor:
     # ``w -= lr * w.grad``) or on tensors outside any graph. Each change bumps the version
     # counter, so a backward that needs the old values refuses instead of using the new ones.
     def _inplace(self, other: Any, op: str) -> Tensor:
-        if _state.enabled and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+        if grad_enabled.get() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
             if self.requires_grad and self._node is None:
                 raise RuntimeError(
                     f"in-place {op} on a leaf tensor that requires grad would hide the update from "
@@ -327,7 +327,7 @@ class Tensor:
         return _shape.getitem(self, index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        if _state.enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+        if grad_enabled.get() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
             raise RuntimeError(
                 "item assignment is not recorded, so the gradient would be lost; build the new "
                 "tensor with ag.where or ag.concatenate, or assign inside `with ag.no_grad():`"

@@ -17,7 +17,7 @@ import numpy as np
 
 from autograd_core import Tensor
 from autograd_core import versions as _versions
-from autograd_core.grad_mode import _state
+from autograd_core.grad_mode import grad_enabled
 
 ParamsLike = Iterable[Tensor] | Iterable[Mapping[str, Any]]
 
@@ -155,8 +155,7 @@ class Optimizer:
         its version, so a backward through a graph recorded before the step refuses to run
         (its saved values are gone) instead of computing a wrong gradient.
         """
-        prev_mode = _state.enabled
-        _state.enabled = False  # no_grad, without a context manager's calls (this runs every step)
+        mode = grad_enabled.set(False)  # no_grad, without a context manager's calls (this runs every step)
         try:
             for group, pairs in zip(self.param_groups, self._pairs):
                 wd = group["weight_decay"]
@@ -171,7 +170,7 @@ class Optimizer:
                     self.update(p, g, state, group)
                     _versions.bump(p.data)
         finally:
-            _state.enabled = prev_mode
+            grad_enabled.reset(mode)
 
     def _bad_grad(self, p: Tensor, g: Any) -> Exception:
         j = next(j for j, q in enumerate(self.params) if q is p)
