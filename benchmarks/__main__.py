@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .peers import Peer, start_peers
+from .peers import Peer, limit_cpus, start_peers
 from .report import (
     Row,
     environment,
@@ -86,6 +87,8 @@ def run(argv: Sequence[str] | None = None) -> list[Row]:
     sizes = Sizes.make(args.quick)
     limiter = limit_blas_threads(args.blas_threads, required=not args.peers) if args.blas_threads else None
     args.blas_threads_pinned = limiter is not None
+    # With peers, every process runs on the same CPUs, as many as threads (the peers inherit it).
+    cpus_before = limit_cpus(args.blas_threads) if args.peers else None
     peers: list[Peer] = []
     try:
         with tempfile.TemporaryDirectory(prefix="benchmarks-") as workdir:
@@ -99,12 +102,16 @@ def run(argv: Sequence[str] | None = None) -> list[Row]:
     finally:
         if limiter is not None:
             limiter.restore_original_limits()
+        if cpus_before is not None:
+            os.sched_setaffinity(0, cpus_before)
 
 
 def _run(args: argparse.Namespace, sizes: Sizes, peers: list[Peer], workdir: Path) -> list[Row]:
     env = environment()
     env["blas_threads_limit"] = args.blas_threads
     env["blas_threads_pinned"] = args.blas_threads_pinned
+    if args.peers and hasattr(os, "sched_getaffinity"):
+        env["cpus"] = sorted(os.sched_getaffinity(0))
     if args.peers:
         env["peers"] = [
             {"name": p.name, "label": p.label, "version": p.version, "threads": p.threads, "skipped": p.skipped}

@@ -66,14 +66,27 @@ class PeerResult:
     skipped: str = ""
 
 
+def limit_cpus(n: int) -> set[int] | None:
+    """Limit this process (and the processes it starts) to the first ``n`` of the CPUs it may
+    run on. Returns the CPUs it had, to restore, or None when nothing changed (``n`` is at
+    least their number, or the platform has no CPU affinity)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = os.sched_getaffinity(0)
+    if n >= len(cpus):
+        return None
+    os.sched_setaffinity(0, sorted(cpus)[:n])
+    return cpus
+
+
 def worker_env(threads: int) -> dict[str, str]:
     """The environment of a peer's process: every thread pool pinned to ``threads``.
 
     OpenMP, OpenBLAS and MKL read their variables at start-up (PyTorch sets its own
     pool again with ``torch.set_num_threads``). XLA's CPU pool has no size setting: it
-    is sized from the CPUs the process may run on, which the worker limits to
-    ``threads`` (``os.sched_setaffinity``); with 1 thread XLA is also told not to
-    split its Eigen kernels.
+    is sized from the CPUs the process may run on, which the harness limits to
+    ``threads`` for every process, its own included (:func:`limit_cpus`); with 1 thread
+    XLA is also told not to split its Eigen kernels.
     """
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -1,6 +1,6 @@
 """A peer's process: ``python -m benchmarks.peers.worker NAME THREADS`` (started by the harness).
 
-It limits itself to ``THREADS`` CPUs, imports ``benchmarks.peers.NAME_peer`` (and so the
+It runs on at most ``THREADS`` CPUs, imports ``benchmarks.peers.NAME_peer`` (and so the
 framework), says it is ready (or why it is skipped), then answers the harness's requests,
 one JSON line each, until told to quit or its input closes. The protocol goes to the
 original standard output alone: anything the framework prints goes to standard error.
@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from . import INSTALL, LABELS
+from . import INSTALL, LABELS, limit_cpus
 
 
 def _send(out: IO[str], message: dict[str, Any]) -> None:
@@ -41,8 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # C libraries that print to fd 1 land on stderr, not in the protocol
     sys.stdout = sys.stderr
-    if hasattr(os, "sched_setaffinity") and threads < len(os.sched_getaffinity(0)):
-        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
+    limit_cpus(threads)  # the harness's own limit, inherited; this makes sure of it
     try:
         peer = importlib.import_module(f"benchmarks.peers.{name}_peer")
         info = peer.setup(threads)
