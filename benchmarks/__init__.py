@@ -1,7 +1,10 @@
-"""Benchmarks of issue 6: autograd_core against hand-written NumPy, in the same process.
+"""Benchmarks: autograd_core against the fastest hand-written programs, in the same process.
 
 Run ``python -m benchmarks`` (``--help`` for options). Every figure is a ratio to the
-same computation written by hand in NumPy (``numpy_reference.py``), on the same data,
-dtype and initial weights; the workloads are in ``workloads.py``, timing and the
-table in ``report.py``.
+fastest program a person writes by hand for the same result (``numpy_reference.py``:
+NumPy with the backward pass written out, plain Python floats for the walkthrough, the
+closed form for the Hessian-vector product), on the same data, dtype and initial
+weights; the workloads are in ``workloads.py``, timing and the table in ``report.py``.
+``--peers`` runs PyTorch and JAX on the same workloads, each in its own process
+(``peers/``).
 """

@@ -4,6 +4,9 @@ For honest NumPy figures on this machine, unset the OpenBLAS variables in that
 command only::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python -m benchmarks
+
+With ``--peers``, PyTorch and JAX (when installed: ``pip install -e ".[peers]"``) run
+W1–W5 too, each in its own process, and the table gets a column per peer.
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+from .peers import Peer, limit_cpus, start_peers
 from .report import (
     Row,
     environment,
@@ -27,11 +34,15 @@ from .report import (
 )
 from .workloads import TARGETS, WORKLOADS, Sizes, Skip
 
+#: What ``--peers`` runs unless ``--only`` says otherwise: the workloads with peer versions.
+PEER_WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Time autograd_core against hand-written NumPy (issue 6) and print the ratios.",
+        description="Time autograd_core against the fastest hand-written programs (NumPy by hand, Python floats, "
+        "closed forms) and print the ratios; with --peers, PyTorch's and JAX's too.",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one repeat (a smoke test, not a timing)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
@@ -41,7 +52,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--blas-threads",
         type=int,
         metavar="N",
-        help="limit the BLAS to N threads (threadpoolctl); 1 steadies small-matrix figures on a busy machine",
+        help="limit the BLAS to N threads (threadpoolctl); 1 steadies small-matrix figures on a busy machine; "
+        "with --peers every framework gets N threads (default 2)",
+    )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help=f"also run {', '.join(PEER_WORKLOADS)} in PyTorch and JAX where installed, each in its own process "
+        "(pip install -e '.[peers]'); a missing one is a skipped column",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc peak-memory measurement")
     args = parser.parse_args(argv)
@@ -49,13 +67,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.repeats = 1 if args.quick else 7
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.blas_threads is not None and args.blas_threads < 1:
+        parser.error("--blas-threads must be at least 1")
+    if args.peers and args.blas_threads is None:
+        args.blas_threads = 2
     if args.only:
         args.only = [k.strip().upper() for k in args.only.split(",") if k.strip()]
         unknown = [k for k in args.only if k not in WORKLOADS]
         if unknown:
             parser.error(f"--only: unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
     else:
-        args.only = list(WORKLOADS)
+        args.only = list(PEER_WORKLOADS if args.peers else WORKLOADS)
     return args
 
 
@@ -63,9 +85,38 @@ def run(argv: Sequence[str] | None = None) -> list[Row]:
     """Run the benchmarks as the command line says; print the report; return the rows."""
     args = parse_args(argv)
     sizes = Sizes.make(args.quick)
-    limiter = limit_blas_threads(args.blas_threads) if args.blas_threads else None
+    limiter = limit_blas_threads(args.blas_threads, required=not args.peers) if args.blas_threads else None
+    args.blas_threads_pinned = limiter is not None
+    # With peers, every process runs on the same CPUs, as many as threads (the peers inherit it).
+    cpus_before = limit_cpus(args.blas_threads) if args.peers else None
+    peers: list[Peer] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="benchmarks-") as workdir:
+            try:
+                if args.peers:  # started (and imported) before any timing
+                    peers = start_peers(args.blas_threads, Path(workdir))
+                return _run(args, sizes, peers, Path(workdir))
+            finally:
+                for peer in peers:
+                    peer.close()
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+        if cpus_before is not None:
+            os.sched_setaffinity(0, cpus_before)
+
+
+def _run(args: argparse.Namespace, sizes: Sizes, peers: list[Peer], workdir: Path) -> list[Row]:
     env = environment()
     env["blas_threads_limit"] = args.blas_threads
+    env["blas_threads_pinned"] = args.blas_threads_pinned
+    if args.peers and hasattr(os, "sched_getaffinity"):
+        env["cpus"] = sorted(os.sched_getaffinity(0))
+    if args.peers:
+        env["peers"] = [
+            {"name": p.name, "label": p.label, "version": p.version, "threads": p.threads, "skipped": p.skipped}
+            for p in peers
+        ]
     print("\n".join(environment_lines(env)), flush=True)
     rows: list[Row] = []
     start = time.perf_counter()
@@ -79,9 +130,12 @@ def run(argv: Sequence[str] | None = None) -> list[Row]:
             continue
         for case in cases:
             t0 = time.perf_counter()
-            row = measure(case, args.repeats, memory=not args.no_memory)
+            row = measure(case, args.repeats, memory=not args.no_memory, peers=peers, workdir=workdir)
             rows.append(row)
             print(progress_line(row, time.perf_counter() - t0), flush=True)
+    if args.peers:  # a peer that failed during the run is skipped from then on: say so
+        for entry, peer in zip(env["peers"], peers):
+            entry["failed"] = "" if entry["skipped"] else peer.skipped
     print()
     print("\n".join(report_lines(rows, env, args.repeats)))
     print(f"\n(total {time.perf_counter() - start:.0f} s)")
@@ -89,15 +143,15 @@ def run(argv: Sequence[str] | None = None) -> list[Row]:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(to_json(rows, env, args.repeats, args.quick), f, indent=2)
         print(f"wrote {args.json}")
-    if limiter is not None:
-        limiter.restore_original_limits()
     return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Exit status 1 if any framework result disagrees with NumPy's (timing misses do not fail)."""
+    """Exit status 1 if any result disagrees: the framework's with its floor's, or a peer's with
+    the framework's (timing misses do not fail; a skipped peer does not either)."""
     rows = run(argv)
-    return 0 if all(r.agrees is not False for r in rows) else 1
+    agree = [r.agrees for r in rows] + [p.agrees for r in rows for p in r.peers.values()]
+    return 0 if all(a is not False for a in agree) else 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""The floor: every workload written by hand in NumPy, the lecture's way.
+"""The floors: every workload written by hand, the fastest way a person would.
 
 Forward passes cache what the backward pass needs, backward passes are written out
-line by line, and parameters are updated in place. Nothing here uses
+line by line, and parameters are updated in place. The walkthrough's scalar loop is
+also written on plain Python floats (its floor: a NumPy 0-d array is about ten times
+slower), and the Hessian-vector product is its closed form. Nothing here uses
 ``autograd_core``; the framework's versions live in ``workloads.py`` and run on the
 same data, the same dtype and the same initial weights.
 """
@@ -32,7 +34,10 @@ def scalar_loop(steps: int, lr: float = 0.01) -> tuple[float, float]:
 
 
 def scalar_loop_python(steps: int, lr: float = 0.01) -> tuple[float, float]:
-    """The same loop on plain Python floats (for information: the absolute floor)."""
+    """The same loop on plain Python floats: the fastest hand-written program, W1's floor.
+
+    A float's arithmetic costs tens of nanoseconds, a NumPy 0-d array's about ten times more.
+    Returns ``(w, last cost)``."""
     w = 0.0
     cost = 0.0
     for _ in range(steps):
@@ -71,19 +76,15 @@ def chain(x0: np.ndarray, n_ops: int, scale: float) -> tuple[float, np.ndarray]:
 # ============================================================== W5: Hessian-vector product
 
 
-def tanh_sq_hvp(x: np.ndarray, v: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """``f = Σ tanh(x)²``, its gradient and ``H v``, in closed form.
+def tanh_sq_hvp(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``H v`` for ``f = Σ tanh(x)²``, in closed form: the floor of an HVP.
 
-    With ``t = tanh(x)`` and ``s = 1 − t²``: ``∇f = 2ts`` and, the Hessian being
-    diagonal, ``H v = 2s(1 − 3t²) ⊙ v``. Returns ``(f, ∇f, H v)``.
+    With ``t = tanh(x)``: ``∂f/∂xᵢ = 2tᵢ(1 − tᵢ²)`` and, the Hessian being diagonal,
+    ``H v = 2(1 − t²)(1 − 3t²) ⊙ v``.
     """
-    t = np.tanh(x)
-    t2 = t * t
-    s = 1 - t2
-    f = float(t2.sum())
-    grad = 2 * t * s
-    hv = 2 * s * (1 - 3 * t2) * v
-    return f, grad, hv
+    t2 = np.tanh(x)
+    t2 *= t2
+    return 2 * (1 - t2) * (1 - 3 * t2) * v
 
 
 # ============================================================== W2, W3, W6: MLPs

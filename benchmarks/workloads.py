@@ -1,19 +1,26 @@
-"""The workloads of issue 6, each as a pair: the framework's version and NumPy's.
+"""The workloads, each as a pair: the framework's version and its floor.
 
-A builder (``w1`` … ``w6``) returns one or more :class:`Case` s. A case holds two
+A builder (``w1`` … ``w7``) returns one or more :class:`Case` s. A case holds two
 zero-argument callables, ``framework`` and ``numpy``, each running one timed unit
 (1000 walkthrough steps, one epoch, one training step, ...) on its own copy of the
 same initial state and returning a dict of results; ``compare`` says how far apart
 the two dicts are. The first call of each side starts from identical state, so the
 warm-up results are compared before any timing.
 
+The ``numpy`` side is the *floor*: the fastest program a person writes by hand for the
+same result (``numpy_reference.py``): NumPy with the backward pass written out for the
+networks, plain Python floats for the walkthrough's scalar loop (its NumPy 0-d version
+is a second row), the closed form for the Hessian-vector product. ``Case.floor`` names it.
+
 The framework side is written the way a user writes it, against the public API
-(``/work/shared/API.md``); the NumPy side is in ``numpy_reference.py``.
+(``/work/shared/API.md``). A case's ``peer`` (a :class:`PeerSpec`) holds its initial
+state, so that ``--peers`` can run the same unit in PyTorch and JAX (``peers/``).
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +41,7 @@ class Skip(Exception):
 
 @dataclass
 class Sizes:
-    """Problem sizes: the issue's by default, tiny ones with ``quick=True`` (for the smoke test)."""
+    """Problem sizes: the benchmark's by default, tiny ones with ``quick=True`` (for the smoke test)."""
 
     quick: bool = False
     w1_steps: int = 1000
@@ -64,20 +71,33 @@ class Sizes:
 
 
 @dataclass
+class PeerSpec:
+    """The same unit of work for another framework (``peers/``): which workload, its numbers,
+    and copies of the initial state (data, weights) taken before either side ran."""
+
+    kind: str  # "walkthrough", "mlp", "chain", "hvp_nested" or "hvp_gradients"
+    params: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+
+@dataclass
 class Case:
-    """One row of the table: a framework callable against a NumPy callable."""
+    """One row of the table: a framework callable against its floor (the ``numpy`` callable)."""
 
     key: str
     title: str
     unit: str
-    target: float
+    target: float  # NaN: no target (a row for information)
     framework: Callable[[], Result]
     numpy: Callable[[], Result]
     tol: float
     inner: int = 1  # calls per timed unit; reported times are divided by it
     memory: tuple[Callable[[], Any], Callable[[], Any]] | None = None  # one training step each
+    memory_target: float = math.nan  # peak-memory ratio to meet (NaN: reported only)
     extra: dict[str, Callable[[], Any]] = field(default_factory=dict)  # timed for information only
     note: str = ""
+    floor: str = "NumPy"  # what the floor is: "NumPy", "Python floats", "closed form"
+    peer: PeerSpec | None = None
 
     def compare(self, fw: Result, np_: Result) -> float:
         """Largest discrepancy over the results: ``max|a − b| / max(1, max|b|)``."""
@@ -187,6 +207,17 @@ def _mlp_pair(nn: Any, sizes: tuple[int, ...], dtype: Any, batchnorm: bool) -> t
     return model, dense, ref.MLP(weights, biases, batchnorm=batchnorm)
 
 
+def _mlp_peer(mlp: ref.MLP, x: np.ndarray, y: np.ndarray, lr: float, batch: int) -> PeerSpec:
+    """Gradient descent on an MLP without BatchNorm, from ``mlp``'s (initial) weights: one
+    epoch of ``x`` in mini-batches of ``batch`` per unit; results ``losses`` and ``W0``, ``W1``, ..."""
+    arrays = {"x": x, "y": y}
+    for i, (w, b) in enumerate(zip(mlp.weights, mlp.biases)):
+        arrays[f"W{i}"] = w.copy()
+        if b is not None:
+            arrays[f"b{i}"] = b.copy()
+    return PeerSpec("mlp", {"lr": lr, "batch": batch, "layers": len(mlp.weights)}, arrays)
+
+
 def _dense_weights(dense: list[Any]) -> Result:
     return {f"W{i}": _dense_params(layer)[0].data for i, layer in enumerate(dense)}
 
@@ -221,34 +252,44 @@ def _batches(x: np.ndarray, y: np.ndarray, batch: int) -> list[tuple[np.ndarray,
 
 
 def w1(s: Sizes) -> list[Case]:
-    """The walkthrough: ``minimize(w**2 - 10*w + 25)`` with gradient descent, 1000 steps."""
+    """The walkthrough: ``minimize(w**2 - 10*w + 25)`` with gradient descent, 1000 steps.
+
+    Two rows, one run of the framework each: against the fastest hand-written loop
+    (plain Python floats, the row with the target) and against the same loop on a NumPy
+    0-d array (about ten times slower than floats, for information)."""
     import optim  # GradientDescent ships with the core
 
-    steps = s.w1_steps
+    steps, lr = s.w1_steps, 0.01
 
     def framework() -> Result:
         w = Tensor(0.0, requires_grad=True, name="w")
-        train = optim.GradientDescent([w], lr=0.01)
+        train = optim.GradientDescent([w], lr=lr)
         cost = 0.0
         for _ in range(steps):
             cost = train.minimize(lambda: w**2 - 10 * w + 25)
         return {"w": w.item(), "cost": cost}
 
-    def numpy() -> Result:
-        w, cost = ref.scalar_loop(steps)
+    def floats() -> Result:
+        w, cost = ref.scalar_loop_python(steps, lr)
         return {"w": w, "cost": cost}
 
+    def numpy() -> Result:
+        w, cost = ref.scalar_loop(steps, lr)
+        return {"w": w, "cost": cost}
+
+    common = dict(unit=f"{steps} steps", framework=framework, tol=1e-10)
+    peer = PeerSpec("walkthrough", {"steps": steps, "lr": lr}, {})
     return [
         Case(
             key="W1",
-            title="scalar loop (walkthrough)",
-            unit=f"{steps} steps",
+            title="walkthrough",
             target=TARGETS["W1"],
-            framework=framework,
-            numpy=numpy,
-            tol=1e-10,
-            extra={"same loop on Python floats": lambda: ref.scalar_loop_python(steps)},
-        )
+            numpy=floats,
+            floor="Python floats",
+            peer=peer,
+            **common,
+        ),
+        Case(key="W1-np", title="walkthrough", target=math.nan, numpy=numpy, floor="NumPy 0-d", peer=peer, **common),
     ]
 
 
@@ -306,6 +347,8 @@ def _digits_case(s: Sizes, dtype: Any, batchnorm: bool) -> Case:
             lambda: mlp.train_step(*batches[0], np_opt),
         ),
         note=note,
+        floor="NumPy",
+        peer=None if batchnorm else _mlp_peer(mlp, x, y, lr=0.1, batch=64),
     )
 
 
@@ -333,18 +376,19 @@ def w3(s: Sizes) -> list[Case]:
     model, dense, mlp = _mlp_pair(nn, s.w3_layers, dtype, batchnorm=False)
     opt = optim.GradientDescent(model.parameters(), lr=0.01)
     np_opt = ref.SGD(lr=0.01)
+    peer = _mlp_peer(mlp, x, y, lr=0.01, batch=len(x))  # one step: an "epoch" of one batch
 
     def fw_step() -> float:
         return opt.minimize(lambda: nn.softmax_cross_entropy(model(xt), y))
 
     def framework() -> Result:
-        return {"loss": fw_step(), **_dense_weights(dense)}
+        return {"losses": [fw_step()], **_dense_weights(dense)}
 
     def np_step() -> float:
         return mlp.train_step(x, y, np_opt)
 
     def numpy() -> Result:
-        return {"loss": np_step(), **{f"W{i}": w for i, w in enumerate(mlp.weights)}}
+        return {"losses": [np_step()], **{f"W{i}": w for i, w in enumerate(mlp.weights)}}
 
     layers = "-".join(map(str, s.w3_layers))
     return [
@@ -357,6 +401,8 @@ def w3(s: Sizes) -> list[Case]:
             numpy=numpy,
             tol=_tol(dtype),
             memory=(fw_step, np_step),
+            memory_target=MEMORY_TARGETS["W3"],
+            peer=peer,
         )
     ]
 
@@ -392,6 +438,9 @@ def w4(s: Sizes) -> list[Case]:
             framework=framework,
             numpy=numpy,
             tol=1e-10,
+            memory=(framework, numpy),
+            memory_target=MEMORY_TARGETS["W4"],
+            peer=PeerSpec("chain", {"n_ops": n_ops, "scale": scale}, {"x0": x0.copy()}),
         )
     ]
 
@@ -400,36 +449,54 @@ def w4(s: Sizes) -> list[Case]:
 
 
 def w5(s: Sizes) -> list[Case]:
-    """Hessian-vector product of ``sum(tanh(x)**2)``: ``gradients(create_graph=True)``, then again."""
+    """Hessian-vector product of ``f(x) = sum(tanh(x)**2)``, written the two ways a user writes it,
+    against the closed form ``H v = 2(1 − t²)(1 − 3t²) ⊙ v`` with ``t = tanh(x)``."""
     rng = np.random.default_rng(5)
     x_np = rng.standard_normal(s.w5_n)
     v = rng.standard_normal(s.w5_n)
     inner = s.w5_inner
 
-    def framework() -> Result:
+    def f(z: Tensor) -> Tensor:
+        return (z.tanh() ** 2).sum()
+
+    g = ag.grad(f)
+    hvp = ag.grad(lambda z: (g(z) * v).sum())
+
+    def nested() -> Result:
+        x = Tensor(x_np)
+        for _ in range(inner):
+            hv = hvp(x)
+        return {"hv": hv.data}
+
+    def gradients() -> Result:
         x = Tensor(x_np, requires_grad=True)
         for _ in range(inner):
-            f = (x.tanh() ** 2).sum()
-            (g,) = ag.gradients(f, [x], create_graph=True)
-            (hv,) = ag.gradients((g * v).sum(), [x])
-        return {"f": f.item(), "grad": g.data, "hv": hv.data}
+            (gx,) = ag.gradients(f(x), [x], create_graph=True)
+            (hv,) = ag.gradients((gx * v).sum(), [x])
+        return {"hv": hv.data}
 
-    def numpy() -> Result:
+    def closed_form() -> Result:
         for _ in range(inner):
-            f, g, hv = ref.tanh_sq_hvp(x_np, v)
-        return {"f": f, "grad": g, "hv": hv}
+            hv = ref.tanh_sq_hvp(x_np, v)
+        return {"hv": hv}
 
+    arrays = {"x": x_np, "v": v}
+    common = dict(unit="HVP", target=TARGETS["W5"], numpy=closed_form, tol=1e-10, inner=inner, floor="closed form")
     return [
         Case(
             key="W5",
-            title=f"Hessian-vector product of sum(tanh(x)**2), n={s.w5_n}",
-            unit="HVP",
-            target=TARGETS["W5"],
-            framework=framework,
-            numpy=numpy,
-            tol=1e-10,
-            inner=inner,
-        )
+            title=f"HVP of sum(tanh(x)**2), n={s.w5_n}, nested ag.grad",
+            framework=nested,
+            peer=PeerSpec("hvp_nested", {"inner": inner}, arrays),
+            **common,
+        ),
+        Case(
+            key="W5-gradients",
+            title=f"HVP of sum(tanh(x)**2), n={s.w5_n}, ag.gradients twice",
+            framework=gradients,
+            peer=PeerSpec("hvp_gradients", {"inner": inner}, arrays),
+            **common,
+        ),
     ]
 
 
@@ -457,10 +524,12 @@ def search(s: Sizes) -> list[Report]:
     return [Report("SEARCH", "optim.search overhead and parallel speed-up", lambda repeats: run(s.quick, repeats))]
 
 
-#: The issue's targets: framework time / NumPy time (W1: / the hand-written loop).
-TARGETS = {"W1": 100.0, "W2": 1.3, "W3": 1.05, "W4": 3.0, "W5": 8.0, "W6": 1.5}
+#: The targets: framework time / floor time (W1: / the loop on Python floats; W5: / the closed form).
+TARGETS = {"W1": 35.0, "W2": 1.15, "W3": 1.03, "W4": 2.5, "W5": 6.0, "W6": 1.5}
 TARGETS["W7"] = 1.2
 TARGETS["FIT"] = 1.05
+#: Peak memory of one unit (tracemalloc), framework / NumPy.
+MEMORY_TARGETS = {"W3": 1.05, "W4": 2.0}
 
 #: The workloads by name, in the order the report shows them.
 WORKLOADS: dict[str, Callable[[Sizes], list[Case] | list[Report]]] = {

@@ -1,8 +1,9 @@
-"""Smoke test of the benchmark harness (issue 6): tiny sizes, no timing assertions.
+"""Smoke test of the benchmark harness: tiny sizes, no timing assertions.
 
-It proves that each workload's framework side and hand-written NumPy side compute the
-same thing (same losses, weights, gradients), that the NumPy references are right on
-their own (finite differences), and that ``python -m benchmarks`` runs end to end.
+It proves that each workload's framework side and its floor (the hand-written program)
+compute the same thing (same losses, weights, gradients), that the floors are right on
+their own (finite differences), that ``python -m benchmarks`` runs end to end, and that
+``--peers`` without PyTorch or JAX prints skipped columns instead of failing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -20,11 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
     sys.path.insert(0, str(ROOT))
 
+import autograd_core as ag  # noqa: E402
+from autograd_core import Tensor  # noqa: E402
 from autograd_core.testing import numerical_gradient  # noqa: E402
 from benchmarks import numpy_cnn  # noqa: E402
 from benchmarks import numpy_reference as ref  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
-from benchmarks.workloads import WORKLOADS, Report, Sizes, Skip, max_discrepancy  # noqa: E402
+from benchmarks.workloads import WORKLOADS, Report, Sizes, Skip, max_discrepancy, w1, w5  # noqa: E402
 
 QUICK = Sizes.make(quick=True)
 
@@ -77,19 +81,58 @@ def test_numpy_mlp_backward_matches_finite_differences(batchnorm: bool) -> None:
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
 
 
-def test_numpy_hvp_and_chain_match_finite_differences() -> None:
+def _tanh_sq(x: np.ndarray) -> float:
+    return float(np.sum(np.tanh(x) ** 2))
+
+
+def test_hvp_closed_form_matches_finite_differences_and_the_framework() -> None:
     rng = np.random.default_rng(1)
     x, v = rng.standard_normal(7), rng.standard_normal(7)
-    f, g, hv = ref.tanh_sq_hvp(x, v)
-    assert f == pytest.approx(float(np.sum(np.tanh(x) ** 2)))
-    np.testing.assert_allclose(g, numerical_gradient(lambda: ref.tanh_sq_hvp(x, v)[0], x), rtol=1e-6)
-    eps = 1e-6
-    fd = (ref.tanh_sq_hvp(x + eps * v, v)[1] - ref.tanh_sq_hvp(x - eps * v, v)[1]) / (2 * eps)
-    np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-8)
+    hv = ref.tanh_sq_hvp(x, v)
+    # Finite differences only: H v = d/dε ∇f(x + εv), with ∇f itself by central differences.
+    eps = 1e-4
 
-    x0 = rng.uniform(-1, 1, 4)
+    def grad_at(z: np.ndarray) -> np.ndarray:
+        return numerical_gradient(lambda: _tanh_sq(z), z, eps=1e-5)  # perturbs z in place: a fresh array
+
+    fd = (grad_at(x + eps * v) - grad_at(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-7)
+    # The framework's two ways of writing it (nested grad; gradients twice).
+    f = lambda z: (z.tanh() ** 2).sum()  # noqa: E731
+    g = ag.grad(f)
+    np.testing.assert_allclose(ag.grad(lambda z: (g(z) * v).sum())(Tensor(x)).data, hv, rtol=1e-12, atol=1e-14)
+    xt = Tensor(x, requires_grad=True)
+    (gx,) = ag.gradients(f(xt), [xt], create_graph=True)
+    np.testing.assert_allclose(ag.gradients((gx * v).sum(), [xt])[0].data, hv, rtol=1e-12, atol=1e-14)
+
+
+def test_w5_rows_are_both_ways_against_the_closed_form() -> None:
+    cases = w5(QUICK)
+    assert [c.key for c in cases] == ["W5", "W5-gradients"]
+    for case in cases:
+        assert case.floor == "closed form" and case.target == 6.0
+        fw, floor = case.framework(), case.numpy()
+        assert fw.keys() == floor.keys() == {"hv"}
+        assert case.compare(fw, floor) <= 1e-12
+
+
+def test_chain_matches_finite_differences() -> None:
+    x0 = np.random.default_rng(1).uniform(-1, 1, 4)
     _, g = ref.chain(x0, 6, 1.0001)
     np.testing.assert_allclose(g, numerical_gradient(lambda: ref.chain(x0, 6, 1.0001)[0], x0), rtol=1e-6)
+
+
+def test_w1_float_floor_reaches_the_frameworks_w() -> None:
+    floats, numpy_0d = w1(Sizes(w1_steps=300))
+    assert (floats.key, floats.floor, floats.target) == ("W1", "Python floats", 35.0)
+    assert (numpy_0d.key, numpy_0d.floor) == ("W1-np", "NumPy 0-d") and math.isnan(numpy_0d.target)
+    fw = floats.framework()
+    for case in (floats, numpy_0d):
+        floor = case.numpy()
+        assert floor["w"] == pytest.approx(fw["w"], abs=1e-13)
+        assert floor["cost"] == pytest.approx(fw["cost"], abs=1e-12)
+    assert isinstance(floats.numpy()["w"], float)  # a Python float, not a NumPy scalar
+    assert fw["w"] == pytest.approx(5.0 - 5.0 * 0.98**300, rel=1e-12)  # w_t = 5(1 − 0.98ᵗ)
 
 
 def test_numpy_adam_first_step_is_lr_sized() -> None:
@@ -111,7 +154,7 @@ def test_command_line_quick_run_writes_json(tmp_path: Path, capsys: pytest.Captu
     assert "W1" in printed and "W4" in printed and "FIT" in printed and "ratio" in printed
     data = json.loads(out.read_text())
     assert data["quick"] is True
-    assert [r["key"] for r in data["results"]] == ["W1", "W4", "FIT"]
+    assert [r["key"] for r in data["results"]] == ["W1", "W1-np", "W4", "FIT"]
     for r in data["results"]:
         assert r["agrees"] is True
         assert r["framework_s"] > 0 and r["numpy_s"] > 0 and r["ratio"] > 0
@@ -164,3 +207,48 @@ def test_search_report_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert math.isfinite(figures[key])
     if importlib.util.find_spec("distributed") is not None:
         assert math.isfinite(figures["overhead_dask_s"]) and figures["speedup_dask"] > 0
+
+
+def _hide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *packages: str) -> None:
+    """Make ``import <package>`` fail in child processes, as if the package were not installed."""
+    for name in packages:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('No module named {name!r}')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+
+
+def test_peers_flag_without_torch_or_jax_prints_skipped_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _hide(tmp_path, monkeypatch, "torch", "jax")
+    out = tmp_path / "bench.json"
+    assert main(["--quick", "--peers", "--only", "W1,W5", "--no-memory", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "PyTorch: skipped: PyTorch is not importable" in printed and "autograd-core[peers]" in printed
+    assert "JAX: skipped: JAX is not importable" in printed
+    header = next(line for line in printed.splitlines() if "| workload" in line)
+    assert "PyTorch ratio" in header and "JAX ratio" in header
+    rows = [line for line in printed.splitlines() if line.startswith("| W")]
+    assert len(rows) == 4 and all(line.rstrip(" |").endswith("skipped") for line in rows)
+    data = json.loads(out.read_text())
+    assert [p["skipped"] != "" for p in data["environment"]["peers"]] == [True, True]
+    for r in data["results"]:
+        assert r["agrees"] is True
+        assert set(r["peers"]) == {"torch", "jax"}
+        assert all(p["ratio"] is None and p["skipped"] for p in r["peers"].values())
+
+
+def test_installed_peers_compute_the_frameworks_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Where PyTorch or JAX is installed (neither is in the dev extra), it runs and agrees with the framework."""
+    installed = [name for name in ("torch", "jax") if importlib.util.find_spec(name) is not None]
+    if not installed:
+        pytest.skip("neither PyTorch nor JAX is installed")
+    out = tmp_path / "bench.json"
+    assert main(["--quick", "--peers", "--only", "W1,W4,W5", "--no-memory", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [r["key"] for r in data["results"]] == ["W1", "W1-np", "W4", "W5", "W5-gradients"]
+    for r in data["results"]:
+        for name in installed:
+            result = r["peers"][name]
+            assert result["agrees"] is True, (r["key"], name, result)
+            assert result["discrepancy"] <= 1e-10 and result["ratio"] > 0 and result["seconds"] > 0
