@@ -101,14 +101,14 @@ class Function:
         fn = cls()
         raw = []
         parents = []
-        track = False
+        track = 0  # how many inputs need a gradient
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
                 if a.requires_grad:
                     # A parent is the node that made the input, or the leaf tensor itself.
                     parents.append(a._node or a)
-                    track = True
+                    track += 1
                     continue
                 if a.name is not None:  # named data such as x: remembered for drawing
                     fn.named_inputs = {**fn.named_inputs, len(raw) - 1: a}
@@ -131,11 +131,13 @@ class Function:
         t.name = None
         if track and grad_enabled.get():
             fn.parents = parents = tuple(parents)
-            if out.ndim == 0 or fn.saves_inputs is True:  # (scalars cost nothing to keep)
-                fn.inputs = tuple(raw)
+            if out.ndim:  # keep only what the derivative reads (scalars cost nothing to keep)
+                rule = fn.saves_inputs
+                fn.inputs = tuple(raw) if rule is True or (rule and track > 1) else _without_tracked(raw, parents)
+                fn.out = out if fn.saves_output else _stand_in(out)
             else:
-                fn.inputs = _kept_inputs(fn.saves_inputs, raw, parents)
-            fn.out = out if fn.saves_output or out.ndim == 0 else _stand_in(out)
+                fn.inputs = tuple(raw)
+                fn.out = out
             fn.stamp = _versions.clock  # for changed-in-place detection
             if _anomaly.active:
                 fn.trace = _anomaly.caller()
@@ -150,31 +152,31 @@ class Function:
 _new = object.__new__
 
 
-def _kept_inputs(rule: bool | str, raw: list[Any], parents: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The inputs a node keeps (see the module docstring): constants always, and arrays that
-    come from another op or a leaf only when its derivative reads them."""
-    kept = []
-    for i, (x, p) in enumerate(zip(raw, parents)):
-        if p is not None and type(x) is np.ndarray:
-            if not rule or not any(q is not None for j, q in enumerate(parents) if j != i):
-                x = _stand_in(x)
-        kept.append(x)
-    return tuple(kept)
+def _without_tracked(raw: list[Any], parents: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A node's inputs when its derivative reads none of the tracked ones (saves_inputs is
+    False, or "others" with a single tracked input): stand-ins for those, constants as they are."""
+    if len(raw) == 1:  # (unrolled for one and two inputs: a loop costs more than the stand-ins)
+        return (_stand_in(raw[0]),)
+    if len(raw) == 2:
+        a, b = raw
+        return (a if parents[0] is None else _stand_in(a), b if parents[1] is None else _stand_in(b))
+    return tuple([x if p is None else _stand_in(x) for x, p in zip(raw, parents)])
 
 
-_STAND_INS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
+_STAND_INS: dict[tuple[int, ...], np.ndarray] = {}
 
 
 def _stand_in(x: np.ndarray) -> np.ndarray:
     """A read-only, zero-memory array of ``x``'s shape and dtype (zero strides over one
     element): what a node keeps of a value its derivative never reads, so that the engine
-    still knows its shape and dtype. One per shape and dtype, shared."""
-    key = (x.shape, x.dtype)
-    stand_in = _STAND_INS.get(key)
-    if stand_in is None:
+    still knows its shape and dtype. Shared, one per shape (for its latest dtype: keyed by
+    the shape alone, because a dtype's hash is slow and graphs rarely mix dtypes)."""
+    shape = x.shape
+    stand_in = _STAND_INS.get(shape)
+    if stand_in is None or stand_in.dtype is not x.dtype:
         if len(_STAND_INS) >= 4096:  # many shapes (varying batch sizes): start again
             _STAND_INS.clear()
-        stand_in = _STAND_INS[key] = np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape)
+        stand_in = _STAND_INS[shape] = np.broadcast_to(np.zeros((), dtype=x.dtype), shape)
     return stand_in
 
 

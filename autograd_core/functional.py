@@ -66,8 +66,11 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
             grads = tuple(Tensor._make(x.data * 0, None) for x in xs)
         else:
             # Record the backward pass only if something outside may differentiate it
-            # again: an input the caller is tracking, or a tracked tensor f closes over.
-            create_graph = grad_enabled.get() and any(id(leaf) not in fresh for leaf in leaves(out))
+            # again: an input the caller is tracking (known without a walk: nested grads),
+            # or a tracked tensor f closes over.
+            create_graph = grad_enabled.get() and (
+                len(fresh) < len(xs) or any(id(leaf) not in fresh for leaf in leaves(out))
+            )
             grads = gradients(out, xs, create_graph=create_graph)
             if not create_graph:
                 out = out.detach()
