@@ -207,7 +207,7 @@ def _run(
                     try:
                         if gi.shape != x.shape:
                             gi = _fit(sum_to(gi, x.shape), gi, x, node, inputs)
-                        if gi.dtype != x.dtype:
+                        if gi.dtype is not x.dtype:  # (builtin dtypes are singletons: identity is the cheap test)
                             gi = _cast(gi, x, node, inputs)
                     except AttributeError:
                         raise _not_an_array(gi, x, node, inputs) from None
@@ -265,6 +265,8 @@ def _fit(summed: Any, gi: Any, x: Any, node: Any, inputs: tuple[Any, ...]) -> An
 
 def _cast(gi: Any, x: Any, node: Any, inputs: tuple[Any, ...]) -> Any:
     """A VJP's gradient in its input's dtype; a complex one is refused, not silently made real."""
+    if gi.dtype == x.dtype:
+        return gi
     if gi.dtype.kind not in "biuf":
         raise TypeError(
             f"{node.name}: backward returned a gradient of dtype {gi.dtype} for input "
