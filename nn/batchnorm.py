@@ -20,7 +20,7 @@ import numpy as np
 from autograd_core import Function, Tensor
 from autograd_core import versions as _versions
 
-from .module import Module, Parameter, layer_input
+from .module import Module, Parameter, layer_input, positive_int
 
 __all__ = ["BatchNorm", "BatchNorm2d", "batch_norm", "batch_norm_eval"]
 
@@ -219,9 +219,7 @@ class BatchNorm(Module):
     def __init__(self, num_features: int, momentum: float = 0.9, eps: float = 1e-5, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) or num_features < 1:
-            what = "channels" if self._axes != (0,) else "num_features"
-            raise ValueError(f"{name}: {what} must be a positive integer, got {num_features!r}")
+        positive_int(num_features, "channels" if self._axes != (0,) else "num_features", name)
         if not 0 <= momentum <= 1:
             raise ValueError(
                 f"{name}: momentum is the weight of the old running average and must be in [0, 1] "

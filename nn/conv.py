@@ -26,7 +26,7 @@ from autograd_core.ops import conv as _conv
 from autograd_core.ops.shape import Reshape
 
 from . import init as _init
-from .module import Module, Parameter, layer_input
+from .module import Module, Parameter, layer_input, positive_int
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "Flatten"]
 
@@ -78,10 +78,8 @@ class Conv2d(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        for what, n in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"Conv2d: {what} must be a positive integer, got {n!r}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.in_channels = positive_int(in_channels, "in_channels", "Conv2d")
+        self.out_channels = positive_int(out_channels, "out_channels", "Conv2d")
         where = f"Conv2d({in_channels}, {out_channels})"
         self.kernel_size = _conv.as_pair(kernel_size, "kernel_size", where, 1)
         self.stride = _conv.as_pair(stride, "stride", where, 1)

@@ -9,7 +9,7 @@ import numpy as np
 from autograd_core import Tensor
 
 from . import init as _init
-from .module import Module, Parameter
+from .module import Module, Parameter, positive_int
 
 __all__ = ["Embedding"]
 
@@ -38,11 +38,8 @@ class Embedding(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        for what, n in (("num_embeddings", num_embeddings), ("dim", dim)):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"Embedding: {what} must be a positive integer, got {n!r}")
-        self.num_embeddings = int(num_embeddings)
-        self.dim = int(dim)
+        self.num_embeddings = positive_int(num_embeddings, "num_embeddings", "Embedding")
+        self.dim = positive_int(dim, "dim", "Embedding")
         where = f"Embedding({self.num_embeddings}, {self.dim})"
         table = _init.as_rng(rng, where).standard_normal((self.num_embeddings, self.dim))
         self.weight = Parameter(table, dtype=dtype or np.float64)

@@ -12,7 +12,7 @@ from autograd_core import export_onnx as _export_onnx
 from .conv import Conv2d
 from .embedding import Embedding
 from .layers import Dense
-from .module import Module
+from .module import Module, positive_int
 
 __all__ = ["export_onnx"]
 
@@ -56,7 +56,6 @@ def export_onnx(
                 "pass in_features="
             )
         in_features = first.in_features
-    if isinstance(in_features, bool) or not isinstance(in_features, (int, np.integer)) or in_features < 1:
-        raise ValueError(f"{where}: in_features must be a positive integer, got {in_features!r}")
+    in_features = positive_int(in_features, "in_features", where)
     example = np.random.default_rng(0).normal(size=(2, int(in_features))).astype(dtype)
     return _export_onnx(model, example, path=path, opset=opset, input_names=["input"], output_names=["output"])

@@ -12,7 +12,7 @@ from autograd_core.ops.elementwise import Add, Multiply
 from autograd_core.ops.linalg import MatMul
 
 from . import init as _init
-from .module import Module, Parameter, layer_input
+from .module import Module, Parameter, layer_input, positive_int
 
 __all__ = ["Dense", "DenseFn", "Dropout"]
 
@@ -69,11 +69,8 @@ class Dense(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        for what, n in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"Dense: {what} must be a positive integer, got {n!r}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = positive_int(in_features, "in_features", "Dense")
+        self.out_features = positive_int(out_features, "out_features", "Dense")
         where = f"Dense({in_features}, {out_features})"
         fn = _init.resolve(init, where)
         self.init = init

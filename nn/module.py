@@ -28,7 +28,18 @@ import numpy as np
 from autograd_core import Tensor
 from autograd_core import versions as _versions
 
-__all__ = ["Parameter", "Module", "Sequential", "LoadResult", "layer_input"]
+__all__ = ["Parameter", "Module", "Sequential", "LoadResult", "layer_input", "positive_int"]
+
+
+def positive_int(value: Any, what: str, where: str) -> int:
+    """``value`` as an int if it is a positive integer (not a bool), else a ValueError naming it.
+
+    >>> positive_int(3, "in_features", "Dense")
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{where}: {what} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def layer_input(x: Any, dtype: np.dtype, where: str) -> Any:
