@@ -611,3 +611,30 @@ def test_astype_casts_and_its_gradient_comes_back_in_the_original_dtype() -> Non
     x64 = np.array([0.3, -1.2])
     assert ag.testing.gradcheck(lambda t: (ag.astype(t, np.float64) ** 3).sum(), x64)
     assert ag.testing.gradgradcheck(lambda t: (ag.astype(t, np.float64) ** 3).sum(), x64)
+
+
+# ============================================================== what a node keeps
+
+
+def test_a_node_keeps_only_what_its_derivative_reads():
+    import weakref
+
+    x = Tensor(np.linspace(0.1, 1.0, 50), requires_grad=True)
+    s = x.sin()  # sin's derivative reads x, not its output
+    m = s * 1.0001  # a product by a constant reads the constant, not s
+    kept = weakref.ref(s.data)
+    del s
+    assert kept() is None  # nothing in the graph holds sin's output any more
+    h = (x @ np.ones((50, 4))).relu()  # ReLU's mask comes from its output: the product is freed
+    y = (m.sum() + h.sum()) * 2.0
+    y.backward()
+    np.testing.assert_allclose(x.grad, 2 * 1.0001 * np.cos(x.data) + 2 * 4 * (x.data > 0), rtol=1e-12)
+
+
+def test_stand_ins_keep_shapes_for_drawings_and_second_derivatives():
+    x = Tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+    y = (x.sin() * 3.0).sum()
+    assert "(2, 3)" in ag.draw_graph(y).source
+    (g,) = ag.gradients(y, [x], create_graph=True)
+    (h,) = ag.gradients(g.sum(), [x])
+    np.testing.assert_allclose(h.numpy(), -3 * np.sin(x.data), rtol=1e-12)
