@@ -372,5 +372,7 @@ def gradients(
         g = found.get(id(x) if x._node is None else x._node)
         if g is None:
             g = np.zeros_like(x.data)
+        if g is seed and not isinstance(g, Tensor):  # the output itself: never hand out the shared seed
+            g = np.array(g, dtype=x.dtype)
         result.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=x.dtype), None))
     return tuple(result)

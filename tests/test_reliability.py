@@ -563,3 +563,14 @@ def test_ops_on_small_integer_arrays_give_the_default_float_not_float16():
     for data in (np.array([1, 2], np.uint8), np.array([1], np.int16), np.array([True, False])):
         assert ag.exp(data).dtype == ag.sqrt(data).dtype == ag.add(data, data).dtype == np.float64
     assert ag.exp(Tensor(np.ones(2, np.float16))).dtype == np.float16  # asked for: kept
+
+
+def test_gradients_of_a_tensor_with_respect_to_itself_are_fresh_writable_arrays():
+    y = Tensor(2.0, requires_grad=True)
+    for out in (y, y * 3):
+        (g,) = ag.gradients(out, [out])
+        g.data += 1  # the caller's own array: changing it changes no later gradient
+    (g,) = ag.gradients(y * 3, [y])
+    assert g.item() == 3.0
+    (g,) = ag.gradients(y, [y])
+    assert g.item() == 1.0
