@@ -2,10 +2,12 @@
 
 The graph is made of nodes (``Function`` instances). A node's ``parents`` hold, for
 each input, the node that produced it, the leaf Tensor itself, or ``None`` when the
-input needs no gradient. Backward counts each node's consumers, then runs a node once
-all of them have sent their gradient (a ready stack), summing gradients that meet;
-each node's saved arrays are dropped as soon as it has run. There is no recursion
-anywhere, so a chain of 100,000 ops back-propagates.
+input needs no gradient. Every node is numbered when it is made (``stamp``), after the
+nodes it reads from; backward runs the pending node with the largest number first, so
+each node runs once, after all of its consumers, with the sum of their gradients (one
+walk, a heap of pending nodes). Each node's saved arrays are dropped as soon as it has
+run; the leaves get their gradients at the end. There is no recursion anywhere, so a
+chain of 100,000 ops back-propagates.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -130,56 +133,39 @@ def _run(
     on_leaf: Callable[[Tensor, Any, bool], None],
     on_node: Callable[[Any, Any], None] | None = None,
 ) -> None:
-    """Propagate ``seed`` from node ``root`` to the leaves.
+    """Propagate ``seed`` from node ``root`` to the leaves, in one walk.
 
-    First count, for every node and every leaf, the edges that lead into it from the
-    graph; then run each node once all of its consumers have sent their gradient (a ready
-    stack, as PyTorch's engine does), and hand each leaf its summed gradient once all of
-    its shares are in: ``on_leaf(leaf, g, owned)``, where ``owned`` says that ``g`` is a
-    fresh array nobody else holds, so it can be kept without a copy.
+    Every op is made after the ops whose outputs it reads, and takes a larger ``stamp``; so
+    running the pending node with the largest stamp first runs every node after all of its
+    consumers, with its gradient complete (a heap of pending nodes: PyTorch orders its ready
+    queue by sequence number the same way). A node runs only if some gradient reached it.
+    Each leaf's shares are summed as they come and handed over at the end,
+    ``on_leaf(leaf, g, owned)`` (``owned``: ``g`` is a fresh array nobody else holds, so it can
+    be kept without a copy), so a pass refused half way (a freed graph, a value changed in
+    place) has changed no ``.grad``.
     """
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the pass makes no reference cycles; collections would only cost time
-    changes = versions.clock  # in-place changes so far: ops made before the latest one are checked
+    changes = versions.clock  # the latest in-place change: ops made before it are checked
     anomaly = _anomaly.active
     try:
-        # For every node and leaf: [edges from consumers still to come, gradient so far, whether
-        # that gradient is a fresh array (for leaves, which may keep it as their .grad)].
-        waiting = {root: [0, seed, False]}
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            # Both checked up front, so a refused pass has changed no .grad.
-            if node.inputs is None:
+        pending = {root: seed}  # node -> its gradient so far
+        heap = [(-root.stamp, root)]
+        leaves: dict[Tensor, list[Any]] = {}  # leaf -> [its gradient so far, whether fresh]
+        retained = []  # (tensor, gradient) for retain_grad(), handed over at the end too
+        while heap:
+            node = heappop(heap)[1]
+            g = pending.pop(node)
+            inputs = node.inputs
+            if inputs is None:
                 raise RuntimeError(FREED)
             if node.stamp < changes:
                 versions.check(node)
-            for p in node.parents:
-                if p is not None:
-                    slot = waiting.get(p)
-                    if slot is not None:
-                        slot[0] += 1
-                    else:
-                        waiting[p] = [1, None, False]
-                        if not isinstance(p, Tensor):
-                            stack.append(p)
-
-        ready = [root]
-        while ready:
-            node = ready.pop()
-            _, g, owned = waiting.pop(node)
-            if isinstance(node, Tensor):  # a leaf, and every share of its gradient is in
-                if g is not None:
-                    on_leaf(node, g, owned)
-                continue
-            inputs = node.inputs
             if on_node is not None:
                 on_node(node, g)
             parents = node.parents
-            if g is None:  # no gradient reached this node: its parents still count it
-                grads: Any = (None,) * len(parents)
-            elif create_graph:  # the VJP gets Tensors, so what it computes is recorded
+            if create_graph:  # the VJP gets Tensors, so what it computes is recorded
                 xs = []
                 for p, x in zip(parents, inputs):
                     xs.append(x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p))
@@ -188,7 +174,7 @@ def _run(
                 if node.retained is not None and on_node is None:
                     kept = node.retained()
                     if kept is not None:
-                        _accumulate_into_grad(kept, g, False)
+                        retained.append((kept, g))
                 grads = node.backward(g, node.out, *inputs)
             if type(grads) is not tuple:
                 grads = (grads,)
@@ -200,29 +186,35 @@ def _run(
             if anomaly:
                 _anomaly.check(node, grads)
             for p, x, gi in zip(parents, inputs, grads):
-                if p is None:
+                if p is None or gi is None:
                     continue
-                slot = waiting[p]
-                if gi is not None:
-                    try:
-                        if gi.shape != x.shape:
-                            gi = _fit(sum_to(gi, x.shape), gi, x, node, inputs)
-                        if gi.dtype is not x.dtype:  # (builtin dtypes are singletons: identity is the cheap test)
-                            gi = _cast(gi, x, node, inputs)
-                    except AttributeError:
-                        raise _not_an_array(gi, x, node, inputs) from None
-                    if slot[1] is None:
-                        slot[1] = gi
-                        if isinstance(p, Tensor):
-                            slot[2] = _owned(gi, g, grads, inputs, node.out)
+                try:
+                    if gi.shape != x.shape:
+                        gi = _fit(sum_to(gi, x.shape), gi, x, node, inputs)
+                    if gi.dtype is not x.dtype:  # (builtin dtypes are singletons: identity is the cheap test)
+                        gi = _cast(gi, x, node, inputs)
+                except AttributeError:
+                    raise _not_an_array(gi, x, node, inputs) from None
+                if isinstance(p, Tensor):
+                    share = leaves.get(p)
+                    if share is None:
+                        leaves[p] = [gi, _owned(gi, g, grads, inputs, node.out)]
                     else:
-                        slot[1] = slot[1] + gi  # a new array: the leaf may keep it
-                        slot[2] = True
-                slot[0] -= 1
-                if not slot[0]:
-                    ready.append(p)
+                        share[0] = share[0] + gi  # a new array: the leaf may keep it
+                        share[1] = True
+                    continue
+                so_far = pending.get(p)
+                if so_far is None:
+                    pending[p] = gi
+                    heappush(heap, (-p.stamp, p))
+                else:
+                    pending[p] = so_far + gi
             if not retain_graph:
                 node.inputs = node.out = node.saved = None  # release the saved arrays; parents stay
+        for kept, g in retained:
+            _accumulate_into_grad(kept, g, False)
+        for leaf, (g, owned) in leaves.items():
+            on_leaf(leaf, g, owned)
     finally:
         grad_enabled.reset(mode)
         if gc_was_enabled:

@@ -138,7 +138,7 @@ class Function:
             else:
                 fn.inputs = tuple(raw)
                 fn.out = out
-            fn.stamp = _versions.clock  # for changed-in-place detection
+            fn.stamp = next(_versions.order)  # the op's place in time: backward's order, in-place checks
             if _anomaly.active:
                 fn.trace = _anomaly.caller()
             t.requires_grad = True

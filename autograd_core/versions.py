@@ -19,6 +19,7 @@ you passed to an op) are not seen.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 from collections import deque
@@ -26,8 +27,11 @@ from typing import Any
 
 import numpy as np
 
-#: Number of in-place changes made through the library so far, process-wide. An op
-#: made when ``clock`` read ``c`` has seen every change stamped ``<= c``.
+#: Numbers ops and in-place changes in the order they happen, process-wide: every recorded
+#: op takes the next number as its ``stamp`` (so an op's stamp is larger than its inputs'), and
+#: so does every change. ``clock`` is the stamp of the latest change: an op whose stamp is
+#: larger has seen every change.
+order = itertools.count(1)
 clock = 0
 
 _HISTORY = 64  # change stamps remembered per array, to report the version an op saw
@@ -67,7 +71,7 @@ def bump(data: np.ndarray) -> None:
             counter = _counters[key] = _Counter()
             # Forget the count when the memory goes (its id may then be reused).
             counter.ref = weakref.ref(owner, lambda _, key=key: _counters.pop(key, None))
-        clock += 1
+        clock = next(order)
         counter.count += 1
         counter.stamps.append(clock)
     finally:
