@@ -481,6 +481,57 @@ def test_retries_zero_records_a_lost_worker_at_once(tmp_path: Path) -> None:
     assert "WorkerLost" in result.trials[1].error and "died 1 time(s)" in result.trials[1].error
 
 
+def test_a_pool_found_broken_when_submitting_is_replaced(tmp_path: Path) -> None:
+    # A worker can die between two looks at the trials: the next submit meets the broken pool
+    # first. The trial goes to a new pool, and the dead one's trial is still blamed alone.
+    import concurrent.futures as cf
+
+    from optim.search.executors import Futures, Lost
+    from optim.search.trial import Task
+
+    objective = functools.partial(objectives.kill_worker, folder=str(tmp_path), once=(), always=(0,))
+    backend = Futures(1)
+    try:
+        killer = backend.submit(Task(objective, 0, 1, {"lr": 0.01}, 0, "value", "max", remote=True))
+        cf.wait([killer])  # its worker has died and the pool knows it; the driver has not looked yet
+        survivor = backend.submit(Task(objective, 1, 1, {"lr": 0.01}, 0, "value", "max", remote=True))
+        assert backend.outcome(survivor).metrics == {"value": 0.0}
+        with pytest.raises(Lost) as lost:
+            backend.outcome(killer)
+        assert lost.value.alone and "died" in lost.value.reason
+        assert len(backend.replacements) == 1
+    finally:
+        backend.close()
+
+
+def test_a_broken_pools_leftover_workers_are_stopped(tmp_path: Path) -> None:
+    # A worker started for a trial submitted while the pool was breaking can outlive the pool's
+    # own clean-up, and the pool's thread would wait for it at exit: the search stops it.
+    import concurrent.futures as cf
+    import multiprocessing
+    import time
+
+    from optim.search.executors import Futures, Lost
+    from optim.search.trial import Task
+
+    objective = functools.partial(objectives.kill_worker, folder=str(tmp_path), once=(), always=(0,))
+    backend = Futures(1)
+    try:
+        killer = backend.submit(Task(objective, 0, 1, {"lr": 0.01}, 0, "value", "max", remote=True))
+        cf.wait([killer])
+        pool = backend.pool
+        pool._executor_manager_thread.join(timeout=30)  # the pool's own clean-up is over
+        straggler = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(60,))
+        straggler.start()
+        pool._processes[straggler.pid] = straggler  # as if the racing submit had started it
+        with pytest.raises(Lost):
+            backend.outcome(killer)
+        straggler.join(timeout=30)
+        assert not straggler.is_alive() and straggler.exitcode is not None
+    finally:
+        backend.close()
+
+
 # ============================================================== pruning
 
 

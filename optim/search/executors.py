@@ -103,8 +103,8 @@ class Futures(Backend):
     """Any ``concurrent.futures.Executor``; ``executor=n`` is a process pool of ``n`` made here.
 
     A process pool whose worker dies is broken for good: every trial in it is lost. The search
-    then carries on with a new pool of the same size (its own, shut down at the end); the
-    user's broken pool is left as concurrent.futures leaves it.
+    then carries on with a new pool of the same size (its own, shut down at the end); of the
+    user's broken pool, only the workers it still has are stopped.
     """
 
     remote = True
@@ -129,7 +129,11 @@ class Futures(Backend):
         return cf.ProcessPoolExecutor(workers, mp_context=context or multiprocessing.get_context("spawn"))
 
     def submit(self, task: Task) -> cf.Future:
-        future = self.pool.submit(run_trial, task)
+        try:
+            future = self.pool.submit(run_trial, task)
+        except cf.BrokenExecutor:  # a worker died since the last look, before its trial said so
+            self._broken(self.pool, reported=0)
+            future = self.pool.submit(run_trial, task)
         self.pool_of[future] = self.pool
         return future
 
@@ -145,13 +149,19 @@ class Futures(Backend):
         try:
             return handle.result()
         except cf.BrokenExecutor as err:
-            if id(pool) not in self.alone:  # the first news of this pool's death
-                others = [f for f, p in self.pool_of.items() if p is pool]
-                self.alone[id(pool)] = not others
-                self._replace(pool)
+            self._broken(pool, reported=1)
             raise Lost(f"its worker process died ({type(err).__name__}: {err})", alone=self.alone[id(pool)]) from None
         except cf.CancelledError:
             raise Lost("the executor cancelled it", alone=True) from None
+
+    def _broken(self, pool: cf.Executor, reported: int) -> None:
+        """On the first news that ``pool`` is broken (from a trial's outcome, or from ``submit``),
+        remember whether it held a single trial (the one to blame) and carry on in a new pool.
+        ``reported``: the pool's trials already taken out of ``pool_of``."""
+        if id(pool) not in self.alone:
+            in_pool = reported + sum(p is pool for p in self.pool_of.values())
+            self.alone[id(pool)] = in_pool == 1
+            self._replace(pool)
 
     def _replace(self, broken: cf.Executor) -> None:
         if not isinstance(broken, cf.ProcessPoolExecutor):
@@ -159,6 +169,12 @@ class Futures(Backend):
                 f"random_search: the executor {type(broken).__name__} is broken and cannot be replaced; "
                 "the finished trials are saved (with storage=): run the search again with a working executor"
             )
+        # Stop the workers the broken pool still has. It stops them itself, but a worker it
+        # started for a trial submitted while it was breaking can escape that (a race in
+        # concurrent.futures), and the pool's thread then waits for it forever, which hangs
+        # the interpreter at exit. Nothing is submitted to the pool any more: this stops all.
+        for process in list((getattr(broken, "_processes", None) or {}).values()):
+            process.terminate()
         if broken is not self.executor or self.own:
             broken.shutdown(wait=False, cancel_futures=True)
         self.pool = self._new_pool(self.workers, getattr(broken, "_mp_context", None))
