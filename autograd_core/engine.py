@@ -76,10 +76,17 @@ def leaves(t: Tensor) -> list[Tensor]:
     if t._node is None:
         return [t] if t.requires_grad else []
     found = {}
-    for node in topological_order(t._node):
-        for p in node.parents or ():
+    seen = {t._node}
+    stack = [t._node]
+    while stack:  # reachability, in no particular order: cheaper than topological_order
+        for p in stack.pop().parents:
+            if p is None:
+                continue
             if isinstance(p, Tensor):
                 found[id(p)] = p
+            elif p not in seen:
+                seen.add(p)
+                stack.append(p)
     return list(found.values())
 
 
