@@ -86,15 +86,9 @@ class Conv2d(Module):
         self.padding = _conv.as_pair(padding, "padding", where, 0)
         self.init = init
         kh, kw = self.kernel_size
-        fan_in = self.in_channels * kh * kw
-        shape = (fan_in, self.out_channels)
-        w = _init.resolve(init, where)(shape, _init.as_rng(rng, where))
-        w = w.data if isinstance(w, Tensor) else np.asarray(w)
-        if w.shape != shape:
-            raise ValueError(
-                f"{where}: the init callable returned shape {w.shape}; it must return {shape} "
-                "(in_channels·kh·kw, out_channels), the shape of the equivalent Dense weight"
-            )
+        shape = (self.in_channels * kh * kw, self.out_channels)
+        what = " (in_channels·kh·kw, out_channels), the shape of the equivalent Dense weight"
+        w = _init.weights(init, shape, rng, where, what)
         weight = w.T.reshape(self.out_channels, self.in_channels, kh, kw)  # row (c, i, j) of w → weight[:, c, i, j]
         self.weight = Parameter(weight, dtype=dtype or np.float64)
         self.bias = Parameter(np.zeros(self.out_channels), dtype=self.weight.dtype) if bias else None

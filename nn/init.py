@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from autograd_core import Tensor
+
 __all__ = ["seed", "default_rng", "as_rng", "he", "xavier", "zeros", "resolve"]
 
 _rng = np.random.default_rng()
@@ -85,3 +87,13 @@ def resolve(init: str | Callable[..., Any], where: str) -> Callable[[tuple[int, 
             "init(shape, rng) returning an array of that shape"
         )
     return fn
+
+
+def weights(init: str | Callable[..., Any], shape: tuple[int, int], rng: Any, where: str, what: str = "") -> np.ndarray:
+    """A ``(fan_in, fan_out)`` weight drawn by ``init`` (a name or a callable ``init(shape, rng)``),
+    checked for its shape; ``what`` says what the shape means, for the error."""
+    w = resolve(init, where)(shape, as_rng(rng, where))
+    w = w.data if isinstance(w, Tensor) else np.asarray(w)
+    if w.shape != shape:
+        raise ValueError(f"{where}: the init callable returned shape {w.shape}; it must return {shape}{what}")
+    return w

@@ -72,13 +72,8 @@ class Dense(Module):
         self.in_features = positive_int(in_features, "in_features", "Dense")
         self.out_features = positive_int(out_features, "out_features", "Dense")
         where = f"Dense({in_features}, {out_features})"
-        fn = _init.resolve(init, where)
         self.init = init
-        shape = (self.in_features, self.out_features)
-        w = fn(shape, _init.as_rng(rng, where))
-        w = w.data if isinstance(w, Tensor) else np.asarray(w)
-        if w.shape != shape:
-            raise ValueError(f"{where}: the init callable returned shape {w.shape}; it must return {shape}")
+        w = _init.weights(init, (self.in_features, self.out_features), rng, where)
         self.weight = Parameter(w, dtype=dtype or np.float64)
         self.bias = Parameter(np.zeros(self.out_features), dtype=self.weight.dtype) if bias else None
 

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn", reason="the digits need scikit-learn (pip install -e '.[dev]')")
 
+from helpers import load_example  # noqa: E402
+
 import nn  # noqa: E402
 from autograd_core import no_grad  # noqa: E402
 
 
-def load_example():
-    path = Path(__file__).resolve().parent.parent / "examples" / "cnn_digits.py"
-    spec = importlib.util.spec_from_file_location("cnn_digits_example", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_cnn_learns_the_digits_and_predicts_one_image(tmp_path):
-    example = load_example()
+    example = load_example("cnn_digits")
     model, scores, (_, x_test, _, y_test) = example.train(epochs=10, seed=0)  # the example runs 20
     assert scores["test"] >= 0.96 and scores["train"] >= 0.97
     assert not model.training and x_test.shape[1:] == (1, 8, 8) and x_test.dtype == np.float32

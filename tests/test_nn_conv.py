@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import check_layer, upstream
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -18,27 +19,6 @@ from autograd_core import Tensor
 from autograd_core.testing import gradcheck, gradgradcheck
 
 FAST = settings(max_examples=15, deadline=None)
-
-
-def upstream(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=shape)
-
-
-def check_layer(layer: nn.Module, x: np.ndarray, v: np.ndarray, order: int = 1) -> bool:
-    """(grad)gradcheck of ``sum(layer(x) * v)`` in the input and every parameter (swapped in for the check)."""
-    names = [n for n, _ in layer.named_parameters()]
-    originals = [getattr(layer, n) for n in names]
-
-    def f(x, *params):
-        for n, p in zip(names, params):
-            setattr(layer, n, p)
-        return (layer(x) * v).sum()
-
-    try:
-        return (gradcheck if order == 1 else gradgradcheck)(f, x, *[p.data for p in originals])
-    finally:
-        for n, p in zip(names, originals):
-            setattr(layer, n, p)
 
 
 def conv_loops(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, padding: int) -> np.ndarray:

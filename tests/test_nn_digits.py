@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn", reason="the digits check needs scikit-learn (pip install -e '.[dev]')")
 
+from helpers import load_example  # noqa: E402
+
 import nn  # noqa: E402
 from autograd_core import no_grad  # noqa: E402
 
 
-def load_example():
-    path = Path(__file__).resolve().parent.parent / "examples" / "digits.py"
-    spec = importlib.util.spec_from_file_location("digits_example", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_digits_network_reaches_95_percent_and_predicts_single_examples(tmp_path):
-    digits = load_example()
+    digits = load_example("digits")
     model, scores, (_, x_test, _, y_test) = digits.train(epochs=10, hidden=(64,), seed=0)
     assert scores["test"] >= 0.95
     assert scores["train"] >= scores["test"] - 0.05

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import check_layer, upstream
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -16,29 +17,6 @@ from autograd_core.testing.strategies import arrays, shapes, tensors
 FAST = settings(max_examples=20, deadline=None)
 matrices = shapes(min_dims=2, max_dims=2, min_side=1, max_side=5)
 batches = shapes(min_dims=2, max_dims=2, min_side=2, max_side=5)  # batch ≥ 2 for BatchNorm
-
-
-def check_layer(layer: nn.Module, x: Tensor, v: np.ndarray, order: int = 1) -> bool:
-    """gradcheck (order 1) or gradgradcheck (order 2) of ``sum(layer(x) * v)`` with respect to
-    the input and every parameter of ``layer``: the parameters are swapped for the checker's
-    tensors during the check. ``v`` is a fixed random upstream gradient."""
-    names = [n for n, _ in layer.named_parameters()]
-    originals = [getattr(layer, n) for n in names]
-
-    def f(x, *params):
-        for n, p in zip(names, params):
-            setattr(layer, n, p)
-        return (layer(x) * v).sum()
-
-    try:
-        return (gradcheck if order == 1 else gradgradcheck)(f, x, *[p.data for p in originals])
-    finally:
-        for n, p in zip(names, originals):
-            setattr(layer, n, p)
-
-
-def upstream(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=shape)
 
 
 # ============================================================== Dense

@@ -804,13 +804,9 @@ def test_importing_the_library_does_not_import_onnx():
 
 def test_the_deployment_example_runs(tmp_path: Any, capsys: Any) -> None:
     pytest.importorskip("sklearn")
-    import importlib.util
-    from pathlib import Path
+    from helpers import load_example
 
-    path = Path(__file__).resolve().parent.parent / "examples" / "export_onnx.py"
-    spec = importlib.util.spec_from_file_location("export_onnx_example", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("export_onnx")
     diff = module.main(str(tmp_path / "digits.onnx"))
     assert diff < 1e-8 and (tmp_path / "digits.onnx").exists()
     assert "100.0% identical predictions" in capsys.readouterr().out
