@@ -62,6 +62,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._optional import require
 from .grad_mode import enable_grad
 from .serialization import atomic_write
 from .tensor import Tensor, as_float_array
@@ -70,7 +71,6 @@ __all__ = ["export_onnx", "OnnxBuilder", "ONNX_FORMS", "onnx_form", "DynamicShap
 
 #: The lowest opset exported: before 13, Softmax flattened its input instead of working on one axis.
 MIN_OPSET = 13
-INSTALL = 'pip install "autograd-core[onnx]"'
 _INT64_MAX = np.iinfo(np.int64).max
 _INT64_MIN = np.iinfo(np.int64).min
 
@@ -85,13 +85,12 @@ class DynamicShapeError(NotImplementedError):
 
 
 def _require_onnx() -> Any:
-    try:
-        import onnx
-        import onnx.checker
-        import onnx.helper
-        import onnx.numpy_helper
-    except ImportError as err:
-        raise ImportError(f"export_onnx needs the onnx package: {INSTALL}") from err
+    require("onnx", "export_onnx", "onnx")
+    import onnx
+    import onnx.checker
+    import onnx.helper
+    import onnx.numpy_helper
+
     return onnx
 
 

@@ -25,22 +25,19 @@ from typing import Any
 
 import numpy as np
 
-try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-    from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, validate_data
-except ImportError:  # pragma: no cover - exercised only without scikit-learn
-    raise ImportError(
-        'nn.NeuralNetClassifier and nn.NeuralNetRegressor need scikit-learn: pip install "autograd-core[sklearn]"'
-    ) from None
-
 import optim
+from autograd_core._optional import require
 
 from . import init as _init
 from .losses import mse, softmax_cross_entropy
 from .module import Module
 from .training import fit as _fit
 from .training import predict as _predict
+
+require("sklearn", "nn.NeuralNetClassifier and nn.NeuralNetRegressor", "sklearn")
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
+from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
 
 __all__ = ["NeuralNetClassifier", "NeuralNetRegressor"]
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from autograd_core import Tensor, no_grad
+from autograd_core._optional import require
 
 from . import checkpoint as _ckpt
 from . import init as _init
@@ -292,10 +293,7 @@ class History:
         ``plt.show()`` shows it); otherwise it is a standalone Figure (``fig.savefig(...)``;
         it displays in Jupyter as the cell's value). Needs the ``plot`` extra.
         """
-        try:
-            from matplotlib.figure import Figure
-        except ImportError:
-            raise ImportError('History.plot needs matplotlib: pip install "autograd-core[plot]"') from None
+        Figure = require("matplotlib.figure", "History.plot", "plot").Figure
         import sys
 
         names = list(keys) if keys is not None else [k for k in self.history if not k.startswith("val_")]
@@ -331,10 +329,7 @@ class History:
 
     def to_pandas(self) -> Any:
         """A ``pandas.DataFrame``: one row per epoch (the index, named ``epoch``), one column per name."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError('History.to_pandas needs pandas: pip install "autograd-core[plot]"') from None
+        pd = require("pandas", "History.to_pandas", "plot")
         return pd.DataFrame(self.history, index=pd.Index(self.epoch, name="epoch"))
 
     def __repr__(self) -> str:

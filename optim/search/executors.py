@@ -205,7 +205,7 @@ class Dask(Backend):
     depth = 4  # a round trip through the scheduler takes milliseconds: keep the workers fed
 
     def __init__(self, client: Any) -> None:
-        from ._optional import require
+        from autograd_core._optional import require
 
         self.distributed = require("distributed", "the Dask executor", "search")
         self.client = client

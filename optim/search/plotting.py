@@ -6,7 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._optional import require
+from autograd_core._optional import require
+
 from .distributions import Choice, Distribution, IntUniform, LogUniform, OneMinusLogUniform
 from .trial import COMPLETE, PRUNED, TrialResult
 

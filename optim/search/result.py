@@ -114,7 +114,7 @@ class SearchResult:
         (``number, round, status, step`` and the reported metrics). Needs pandas
         (``pip install "autograd-core[search]"``).
         """
-        from ._optional import require
+        from autograd_core._optional import require
 
         pd = require("pandas", "SearchResult.to_pandas", "search")
         if curves:

@@ -1,4 +1,4 @@
-"""Optional dependencies, imported only when used, with an error that says what to install."""
+"""Optional dependencies (the extras), imported only when used, with an error that says what to install."""
 
 from __future__ import annotations
 
