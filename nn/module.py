@@ -20,12 +20,13 @@ not learnable (BatchNorm's running statistics) are declared with
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_core import Tensor
+from autograd_core import Tensor, no_grad
 from autograd_core import versions as _versions
 
 __all__ = ["Parameter", "Module", "Sequential", "LoadResult", "layer_input", "positive_int"]
@@ -216,6 +217,30 @@ class Module:
     def eval(self) -> Module:
         """Evaluation mode: BatchNorm uses its running statistics, Dropout does nothing."""
         return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self, grad: bool = False) -> Iterator[Module]:
+        """Eval mode inside the ``with`` block (under ``no_grad`` unless ``grad=True``); every
+        module's own mode is restored afterwards, also when the block raises.
+
+        >>> model = nn.Sequential(nn.Dense(2, 2, rng=0), nn.Dropout(0.5))
+        >>> with model.evaluating():
+        ...     model[1].training
+        False
+        >>> model[1].training
+        True
+        """
+        modes = [(m, m.training) for m in self.modules()]
+        self.eval()
+        try:
+            if grad:
+                yield self
+            else:
+                with no_grad():
+                    yield self
+        finally:
+            for m, mode in modes:
+                m.training = mode
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradients of every parameter (``.grad = None``)."""

@@ -14,7 +14,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import os
@@ -188,19 +187,6 @@ def _metric_fns(metrics: Any) -> dict[str, Metric]:
 # ============================================================== evaluation
 
 
-@contextlib.contextmanager
-def _eval_mode(model: Module) -> Iterator[None]:
-    """Eval mode and no_grad inside; every module's own mode back afterwards."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with no_grad():
-            yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
-
-
 def _data(out: Any, where: str) -> np.ndarray:
     if isinstance(out, Tensor):
         return out.data
@@ -219,7 +205,7 @@ def predict(model: Module, x: Any, batch_size: int = 256) -> np.ndarray:
     """
     x = _array(x, "nn.predict: x")
     batch_size = _positive_int(batch_size, "nn.predict: batch_size")
-    with _eval_mode(model):
+    with model.evaluating():
         outs = [_data(model(xb), "nn.predict") for xb in _iterate(x, None, _slices(len(x), batch_size, False), None)]
         if not outs:  # no examples: the model still tells the output's shape
             outs = [_data(model(x), "nn.predict")]
