@@ -30,8 +30,9 @@ Dask client (``pip install "autograd-core[search]"``, which also brings pandas f
 from .distributions import Choice, Distribution, IntUniform, LogUniform, OneMinusLogUniform, Uniform
 from .pruners import MedianPruner, Pruner, SuccessiveHalving
 from .result import SearchResult
+from .samplers import sample_params
 from .search import coarse_to_fine, load, random_search
-from .trial import Trial, TrialPruned, TrialResult, sample_params
+from .trial import Trial, TrialPruned, TrialResult
 
 __all__ = [
     "Distribution", "Uniform", "LogUniform", "OneMinusLogUniform", "IntUniform", "Choice",

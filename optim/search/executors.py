@@ -3,8 +3,11 @@
 Each backend submits :class:`~optim.search.trial.Task` s, waits for the first to finish and
 hands back its :class:`~optim.search.trial.Outcome`, or raises :class:`Lost` when the worker
 running it died (a killed process, out of memory, ``os._exit``). The driver in ``search.py``
-does the rest (which trial next, retries, storage) the same way for all of them. Dask is the
-distributed engine: nothing here schedules across machines.
+does the rest (which trial next, retries, storage) the same way for all of them, and never
+asks which kind of backend it has: what differs is said by the backend (how many trials run
+at once, whether the objective must travel to another process and how it is sent, whether a
+dead worker can take other trials down with it). Dask is the distributed engine: nothing here
+schedules across machines.
 """
 
 from __future__ import annotations
@@ -63,6 +66,13 @@ class Backend:
     depth = 1
     #: True when trials run in other processes (they must be picklable).
     remote = False
+    #: True when one worker's death loses every trial in flight (a broken process pool): the
+    #: trials lost with others then run again one at a time, so that the one to blame is found.
+    loses_together = False
+
+    def check_sendable(self, what: str, obj: Any) -> None:
+        """Raise a TypeError saying what to do if ``obj`` (the objective, the pruner) cannot
+        reach the processes that run the trials; nothing to check when they run here."""
 
     def submit(self, task: Task) -> Any:
         raise NotImplementedError
@@ -109,6 +119,7 @@ class Futures(Backend):
 
     remote = True
     depth = 2
+    loses_together = True
 
     def __init__(self, executor: cf.Executor | int) -> None:
         self.own = isinstance(executor, int)
@@ -121,6 +132,10 @@ class Futures(Backend):
         self.replacements: list[cf.ProcessPoolExecutor] = []
         self.pool_of: dict[cf.Future, cf.Executor] = {}
         self.alone: dict[int, bool] = {}  # id(broken pool) -> did it break with one trial in it?
+
+    def check_sendable(self, what: str, obj: Any) -> None:
+        if self.remote:
+            check_picklable(what, obj)
 
     @staticmethod
     def _new_pool(workers: int, context: Any) -> cf.ProcessPoolExecutor:
@@ -211,6 +226,11 @@ class Dask(Backend):
         self.client = client
         self.workers = max(1, sum(client.nthreads().values()))
         self.finished = self.distributed.as_completed()
+
+    def check_sendable(self, what: str, obj: Any) -> None:
+        from distributed.protocol.pickle import dumps  # Dask sends functions by value (cloudpickle)
+
+        check_picklable(what, obj, dumps)
 
     def submit(self, task: Task) -> Any:
         key = f"trial-{task.number}-{uuid.uuid4().hex[:8]}"

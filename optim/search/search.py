@@ -1,35 +1,35 @@
-"""``random_search`` and ``coarse_to_fine``: the driver that hands out trials and records them."""
+"""``random_search`` and ``coarse_to_fine``: the driver that hands out trials and records them.
+
+The driver is the same for every search: a :class:`~optim.search.samplers.Sampler` says which
+trials each round runs and what they try, a :class:`~optim.search.executors.Backend` runs them,
+a :class:`~optim.search.storage.Storage` records them. ``random_search`` and
+``coarse_to_fine`` differ only in their sampler.
+"""
 
 from __future__ import annotations
 
 import inspect
 import math
-import numbers
 import os
-import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
+from autograd_core._checks import check_choice, check_int, check_real
 
+from .codec import round_trip
 from .distributions import Distribution
-from .executors import Backend, Dask, Futures, Lost, backend_for, check_executor, check_picklable
+from .executors import Backend, Lost, backend_for, check_executor
 from .pruners import Pruner
 from .result import SearchResult
-from .storage import Storage, decode_value, encode_value
-from .trial import COMPLETE, FAILED, PRUNED, Outcome, Task, TrialResult, sample_params
+from .samplers import RandomSampler, Sampler, ZoomSampler
+from .storage import SQLiteStorage, Storage, open_storage
+from .trial import COMPLETE, FAILED, PRUNED, Outcome, Task, TrialResult
 
 Objective = Callable[[dict[str, Any], Any], Any]
 
 
 # ============================================================== checking the arguments
-
-
-def _check_int(value: Any, what: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"random_search: {what} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _check_space(space: Any, where: str = "random_search") -> dict[str, Distribution]:
@@ -86,11 +86,10 @@ class _Options:
             raise ValueError(
                 f"random_search: metric must be a non-empty string (a name the objective returns), got {metric!r}"
             )
-        if mode not in ("max", "min"):
-            raise ValueError(f"random_search: mode must be 'max' or 'min', got {mode!r}")
+        check_choice(mode, "mode", "random_search", ("max", "min"))
         if seed is not None:
-            _check_int(seed, "seed", 0)
-        _check_int(retries, "retries", 0)
+            seed = check_int(seed, "seed", "random_search", low=0)
+        retries = check_int(retries, "retries", "random_search", low=0)
         if pruner is not None and not isinstance(pruner, Pruner):
             raise TypeError(
                 f"random_search: pruner must be a MedianPruner, a SuccessiveHalving (or another Pruner) or None, "
@@ -110,7 +109,7 @@ class _Options:
         self.executor = executor
         self.storage = storage
         self.pruner = pruner
-        self.retries = int(retries)
+        self.retries = retries
         self.callback = callback
 
 
@@ -125,35 +124,25 @@ class _Driver:
     trip), and every result is written to the storage the moment it arrives.
     """
 
-    def __init__(self, options: _Options, space: dict[str, Distribution]) -> None:
+    def __init__(self, options: _Options, space: dict[str, Distribution], sampler: Sampler) -> None:
         self.o = options
         self.space = space
-        self.store = Storage(options.storage) if options.storage is not None else None
+        self.sampler = sampler
+        self.store: Storage = open_storage(options.storage)
         try:
-            seed = options.seed
-            if seed is None and self.store is not None:
-                seed = self.store.meta().get("seed")  # resume a search that drew its own seed
-            if seed is None:
-                seed = int(np.random.SeedSequence().entropy)
-            if self.store is not None:
-                self.store.agree(seed, options.metric, options.mode)
-            self.seed = seed
-            self.done: dict[int, TrialResult] = self.store.trials() if self.store is not None else {}
+            self.seed = self.store.start(options.seed, options.metric, options.mode)
+            self.done: dict[int, TrialResult] = self.store.trials()
             self.backend: Backend = backend_for(options.executor)
         except BaseException:
-            self._close_store()
+            self.store.close()
             raise
-        if isinstance(self.backend, (Futures, Dask)) and self.backend.remote:
-            dumps = None
-            if isinstance(self.backend, Dask):
-                from distributed.protocol.pickle import dumps
+        try:
             for what, obj in (("objective", options.objective), ("pruner", options.pruner)):
                 if obj is not None:
-                    try:
-                        check_picklable(what, obj, *([dumps] if dumps else []))
-                    except TypeError:
-                        self.close(interrupted=True)
-                        raise
+                    self.backend.check_sendable(what, obj)
+        except TypeError:
+            self.close(interrupted=True)
+            raise
         self.spaces: dict[int, dict[str, Distribution]] = {}
         self.numbers: list[int] = []
         self.checked = False  # a returned result has been seen holding the metric
@@ -162,48 +151,49 @@ class _Driver:
     def _curve(self, t: TrialResult) -> list[tuple[float, float]]:
         return [(p["step"], p[self.o.metric]) for p in t.curve if self.o.metric in p]
 
-    def _close_store(self) -> None:
-        if self.store is not None:
-            self.store.close()
-            self.store = None
-
     def close(self, interrupted: bool = False) -> None:
         try:
             if hasattr(self, "backend"):
                 self.backend.close(interrupted)
         finally:
-            self._close_store()
+            self.store.close()
+
+    def run(self) -> SearchResult:
+        """Every round the sampler asks for; the result of them all."""
+        start = 0
+        for r, count in enumerate(self.sampler.rounds(), start=1):
+            space = self.sampler.space(r, self.space, self.result())
+            self.run_round(r, space, range(start, start + count))
+            start += count
+        return self.result()
 
     # ------------------------------------------------------------------ one round
     def run_round(self, round: int, space: dict[str, Distribution], numbers: Sequence[int]) -> None:
         o = self.o
         self.spaces[round] = space
         self.numbers.extend(numbers)
-        if self.store is not None:
-            self.store.agree_round(round, space)
+        self.store.start_round(round, space)
         todo: deque[int] = deque()
         for n in numbers:
             previous = self.done.get(n)
             if previous is not None and previous.round != round:
                 raise ValueError(
-                    f"storage: trial {n} in {self.store.path if self.store else 'the storage'} belongs to round "
-                    f"{previous.round}, not {round}: the file holds another search; give this one another file"
+                    f"storage: trial {n} in {self.store.name} belongs to round {previous.round}, not {round}: "
+                    "the file holds another search; give this one another file"
                 )
             if previous is None or previous.status == FAILED:  # a failure is tried again on resume
                 todo.append(n)
             else:  # the recorded trial: its parameters as drawn (objects, not their stored form)
-                drawn = sample_params(space, self.seed, n)
-                if {k: decode_value(encode_value(v)) for k, v in drawn.items()} != previous.params:
+                drawn = self.sampler.sample(space, self.seed, n)
+                if {k: round_trip(v) for k, v in drawn.items()} != previous.params:
                     raise ValueError(
-                        f"storage: trial {n} in {self.store.path if self.store else 'the storage'} tried "
-                        f"{previous.params}, but this search draws {drawn} for it: the file holds another search; "
-                        "give this one another file"
+                        f"storage: trial {n} in {self.store.name} tried {previous.params}, but this search draws "
+                        f"{drawn} for it: the file holds another search; give this one another file"
                     )
                 previous.params = drawn
-        params = {n: sample_params(space, self.seed, n) for n in todo}
+        params = {n: self.sampler.sample(space, self.seed, n) for n in todo}
         backend = self.backend
         limit = backend.workers * (1 if o.pruner is not None else backend.depth)
-        isolate = isinstance(backend, Futures)  # a broken pool loses every trial in it: rerun suspects alone
         in_flight: dict[Any, int] = {}
         suspects: deque[int] = deque()
         losses: Counter[int] = Counter()
@@ -244,7 +234,7 @@ class _Driver:
                         losses[n] += 1
                         if losses[n] > o.retries:
                             self._finish(self._lost(n, round, params[n], lost, losses[n], attempts[n]))
-                        elif isolate:
+                        elif backend.loses_together:  # run it alone: if it dies again, it is to blame
                             suspects.appendleft(n)
                         else:
                             todo.appendleft(n)
@@ -314,33 +304,32 @@ class _Driver:
 
     def _finish(self, result: TrialResult) -> None:
         self.done[result.number] = result
-        if self.store is not None:
-            self.store.add(result)
+        self.store.add(result)
         if result.status in (COMPLETE, PRUNED):
             self.curves.append(self._curve(result))
         if self.o.callback is not None:
             self.o.callback(result)
 
-    def result(self, space: dict[str, Distribution]) -> SearchResult:
+    def result(self) -> SearchResult:
         trials = [self.done[n] for n in sorted(set(self.numbers)) if n in self.done]
         return SearchResult(
             trials,
             metric=self.o.metric,
             mode=self.o.mode,
             seed=self.seed,
-            space=space,
+            space=self.space,
             spaces=dict(self.spaces),
-            path=None if self.o.storage is None else os.fspath(self.o.storage),
+            path=self.store.path,
         )
 
 
-def _run(options: _Options, space: dict[str, Distribution], rounds: Callable[[_Driver], None]) -> SearchResult:
-    driver = _Driver(options, space)
+def _run(options: _Options, space: dict[str, Distribution], sampler: Sampler) -> SearchResult:
+    driver = _Driver(options, space, sampler)
     interrupted = True
     try:
-        rounds(driver)
+        result = driver.run()
         interrupted = False
-        return driver.result(space)
+        return result
     finally:
         driver.close(interrupted=interrupted)
 
@@ -415,9 +404,9 @@ def random_search(
     (20, True)
     """
     space = _check_space(space)
-    n_trials = _check_int(n_trials, "n_trials", 1)
+    n_trials = check_int(n_trials, "n_trials", "random_search", low=1)
     options = _Options(objective, metric, mode, seed, executor, storage, pruner, retries, callback)
-    return _run(options, space, lambda d: d.run_round(1, space, range(n_trials)))
+    return _run(options, space, RandomSampler(n_trials))
 
 
 def coarse_to_fine(
@@ -448,40 +437,22 @@ def coarse_to_fine(
     (10, True)
     """
     space = _check_space(space, "coarse_to_fine")
-    rounds = _check_int(rounds, "rounds", 1)
+    rounds = check_int(rounds, "rounds", "coarse_to_fine", low=1)
     if isinstance(n_trials, Sequence):
-        counts = [_check_int(n, "n_trials", 1) for n in n_trials]
+        counts = [check_int(n, "n_trials", "coarse_to_fine", low=1) for n in n_trials]
         if len(counts) != rounds:
             raise ValueError(f"coarse_to_fine: n_trials has {len(counts)} entries for {rounds} rounds")
     else:
-        counts = [_check_int(n_trials, "n_trials", 1)] * rounds
-    top = _check_int(top, "top", 1)
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin >= 0:
-        raise ValueError(f"coarse_to_fine: margin must be a number >= 0, got {margin!r}")
+        counts = [check_int(n_trials, "n_trials", "coarse_to_fine", low=1)] * rounds
+    top = check_int(top, "top", "coarse_to_fine", low=1)
+    margin = check_real(margin, "margin", "coarse_to_fine", low=0)
     known = set(inspect.signature(random_search).parameters) - {"objective", "space", "n_trials"}
     unknown = sorted(set(options) - known)
     if unknown:
         raise TypeError(f"coarse_to_fine: unknown option(s) {unknown}; the options are {sorted(known)}")
     defaults = {k: p.default for k, p in inspect.signature(random_search).parameters.items() if k in known}
     opts = _Options(objective, **{**defaults, **options})
-
-    def run(driver: _Driver) -> None:
-        current, start = space, 0
-        for r, count in enumerate(counts, start=1):
-            if r > 1:
-                so_far = driver.result(space)
-                if any(t.status == COMPLETE for t in so_far.trials):
-                    current = so_far.zoom(top=top, margin=margin)
-                else:
-                    warnings.warn(
-                        f"coarse_to_fine: no trial of rounds 1-{r - 1} completed; round {r} searches the same space",
-                        RuntimeWarning,
-                        stacklevel=4,
-                    )
-            driver.run_round(r, current, range(start, start + count))
-            start += count
-
-    return _run(opts, space, run)
+    return _run(opts, space, ZoomSampler(counts, top, margin))
 
 
 def load(path: str | os.PathLike[str]) -> SearchResult:
@@ -490,7 +461,7 @@ def load(path: str | os.PathLike[str]) -> SearchResult:
     Parameter values come back as they were drawn (numbers, strings, tuples, ...); a Choice
     option that is another kind of object comes back as its ``repr``.
     """
-    with Storage(path, readonly=True) as store:
+    with SQLiteStorage(path, readonly=True) as store:
         meta = store.meta()
         spaces = store.spaces()
         trials = sorted(store.trials().values(), key=lambda t: t.number)

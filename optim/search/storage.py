@@ -1,10 +1,13 @@
-"""The search's SQLite file: one row per finished trial, written by the driver as each finishes.
+"""Where a search records its trials: in memory, or in an SQLite file it can resume from.
 
-Only the process that runs the search writes (workers send their results back to it), one
-transaction per trial, so a search stopped at any moment (Ctrl-C, a crash, a killed machine)
-leaves every trial that had finished on disk, and the file is never half-written: SQLite's
-journal makes each row all or nothing. Everything is stored as numbers and JSON text; nothing
-is ever unpickled.
+The driver talks to one interface, :class:`Storage`; ``storage=None`` gives an
+:class:`InMemoryStorage`, a path an :class:`SQLiteStorage`.
+
+The SQLite file: only the process that runs the search writes (workers send their results
+back to it), one transaction per trial, so a search stopped at any moment (Ctrl-C, a crash, a
+killed machine) leaves every trial that had finished on disk, and the file is never
+half-written: SQLite's journal makes each row all or nothing. Everything is stored as numbers
+and JSON text (:mod:`optim.search.codec`); nothing is ever unpickled.
 
 Tables: ``meta`` (key → JSON: format, seed, metric, mode), ``rounds`` (round → its space, as
 JSON) and ``trials`` (number, round, status, value, params, metrics, error, curve, seconds,
@@ -20,11 +23,12 @@ import math
 import os
 import sqlite3
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
-from .distributions import Distribution, from_spec
+from .codec import decode_value, encode_value
+from .distributions import Distribution, space_from_spec, space_spec
 from .trial import TrialResult
 
 FORMAT = "optim.search/1"
@@ -49,51 +53,75 @@ CREATE TABLE IF NOT EXISTS trials (
 """
 
 
-def encode_value(value: Any) -> Any:
-    """A JSON-ready form of a parameter value: numbers, strings, None, lists, tuples and dicts
-    keep their type through :func:`decode_value`; any other object is kept as its ``repr``."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, list):
-        return [encode_value(v) for v in value]
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode_value(v) for v in value]}
-    if isinstance(value, dict):
-        return {"__dict__": [[encode_value(k), encode_value(v)] for k, v in value.items()]}
-    return {"__repr__": repr(value)}
-
-
-def decode_value(value: Any) -> Any:
-    """The inverse of :func:`encode_value` (an object stored by its ``repr`` comes back as that string)."""
-    if isinstance(value, list):
-        return [decode_value(v) for v in value]
-    if isinstance(value, dict):
-        if "__tuple__" in value:
-            return tuple(decode_value(v) for v in value["__tuple__"])
-        if "__dict__" in value:
-            return {decode_value(k): decode_value(v) for k, v in value["__dict__"]}
-        if "__repr__" in value:
-            return value["__repr__"]
-    return value
-
-
-def space_spec(space: Mapping[str, Distribution]) -> list[list[Any]]:
-    """A space as JSON-ready ``[name, distribution spec]`` pairs (in order)."""
-    return [[name, dist.spec()] for name, dist in space.items()]
-
-
-def space_from_spec(spec: list[list[Any]]) -> dict[str, Distribution]:
-    return {name: from_spec(d) for name, d in spec}
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, allow_nan=True, separators=(",", ":"))
 
 
+def _fresh_seed() -> int:
+    return int(np.random.SeedSequence().entropy)
+
+
 class Storage:
-    """An open search file. ``Storage(path)`` creates it if needed; ``readonly=True`` only reads."""
+    """The interface the driver records a search through.
+
+    ``start`` settles the search's seed, metric and mode (checking them against a search
+    already recorded), ``start_round`` records a round's space (or checks it), ``trials``
+    gives the recorded trials by number, ``add`` records one finished trial.
+    """
+
+    #: The file, or None in memory.
+    path: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How messages name it."""
+        return self.path if self.path is not None else "the in-memory storage"
+
+    def start(self, seed: int | None, metric: str, mode: str) -> int:
+        """The search's seed: ``seed``, or the recorded one, or a fresh one when both are None."""
+        raise NotImplementedError
+
+    def start_round(self, round: int, space: Mapping[str, Distribution]) -> None:
+        raise NotImplementedError
+
+    def trials(self) -> dict[int, TrialResult]:
+        raise NotImplementedError
+
+    def add(self, result: TrialResult) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the file (nothing to do in memory)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InMemoryStorage(Storage):
+    """The trials of one call, kept in this process (``storage=None``)."""
+
+    def __init__(self) -> None:
+        self._spaces: dict[int, dict[str, Distribution]] = {}
+        self._trials: dict[int, TrialResult] = {}
+
+    def start(self, seed: int | None, metric: str, mode: str) -> int:
+        return seed if seed is not None else _fresh_seed()
+
+    def start_round(self, round: int, space: Mapping[str, Distribution]) -> None:
+        self._spaces[round] = dict(space)
+
+    def trials(self) -> dict[int, TrialResult]:
+        return dict(self._trials)
+
+    def add(self, result: TrialResult) -> None:
+        self._trials[result.number] = result
+
+
+class SQLiteStorage(Storage):
+    """An open search file. ``SQLiteStorage(path)`` creates it if needed; ``readonly=True`` only reads."""
 
     def __init__(self, path: str | os.PathLike[str], readonly: bool = False) -> None:
         self.path = os.fspath(path)
@@ -135,9 +163,12 @@ class Storage:
     def meta(self) -> dict[str, Any]:
         return {key: json.loads(value) for key, value in self.db.execute("SELECT key, value FROM meta")}
 
-    def agree(self, seed: int, metric: str, mode: str) -> None:
-        """Check that this file holds the same search (or none yet) and record its settings."""
+    def start(self, seed: int | None, metric: str, mode: str) -> int:
         stored = self.meta()
+        if seed is None:
+            seed = stored.get("seed")  # resume a search that drew its own seed
+        if seed is None:
+            seed = _fresh_seed()
         if "seed" in stored:
             for key, mine in (("seed", seed), ("metric", metric), ("mode", mode)):
                 if stored[key] != mine:
@@ -145,7 +176,7 @@ class Storage:
                         f"storage: {self.path} holds a search with {key}={stored[key]!r}, not {mine!r}; "
                         "resume it with the same settings, or give this search another file"
                     )
-            return
+            return seed
         with self.db:
             for key, value in (("seed", seed), ("metric", metric), ("mode", mode)):
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, _dumps(value)))
@@ -153,8 +184,9 @@ class Storage:
                 "INSERT OR REPLACE INTO meta VALUES ('created', ?)",
                 (_dumps(_dt.datetime.now().astimezone().isoformat(timespec="seconds")),),
             )
+        return seed
 
-    def agree_round(self, round: int, space: Mapping[str, Distribution]) -> None:
+    def start_round(self, round: int, space: Mapping[str, Distribution]) -> None:
         """Record round ``round``'s space, or check it is the one recorded."""
         spec = space_spec(space)
         row = self.db.execute("SELECT space FROM rounds WHERE round = ?", (round,)).fetchone()
@@ -218,8 +250,10 @@ class Storage:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> Storage:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def open_storage(storage: str | os.PathLike[str] | None) -> Storage:
+    """The storage for ``random_search``'s ``storage`` argument."""
+    return InMemoryStorage() if storage is None else SQLiteStorage(storage)
+
+
+__all__ = ["Storage", "InMemoryStorage", "SQLiteStorage", "open_storage", "FORMAT"]

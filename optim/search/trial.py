@@ -10,7 +10,6 @@ search's metric).
 
 from __future__ import annotations
 
-import math
 import numbers
 import time
 import traceback
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from autograd_core._checks import check_real
 
 from .pruners import Curve, Pruner
 
@@ -42,21 +43,6 @@ def seed_sequence(seed: int, number: int) -> np.random.SeedSequence:
     True
     """
     return np.random.SeedSequence(seed, spawn_key=(number,))
-
-
-def sample_params(space: Mapping[str, Any], seed: int, number: int) -> dict[str, Any]:
-    """The parameters trial ``number`` of a search with ``seed`` tries: one draw from each
-    distribution, in the space's order, from a Generator seeded with :func:`seed_sequence`.
-
-    The same seed and space give the same trials, whichever executor runs them.
-
-    >>> from optim.search import LogUniform
-    >>> sample_params({"lr": LogUniform(1e-4, 1.0)}, seed=0, number=0) == \\
-    ...     sample_params({"lr": LogUniform(1e-4, 1.0)}, seed=0, number=0)
-    True
-    """
-    rng = np.random.default_rng(seed_sequence(seed, number))
-    return {name: dist.sample(rng) for name, dist in space.items()}
 
 
 def _float(value: Any) -> float | None:
@@ -115,8 +101,7 @@ class Trial:
 
         Steps must not decrease; reporting the same step again adds to that point.
         """
-        if isinstance(step, bool) or not isinstance(step, numbers.Real) or not math.isfinite(step):
-            raise ValueError(f"trial.report: step must be a finite number, got {step!r}")
+        check_real(step, "step", "trial.report")
         if not metrics:
             raise ValueError("trial.report: give at least one metric, e.g. trial.report(epoch, dev_accuracy=acc)")
         point: dict[str, Any] = {}
