@@ -76,3 +76,13 @@ def no_metric(params: dict[str, Any], trial: Any) -> dict[str, float]:
 
 def metric_missing_later(params: dict[str, Any], trial: Any) -> dict[str, float]:
     return {"loss": params["lr"]} if trial.number == 3 else {"score": params["lr"]}
+
+
+def huge(params: dict[str, Any], trial: Any) -> Any:
+    """Returns an int too large for a float (10**400) for trial 1, reported and returned; else a number."""
+    if trial.number == 1:
+        trial.report(0, value=10**400)
+        return 10**400
+    if trial.number == 2:
+        return {"value": -(10**400), "other": 1.0}
+    return params["lr"]

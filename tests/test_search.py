@@ -825,3 +825,14 @@ def test_dask_lost_worker_is_retried(dask_client, tmp_path: Path) -> None:
     assert [t.status for t in result.trials] == ["complete"] * 4
     assert result.trials[1].attempts == 2
     same_trials(result, search.random_search(objective, space, n_trials=4))
+
+
+# ============================================================== shared storage, timeouts, dying drivers
+
+
+def test_a_value_too_large_for_a_float_is_recorded_as_diverged(tmp_path: Path) -> None:
+    result = search.random_search(objectives.huge, SPACE, n_trials=4, storage=tmp_path / "s.sqlite")
+    assert [t.status for t in result.trials] == ["complete", "diverged", "diverged", "complete"]
+    assert result.trials[1].value == math.inf and result.trials[1].curve == [{"step": 0, "value": math.inf}]
+    assert result.trials[2].value == -math.inf and result.trials[2].metrics["other"] == 1.0
+    assert [t.status for t in search.load(tmp_path / "s.sqlite").trials] == [t.status for t in result.trials]

@@ -10,6 +10,7 @@ search's metric).
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 import traceback
@@ -46,10 +47,14 @@ def seed_sequence(seed: int, number: int) -> np.random.SeedSequence:
 
 
 def _float(value: Any) -> float | None:
+    """``value`` as a float (an integer too large for one, such as ``10**400``, is ±inf), or None
+    when it is not a number."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray)):
         return None
     try:
         return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
     except (TypeError, ValueError):
         return None
 
