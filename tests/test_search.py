@@ -836,3 +836,47 @@ def test_a_value_too_large_for_a_float_is_recorded_as_diverged(tmp_path: Path) -
     assert result.trials[1].value == math.inf and result.trials[1].curve == [{"step": 0, "value": math.inf}]
     assert result.trials[2].value == -math.inf and result.trials[2].metrics["other"] == 1.0
     assert [t.status for t in search.load(tmp_path / "s.sqlite").trials] == [t.status for t in result.trials]
+
+
+def test_a_write_lock_held_past_the_busy_timeout_loses_nothing(tmp_path: Path, monkeypatch) -> None:
+    # Another connection holds the file's write lock when trial 2 finishes, for longer than
+    # SQLite's busy timeout: the storage waits and retries (saying so) instead of losing the trial.
+    import threading
+
+    from optim.search import storage as storage_module
+
+    monkeypatch.setattr(storage_module, "BUSY_TIMEOUT", 0.05)
+    real_wait = storage_module._wait
+    held, release = threading.Event(), threading.Event()
+
+    def wait(seconds: float) -> None:  # the storage is about to retry: now let the holder go
+        release.set()
+        real_wait(seconds)
+
+    monkeypatch.setattr(storage_module, "_wait", wait)
+    path = tmp_path / "s.sqlite"
+
+    def hold() -> None:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        held.set()
+        release.wait(30)
+        db.execute("COMMIT")
+        db.close()
+
+    holder = threading.Thread(target=hold)
+
+    def objective(params, trial):
+        if trial.number == 2:
+            holder.start()
+            held.wait(30)
+        return params["lr"]
+
+    try:
+        with pytest.warns(RuntimeWarning, match="locked by another connection"):
+            result = search.random_search(objective, SPACE, n_trials=4, storage=path)
+    finally:
+        release.set()
+        holder.join(30)
+    assert release.is_set() and [t.status for t in result.trials] == ["complete"] * 4
+    same_trials(search.load(path), result)

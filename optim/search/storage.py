@@ -22,8 +22,10 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Mapping
-from typing import Any, Self
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, Self, TypeVar
 
 import numpy as np
 
@@ -51,6 +53,25 @@ CREATE TABLE IF NOT EXISTS trials (
     finished_at TEXT NOT NULL
 );
 """
+
+
+#: Seconds SQLite itself waits for a lock held by another connection before saying "locked".
+#: The storage then waits on, retrying (a finished trial is never dropped), with a warning.
+BUSY_TIMEOUT = 5.0
+
+T = TypeVar("T")
+
+
+def _wait(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _busy(err: sqlite3.OperationalError) -> bool:
+    """The error says that another connection holds a lock (SQLITE_BUSY or SQLITE_LOCKED)."""
+    code = getattr(err, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(err) or "busy" in str(err)
 
 
 def _dumps(value: Any) -> str:
@@ -132,9 +153,15 @@ class SQLiteStorage(Storage):
             folder = os.path.dirname(os.path.abspath(self.path))
             if not os.path.isdir(folder):
                 raise FileNotFoundError(f"storage: the folder {folder!r} does not exist (create it first)")
+        self._warned = False
         try:
-            self.db = sqlite3.connect(self.path, timeout=30)
-            tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            # Transactions are opened here by hand (BEGIN IMMEDIATE: the write lock is taken
+            # first, so that reading and writing in one transaction cannot be refused half way).
+            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            tables = self._read(
+                lambda: {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")},
+                "open it",
+            )
         except sqlite3.DatabaseError as err:
             raise ValueError(f"storage: {self.path} is not a search file ({err})") from None
         if tables and "meta" not in tables or "meta" in tables and self._get("format") != FORMAT:
@@ -149,51 +176,107 @@ class SQLiteStorage(Storage):
         if not readonly:
             # WAL: a commit appends to the log and needs no rewrite of the file; NORMAL keeps
             # every committed trial through a crash of this process (not of the machine's power).
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._read(lambda: self.db.execute("PRAGMA journal_mode=WAL"), "open it")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            with self.db:
-                self.db.executescript(_SCHEMA)
+
+            def create() -> None:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (_dumps(FORMAT),))
+
+            self._write(create, "create its tables")
+
+    # ------------------------------------------------------------------ waiting for locks
+    def _retry(self, what: str, started: float, delay: float) -> float:
+        """Wait before trying again; warn once when another connection has held the lock a while."""
+        if not self._warned and time.monotonic() - started >= BUSY_TIMEOUT:
+            self._warned = True
+            warnings.warn(
+                f"storage: {self.path} is locked by another connection (another program, or an sqlite3 shell in "
+                f"a transaction); waiting to {what}. Nothing is lost: the search goes on when the lock is released",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+        _wait(delay)
+        return min(2 * delay, 1.0)
+
+    def _read(self, action: Callable[[], T], what: str) -> T:
+        """``action()``, tried again for as long as another connection keeps the file locked."""
+        started, delay = time.monotonic(), 0.01
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as err:
+                if not _busy(err):
+                    raise
+            delay = self._retry(what, started, delay)
+
+    def _write(self, action: Callable[[], T], what: str) -> T:
+        """``action()`` in one transaction that holds the write lock from its start, tried again
+        (from the start) for as long as another connection keeps the file locked: never dropped."""
+        started, delay = time.monotonic(), 0.01
+        while True:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    out = action()
+                    self.db.execute("COMMIT")
+                    return out
+                except BaseException:
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as err:
+                if not _busy(err):
+                    raise
+            delay = self._retry(what, started, delay)
 
     # ------------------------------------------------------------------ meta and rounds
     def _get(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def meta(self) -> dict[str, Any]:
+    def _meta(self) -> dict[str, Any]:
         return {key: json.loads(value) for key, value in self.db.execute("SELECT key, value FROM meta")}
 
+    def meta(self) -> dict[str, Any]:
+        return self._read(self._meta, "read it")
+
     def start(self, seed: int | None, metric: str, mode: str) -> int:
-        stored = self.meta()
-        if seed is None:
-            seed = stored.get("seed")  # resume a search that drew its own seed
-        if seed is None:
-            seed = _fresh_seed()
-        if "seed" in stored:
-            for key, mine in (("seed", seed), ("metric", metric), ("mode", mode)):
-                if stored[key] != mine:
-                    raise ValueError(
-                        f"storage: {self.path} holds a search with {key}={stored[key]!r}, not {mine!r}; "
-                        "resume it with the same settings, or give this search another file"
-                    )
-            return seed
-        with self.db:
-            for key, value in (("seed", seed), ("metric", metric), ("mode", mode)):
+        def settle() -> int:  # in one transaction: two drivers starting together agree on one seed
+            stored = self._meta()
+            mine = seed if seed is not None else stored.get("seed")  # resume a search that drew its own seed
+            if mine is None:
+                mine = _fresh_seed()
+            if "seed" in stored:
+                for key, value in (("seed", mine), ("metric", metric), ("mode", mode)):
+                    if stored[key] != value:
+                        raise ValueError(
+                            f"storage: {self.path} holds a search with {key}={stored[key]!r}, not {value!r}; "
+                            "resume it with the same settings, or give this search another file"
+                        )
+                return mine
+            for key, value in (("seed", mine), ("metric", metric), ("mode", mode)):
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, _dumps(value)))
             self.db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('created', ?)",
                 (_dumps(_dt.datetime.now().astimezone().isoformat(timespec="seconds")),),
             )
-        return seed
+            return mine
+
+        return self._write(settle, "record the search's settings")
 
     def start_round(self, round: int, space: Mapping[str, Distribution]) -> None:
         """Record round ``round``'s space, or check it is the one recorded."""
         spec = space_spec(space)
-        row = self.db.execute("SELECT space FROM rounds WHERE round = ?", (round,)).fetchone()
-        if row is None:
-            with self.db:
-                self.db.execute("INSERT INTO rounds VALUES (?, ?)", (round, _dumps(spec)))
-        elif json.loads(row[0]) != json.loads(_dumps(spec)):
+
+        def settle() -> Any:
+            self.db.execute("INSERT OR IGNORE INTO rounds VALUES (?, ?)", (round, _dumps(spec)))
+            return self.db.execute("SELECT space FROM rounds WHERE round = ?", (round,)).fetchone()
+
+        row = self._write(settle, f"record round {round}'s space")
+        if json.loads(row[0]) != json.loads(_dumps(spec)):
             stored = space_from_spec(json.loads(row[0]))
             raise ValueError(
                 f"storage: {self.path} holds a search whose round {round} searched {stored}, not {dict(space)}; "
@@ -201,7 +284,9 @@ class SQLiteStorage(Storage):
             )
 
     def spaces(self) -> dict[int, dict[str, Distribution]]:
-        rows = self.db.execute("SELECT round, space FROM rounds ORDER BY round")
+        rows = self._read(
+            lambda: self.db.execute("SELECT round, space FROM rounds ORDER BY round").fetchall(), "read it"
+        )
         return {r: space_from_spec(json.loads(s)) for r, s in rows}
 
     # ------------------------------------------------------------------ trials
@@ -222,8 +307,10 @@ class SQLiteStorage(Storage):
             result.attempts,
             _dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
         )
-        with self.db:
-            self.db.execute("INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        self._write(
+            lambda: self.db.execute("INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row),
+            f"record trial {result.number}",
+        )
 
     def trials(self) -> dict[int, TrialResult]:
         """Every recorded trial, by number."""
@@ -232,7 +319,8 @@ class SQLiteStorage(Storage):
             "SELECT number, round, status, value_repr, params, metrics, error, curve, seconds, attempts "
             "FROM trials ORDER BY number"
         )
-        for number, rnd, status, value, params, metrics, error, curve, seconds, attempts in self.db.execute(query):
+        rows = self._read(lambda: self.db.execute(query).fetchall(), "read it")
+        for number, rnd, status, value, params, metrics, error, curve, seconds, attempts in rows:
             out[number] = TrialResult(
                 number=number,
                 params={k: decode_value(v) for k, v in json.loads(params).items()},
