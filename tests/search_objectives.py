@@ -4,6 +4,7 @@ workers import it to unpickle them, and it imports nothing heavier than NumPy.""
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -86,3 +87,15 @@ def huge(params: dict[str, Any], trial: Any) -> Any:
     if trial.number == 2:
         return {"value": -(10**400), "other": 1.0}
     return params["lr"]
+
+
+def gated(params: dict[str, Any], trial: Any, *, folder: str, gate: int = -1, pause: float = 0.0) -> float:
+    """Logs ``"<number> <pid>"`` to ``folder/log`` as it starts; trial ``gate`` then waits while the
+    file ``folder/hold`` exists (at most 60 s); each trial takes ``pause`` seconds."""
+    with open(os.path.join(folder, "log"), "a") as f:
+        f.write(f"{trial.number} {os.getpid()}\n")
+    deadline = time.monotonic() + 60
+    while trial.number == gate and os.path.exists(os.path.join(folder, "hold")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(pause)
+    return -((np.log10(params["lr"]) + 2.0) ** 2)

@@ -5,6 +5,7 @@ storage and resume, coarse to fine, results, tables and pictures, and optional d
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import sqlite3
@@ -880,3 +881,142 @@ def test_a_write_lock_held_past_the_busy_timeout_loses_nothing(tmp_path: Path, m
         holder.join(30)
     assert release.is_set() and [t.status for t in result.trials] == ["complete"] * 4
     same_trials(search.load(path), result)
+
+
+def log_lines(folder: Path) -> list[tuple[int, int]]:
+    """The ``(trial number, pid)`` of each start that ``objectives.gated`` logged."""
+    path = folder / "log"
+    return [tuple(map(int, line.split())) for line in path.read_text().split("\n") if line] if path.exists() else []
+
+
+def poll(condition, what: str, seconds: float = 60.0) -> None:
+    """Wait until ``condition()`` holds (checked every 10 ms), failing with ``what`` at the deadline."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def start_driver(call: str, folder: Path, pause: float = 0.0) -> subprocess.Popen:
+    """A search in a process of its own (``call`` uses ``objective``); it prints its trials as JSON."""
+    script = textwrap.dedent(
+        f"""
+        import functools, json, sys
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        import search_objectives
+        from optim import search
+        SPACE = {{"lr": search.LogUniform(1e-4, 1.0), "h": search.IntUniform(1, 5)}}
+        objective = functools.partial(search_objectives.gated, folder={str(folder)!r}, gate=0, pause={pause})
+        if __name__ == "__main__":
+            result = {call}
+            print(json.dumps([[t.number, t.round, t.status, t.value, t.params] for t in result.trials]))
+        """
+    )
+    return subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+def as_rows(result: search.SearchResult) -> list:
+    return [[t.number, t.round, t.status, t.value, t.params] for t in result.trials]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+def test_two_drivers_on_one_storage_split_the_trials(tmp_path: Path) -> None:
+    # Driver A (another process) claims trial 0 and waits inside it; driver B (here) runs every
+    # other trial meanwhile, then waits for A's; A then finds the rest recorded. Each trial runs
+    # once, and both drivers return the whole result.
+    path, hold = tmp_path / "s.sqlite", tmp_path / "hold"
+    hold.touch()
+    a = start_driver(f"search.random_search(objective, SPACE, n_trials=8, storage={str(path)!r})", tmp_path)
+    try:
+        poll(lambda: (0, a.pid) in log_lines(tmp_path), "driver A to start trial 0")
+        objective = functools.partial(objectives.gated, folder=str(tmp_path), gate=0)
+        mine = []
+
+        def callback(t):
+            mine.append(t.number)
+            if len(mine) == 7:
+                hold.unlink()  # now A may finish trial 0
+
+        b = search.random_search(objective, SPACE, n_trials=8, storage=path, callback=callback)
+        out, _ = a.communicate(timeout=60)
+    finally:
+        a.kill()
+    assert a.returncode == 0 and mine == list(range(1, 8))
+    assert sorted(log_lines(tmp_path)) == [(0, a.pid)] + [(n, os.getpid()) for n in range(1, 8)]
+    assert [t.status for t in b.trials] == ["complete"] * 8
+    assert json.loads(out) == json.loads(json.dumps(as_rows(b)))
+    same_trials(search.load(path), b)
+    same_trials(b, search.random_search(objective, SPACE, n_trials=8))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+def test_a_dead_drivers_claim_is_taken_over(tmp_path: Path) -> None:
+    # Driver A claims trial 0 and is killed (SIGKILL) inside it, after driver B has run the
+    # others while waiting for it: B takes trial 0 over and returns the whole result.
+    path, hold = tmp_path / "s.sqlite", tmp_path / "hold"
+    hold.touch()
+    a = start_driver(f"search.random_search(objective, SPACE, n_trials=6, storage={str(path)!r})", tmp_path)
+    try:
+        poll(lambda: (0, a.pid) in log_lines(tmp_path), "driver A to start trial 0")
+        objective = functools.partial(objectives.gated, folder=str(tmp_path), gate=0)
+
+        def callback(t):
+            if t.number == 5:
+                a.kill()
+                a.wait(60)
+                hold.unlink()
+
+        b = search.random_search(objective, SPACE, n_trials=6, storage=path, callback=callback)
+    finally:
+        a.kill()
+    assert a.returncode == -9
+    assert log_lines(tmp_path) == [(0, a.pid)] + [(n, os.getpid()) for n in (1, 2, 3, 4, 5, 0)]
+    assert [t.status for t in b.trials] == ["complete"] * 6
+    assert sqlite3.connect(path).execute("select count(*) from trials").fetchone() == (6,)
+    same_trials(search.load(path), b)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+def test_three_drivers_of_a_coarse_to_fine_search_agree(tmp_path: Path) -> None:
+    # However the trials fall, each runs once, and every driver returns the same whole result:
+    # round 2 is zoomed by each from the same round 1.
+    path = tmp_path / "s.sqlite"
+    call = f"search.coarse_to_fine(objective, SPACE, rounds=2, n_trials=6, top=2, storage={str(path)!r})"
+    drivers = [start_driver(call, tmp_path, pause=0.02) for _ in range(3)]
+    try:
+        outs = [d.communicate(timeout=120)[0] for d in drivers]
+    finally:
+        for d in drivers:
+            d.kill()
+    assert [d.returncode for d in drivers] == [0, 0, 0]
+    assert sorted(n for n, _ in log_lines(tmp_path)) == list(range(12))
+    rows = [json.loads(out) for out in outs]
+    assert rows[0] == rows[1] == rows[2] and [r[:3] for r in rows[0]] == [
+        [n, 1 + n // 6, "complete"] for n in range(12)
+    ]
+    assert sqlite3.connect(path).execute("select count(*) from trials").fetchone() == (12,)
+
+
+def test_a_claim_of_another_machine_holds_until_its_heartbeat_is_stale(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from optim.search import storage as st
+
+    monkeypatch.setattr(st, "HEARTBEAT", 0.01)
+    path = tmp_path / "s.sqlite"
+    with st.SQLiteStorage(path) as mine:
+        mine.start(0, "value", "max")
+        db = sqlite3.connect(path, isolation_level=None)
+        first = db.execute("select beat from drivers where id = ?", (mine.id,)).fetchone()[0]
+        poll(lambda: db.execute("select beat from drivers where id = ?", (mine.id,)).fetchone()[0] > first, "a beat")
+        # A driver on another machine (its process cannot be looked at from here) claims trial 3.
+        db.execute("insert into drivers values ('other', 'another-host', 1, ?)", (time.time(),))
+        db.execute("insert into claims values (3, 'other', ?)", (time.time(),))
+        assert mine.claim(3) == st.TAKEN and mine.poll([3]) == ({}, [])
+        db.execute("update drivers set beat = ? where id = 'other'", (time.time() - st.GRACE - 1,))
+        assert mine.poll([3]) == ({}, [3])  # its heartbeat stopped: taken over
+        assert mine.claim(3) == st.CLAIMED and mine.claim(4) == st.CLAIMED
+    assert db.execute("select count(*) from claims").fetchone() == (0,)  # closing gives them up
+    assert db.execute("select id from drivers").fetchall() == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -23,10 +24,17 @@ from .executors import Backend, Lost, backend_for, check_executor
 from .pruners import Pruner
 from .result import SearchResult
 from .samplers import RandomSampler, Sampler, ZoomSampler
-from .storage import SQLiteStorage, Storage, open_storage
+from .storage import CLAIMED, SQLiteStorage, Storage, open_storage
 from .trial import COMPLETE, FAILED, PRUNED, Outcome, Task, TrialResult
 
 Objective = Callable[[dict[str, Any], Any], Any]
+
+#: Seconds between two looks at the storage when only other drivers' trials are left (first, most).
+_POLL = (0.02, 0.5)
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 # ============================================================== checking the arguments
@@ -169,6 +177,12 @@ class _Driver:
 
     # ------------------------------------------------------------------ one round
     def run_round(self, round: int, space: dict[str, Distribution], numbers: Sequence[int]) -> None:
+        """Run the trials ``numbers`` of round ``round``, sampling ``space``.
+
+        Each trial is claimed in the storage before it is submitted; one claimed by another
+        driver sharing the file is waited for (and taken over if that driver dies), so that
+        this round ends with every trial recorded, whoever ran it.
+        """
         o = self.o
         self.spaces[round] = space
         self.numbers.extend(numbers)
@@ -176,28 +190,20 @@ class _Driver:
         todo: deque[int] = deque()
         for n in numbers:
             previous = self.done.get(n)
-            if previous is not None and previous.round != round:
-                raise ValueError(
-                    f"storage: trial {n} in {self.store.name} belongs to round {previous.round}, not {round}: "
-                    "the file holds another search; give this one another file"
-                )
             if previous is None or previous.status == FAILED:  # a failure is tried again on resume
+                self._check_recorded(previous, round, space, params=False)
                 todo.append(n)
-            else:  # the recorded trial: its parameters as drawn (objects, not their stored form)
-                drawn = self.sampler.sample(space, self.seed, n)
-                if {k: round_trip(v) for k, v in drawn.items()} != previous.params:
-                    raise ValueError(
-                        f"storage: trial {n} in {self.store.name} tried {previous.params}, but this search draws "
-                        f"{drawn} for it: the file holds another search; give this one another file"
-                    )
-                previous.params = drawn
+            else:  # the recorded trial, with its parameters as drawn (objects, not their stored form)
+                self._check_recorded(previous, round, space)
         params = {n: self.sampler.sample(space, self.seed, n) for n in todo}
         backend = self.backend
         limit = backend.workers * (1 if o.pruner is not None else backend.depth)
         in_flight: dict[Any, int] = {}
         suspects: deque[int] = deque()
+        waiting: set[int] = set()  # claimed by other drivers, or recorded by them since
         losses: Counter[int] = Counter()
         attempts: Counter[int] = Counter()
+        pause = _POLL[0]
 
         def submit(n: int) -> None:
             attempts[n] += 1
@@ -216,13 +222,31 @@ class _Driver:
             in_flight[backend.submit(task)] = n
 
         try:
-            while todo or suspects or in_flight:
+            while todo or suspects or in_flight or waiting:
                 if suspects:
                     if not in_flight:
                         submit(suspects.popleft())
                 else:
                     while todo and len(in_flight) < limit:
-                        submit(todo.popleft())
+                        n = todo.popleft()
+                        if self.store.claim(n) == CLAIMED:
+                            submit(n)
+                        else:
+                            waiting.add(n)
+                if waiting:
+                    finished, orphaned = self.store.poll(sorted(waiting))
+                    for n, recorded in finished.items():
+                        waiting.discard(n)
+                        self._check_recorded(recorded, round, space)
+                        self._known(recorded)
+                    waiting.difference_update(orphaned)  # their driver died: claim them again
+                    todo.extendleft(sorted(orphaned, reverse=True))
+                if not in_flight:
+                    if waiting and not todo and not suspects:  # only others' trials are left
+                        _sleep(pause)
+                        pause = min(pause * 1.5, _POLL[1])
+                    continue
+                pause = _POLL[0]
                 for handle in backend.wait(list(in_flight)):
                     n = in_flight.pop(handle)
                     try:
@@ -233,13 +257,13 @@ class _Driver:
                             continue
                         losses[n] += 1
                         if losses[n] > o.retries:
-                            self._finish(self._lost(n, round, params[n], lost, losses[n], attempts[n]))
+                            self._finish(self._lost(n, round, params[n], lost, losses[n], attempts[n]), round, space)
                         elif backend.loses_together:  # run it alone: if it dies again, it is to blame
                             suspects.appendleft(n)
                         else:
                             todo.appendleft(n)
                         continue
-                    self._finish(self._result(n, round, params[n], outcome, attempts[n]))
+                    self._finish(self._result(n, round, params[n], outcome, attempts[n]), round, space)
         except BaseException as err:
             interrupted = isinstance(err, KeyboardInterrupt)
             if interrupted:  # keep what has already finished
@@ -248,11 +272,32 @@ class _Driver:
                     try:
                         outcome = backend.outcome(handle)
                         if not outcome.interrupted:
-                            self._finish(self._result(n, round, params[n], outcome, attempts[n]))
+                            self._finish(self._result(n, round, params[n], outcome, attempts[n]), round, space)
                     except Exception:
                         pass  # lost, or a contract problem: not recorded; it runs again on resume
             backend.cancel(list(in_flight))
             raise
+
+    def _check_recorded(
+        self, previous: TrialResult | None, round: int, space: dict[str, Distribution], params: bool = True
+    ) -> None:
+        """Refuse a recorded trial that belongs to another search; give it its parameters as drawn."""
+        if previous is None:
+            return
+        n = previous.number
+        if previous.round != round:
+            raise ValueError(
+                f"storage: trial {n} in {self.store.name} belongs to round {previous.round}, not {round}: "
+                "the file holds another search; give this one another file"
+            )
+        if params:
+            drawn = self.sampler.sample(space, self.seed, n)
+            if {k: round_trip(v) for k, v in drawn.items()} != previous.params:
+                raise ValueError(
+                    f"storage: trial {n} in {self.store.name} tried {previous.params}, but this search draws "
+                    f"{drawn} for it: the file holds another search; give this one another file"
+                )
+            previous.params = drawn
 
     # ------------------------------------------------------------------ results
     def _result(self, n: int, round: int, params: dict[str, Any], outcome: Outcome, attempts: int) -> TrialResult:
@@ -302,11 +347,19 @@ class _Driver:
         )
         return TrialResult(n, params, None, {}, FAILED, error, [], 0.0, round, attempts)
 
-    def _finish(self, result: TrialResult) -> None:
+    def _known(self, result: TrialResult) -> None:
+        """A finished trial of this search (its curve now guides the pruner)."""
         self.done[result.number] = result
-        self.store.add(result)
         if result.status in (COMPLETE, PRUNED):
             self.curves.append(self._curve(result))
+
+    def _finish(self, result: TrialResult, round: int, space: dict[str, Distribution]) -> None:
+        recorded = self.store.add(result)
+        if recorded is not result:  # another driver took it over (thinking this one dead) and recorded it first
+            self._check_recorded(recorded, round, space)
+            self._known(recorded)
+            return
+        self._known(result)
         if self.o.callback is not None:
             self.o.callback(result)
 

@@ -3,16 +3,28 @@
 The driver talks to one interface, :class:`Storage`; ``storage=None`` gives an
 :class:`InMemoryStorage`, a path an :class:`SQLiteStorage`.
 
-The SQLite file: only the process that runs the search writes (workers send their results
-back to it), one transaction per trial, so a search stopped at any moment (Ctrl-C, a crash, a
-killed machine) leaves every trial that had finished on disk, and the file is never
-half-written: SQLite's journal makes each row all or nothing. Everything is stored as numbers
-and JSON text (:mod:`optim.search.codec`); nothing is ever unpickled.
+The SQLite file: only the processes that run the search (the drivers) write; workers send
+their results back to them. One transaction per trial, so a search stopped at any moment
+(Ctrl-C, a crash, a killed machine) leaves every trial that had finished on disk, and the file
+is never half-written: SQLite's journal makes each row all or nothing. Everything is stored as
+numbers and JSON text (:mod:`optim.search.codec`); nothing is ever unpickled. A lock held by
+another connection is waited for, however long, never a lost trial.
+
+**Several drivers on one file** (the same search started in several processes on one
+machine) share the work, as Optuna's shared storage does: a driver claims a trial in a
+transaction before running it (:meth:`SQLiteStorage.claim`), so no trial runs twice while its
+claimer lives; a driver that finds a trial claimed by another waits for its row, and takes it
+over when that driver has died (its process is gone, or it has not written its heartbeat for
+``GRACE`` seconds: a driver writes one every ``HEARTBEAT`` seconds from a thread). Each driver
+returns the whole result. SQLite's locking is only to be trusted on a local disk: on a network
+file system (NFS, SMB) it can fail silently and corrupt the file. Across machines, run one
+driver with a Dask cluster as its executor.
 
 Tables: ``meta`` (key → JSON: format, seed, metric, mode), ``rounds`` (round → its space, as
-JSON) and ``trials`` (number, round, status, value, params, metrics, error, curve, seconds,
-attempts, finished_at). ``sqlite3 search.sqlite "select number, status, value from trials"``
-reads it from a shell.
+JSON), ``trials`` (number, round, status, value, params, metrics, error, curve, seconds,
+attempts, finished_at), ``claims`` (number, driver, since) and ``drivers`` (id, host, pid,
+beat). ``sqlite3 search.sqlite "select number, status, value from trials"`` reads it from a
+shell.
 """
 
 from __future__ import annotations
@@ -21,10 +33,14 @@ import datetime as _dt
 import json
 import math
 import os
+import socket
 import sqlite3
+import sys
+import threading
 import time
+import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self, TypeVar
 
 import numpy as np
@@ -52,12 +68,23 @@ CREATE TABLE IF NOT EXISTS trials (
     attempts INTEGER NOT NULL,
     finished_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS claims (number INTEGER PRIMARY KEY, driver TEXT NOT NULL, since REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS drivers (id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, beat REAL NOT NULL);
 """
 
 
 #: Seconds SQLite itself waits for a lock held by another connection before saying "locked".
 #: The storage then waits on, retrying (a finished trial is never dropped), with a warning.
 BUSY_TIMEOUT = 5.0
+#: Seconds between two heartbeats of a driver.
+HEARTBEAT = 5.0
+#: A driver whose last heartbeat is older than this is dead: its claims are taken over.
+GRACE = 60.0
+
+#: What :meth:`Storage.claim` answers: run it; another living driver runs it; it is recorded.
+CLAIMED, TAKEN, DONE = "claimed", "taken", "done"
+
+HOST = socket.gethostname()
 
 T = TypeVar("T")
 
@@ -72,6 +99,31 @@ def _busy(err: sqlite3.OperationalError) -> bool:
     if code is not None:
         return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return "locked" in str(err) or "busy" in str(err)
+
+
+def _running(pid: int) -> bool:
+    """False when no process ``pid`` runs on this machine (a zombie counts as gone). True when
+    it cannot be told (on Windows): the heartbeat decides there."""
+    if sys.platform == "win32":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _alive(host: str | None, pid: int | None, beat: float | None, now: float) -> bool:
+    """Whether the driver of a claim lives (``None``: it closed, or its row was removed)."""
+    if host is None or pid is None or beat is None or now - beat > GRACE:
+        return False
+    return host != HOST or _running(pid)
 
 
 def _dumps(value: Any) -> str:
@@ -108,11 +160,24 @@ class Storage:
     def trials(self) -> dict[int, TrialResult]:
         raise NotImplementedError
 
-    def add(self, result: TrialResult) -> None:
+    def claim(self, number: int) -> str:
+        """Claim trial ``number`` before running it: :data:`CLAIMED` (run it), :data:`TAKEN`
+        (another living driver runs it: :meth:`poll` for it) or :data:`DONE` (it was recorded
+        since this driver read the trials: :meth:`poll` gives it)."""
+        return CLAIMED
+
+    def poll(self, numbers: Iterable[int]) -> tuple[dict[int, TrialResult], list[int]]:
+        """Of trials claimed by other drivers: those recorded since, and those whose driver died
+        (or gave them up), to be claimed again."""
+        return {}, []
+
+    def add(self, result: TrialResult) -> TrialResult:
+        """Record a finished trial; returns what is recorded (another driver's row, if one
+        recorded it first after taking it over from this one)."""
         raise NotImplementedError
 
     def close(self) -> None:
-        """Release the file (nothing to do in memory)."""
+        """Give up this driver's claims and release the file (nothing to do in memory)."""
 
     def __enter__(self) -> Self:
         return self
@@ -137,8 +202,9 @@ class InMemoryStorage(Storage):
     def trials(self) -> dict[int, TrialResult]:
         return dict(self._trials)
 
-    def add(self, result: TrialResult) -> None:
+    def add(self, result: TrialResult) -> TrialResult:
         self._trials[result.number] = result
+        return result
 
 
 class SQLiteStorage(Storage):
@@ -154,6 +220,9 @@ class SQLiteStorage(Storage):
             if not os.path.isdir(folder):
                 raise FileNotFoundError(f"storage: the folder {folder!r} does not exist (create it first)")
         self._warned = False
+        self.id = uuid.uuid4().hex  # this driver, in the claims
+        self._seen: dict[int, tuple[str, float]] = {}  # number -> the row this driver knows of it
+        self._heart: _Heartbeat | None = None
         try:
             # Transactions are opened here by hand (BEGIN IMMEDIATE: the write lock is taken
             # first, so that reading and writing in one transaction cannot be refused half way).
@@ -265,7 +334,16 @@ class SQLiteStorage(Storage):
             )
             return mine
 
-        return self._write(settle, "record the search's settings")
+        seed = self._write(settle, "record the search's settings")
+        self._write(
+            lambda: self.db.execute(
+                "INSERT OR REPLACE INTO drivers VALUES (?, ?, ?, ?)", (self.id, HOST, os.getpid(), time.time())
+            ),
+            "register this driver",
+        )
+        self._heart = _Heartbeat(self.path, self.id)
+        self._heart.start()
+        return seed
 
     def start_round(self, round: int, space: Mapping[str, Distribution]) -> None:
         """Record round ``round``'s space, or check it is the one recorded."""
@@ -290,9 +368,10 @@ class SQLiteStorage(Storage):
         return {r: space_from_spec(json.loads(s)) for r, s in rows}
 
     # ------------------------------------------------------------------ trials
-    def add(self, result: TrialResult) -> None:
-        """Write one finished trial (replacing an earlier row of the same number), committed at once."""
+    def add(self, result: TrialResult) -> TrialResult:
+        """Write one finished trial (replacing a failed row of an earlier run), committed at once."""
         value = result.value
+        finished = _dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
         row = (
             result.number,
             result.round,
@@ -305,22 +384,31 @@ class SQLiteStorage(Storage):
             _dumps(result.curve),
             result.seconds,
             result.attempts,
-            _dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
+            finished,
         )
-        self._write(
-            lambda: self.db.execute("INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row),
-            f"record trial {result.number}",
-        )
+        n = result.number
 
-    def trials(self) -> dict[int, TrialResult]:
-        """Every recorded trial, by number."""
+        def record() -> TrialResult | None:
+            if self._newer(n):  # another driver took it over from this one and recorded it first
+                return self._rows(f"number = {int(n)}")[n]
+            self.db.execute("INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            self.db.execute("DELETE FROM claims WHERE number = ? AND driver = ?", (n, self.id))
+            self._seen[n] = (finished, result.seconds)
+            return None
+
+        theirs = self._write(record, f"record trial {n}")
+        return result if theirs is None else theirs
+
+    def _rows(self, where: str = "1") -> dict[int, TrialResult]:
         out = {}
         query = (
-            "SELECT number, round, status, value_repr, params, metrics, error, curve, seconds, attempts "
-            "FROM trials ORDER BY number"
+            "SELECT number, round, status, value_repr, params, metrics, error, curve, seconds, attempts, finished_at "
+            f"FROM trials WHERE {where} ORDER BY number"
         )
-        rows = self._read(lambda: self.db.execute(query).fetchall(), "read it")
-        for number, rnd, status, value, params, metrics, error, curve, seconds, attempts in rows:
+        for number, rnd, status, value, params, metrics, error, curve, seconds, attempts, finished in self.db.execute(
+            query
+        ).fetchall():
+            self._seen[number] = (finished, seconds)
             out[number] = TrialResult(
                 number=number,
                 params={k: decode_value(v) for k, v in json.loads(params).items()},
@@ -335,8 +423,94 @@ class SQLiteStorage(Storage):
             )
         return out
 
+    def trials(self) -> dict[int, TrialResult]:
+        """Every recorded trial, by number."""
+        return self._read(self._rows, "read it")
+
+    def _newer(self, number: int) -> bool:
+        """Trial ``number`` has a row this driver has not seen (recorded by another driver)."""
+        row = self.db.execute("SELECT finished_at, seconds FROM trials WHERE number = ?", (number,)).fetchone()
+        return row is not None and tuple(row) != self._seen.get(number)
+
+    def _claimer(self, number: int) -> tuple[Any, ...] | None:
+        """``(driver, host, pid, beat)`` of trial ``number``'s claim (host, pid, beat None when
+        its driver has gone), or None when it is not claimed."""
+        return self.db.execute(
+            "SELECT c.driver, d.host, d.pid, d.beat FROM claims c LEFT JOIN drivers d ON d.id = c.driver "
+            "WHERE c.number = ?",
+            (number,),
+        ).fetchone()
+
+    def claim(self, number: int) -> str:
+        def take() -> str:
+            if self._newer(number):
+                return DONE
+            claimer = self._claimer(number)
+            if claimer is not None and claimer[0] != self.id and _alive(*claimer[1:], time.time()):
+                return TAKEN
+            if claimer is not None and claimer[0] != self.id:  # a dead driver's: take it over
+                self.db.execute("DELETE FROM drivers WHERE id = ?", (claimer[0],))
+            self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (number, self.id, time.time()))
+            return CLAIMED
+
+        return self._write(take, f"claim trial {number}")
+
+    def poll(self, numbers: Iterable[int]) -> tuple[dict[int, TrialResult], list[int]]:
+        numbers = [int(n) for n in numbers]
+
+        def look() -> tuple[dict[int, TrialResult], list[int]]:
+            now = time.time()
+            newer = [n for n in numbers if self._newer(n)]
+            finished = self._rows(f"number IN ({','.join(map(str, newer))})") if newer else {}
+            orphaned = []
+            for n in numbers:
+                if n not in finished:
+                    claimer = self._claimer(n)
+                    if claimer is None or not _alive(*claimer[1:], now):
+                        orphaned.append(n)
+            return finished, orphaned
+
+        return self._read(look, "read it")
+
     def close(self) -> None:
-        self.db.close()
+        try:
+            if self._heart is not None:
+                self._heart.stop()
+                try:  # what this driver claimed and did not finish can be claimed at once
+                    self.db.execute("BEGIN IMMEDIATE")
+                    self.db.execute("DELETE FROM claims WHERE driver = ?", (self.id,))
+                    self.db.execute("DELETE FROM drivers WHERE id = ?", (self.id,))
+                    self.db.execute("COMMIT")
+                except sqlite3.OperationalError:  # locked past the busy timeout: the claims die with the heartbeat
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+        finally:
+            self.db.close()
+
+
+class _Heartbeat(threading.Thread):
+    """Writes the driver's ``beat`` every :data:`HEARTBEAT` seconds, on a connection of its own."""
+
+    def __init__(self, path: str, driver: str) -> None:
+        super().__init__(name="optim.search heartbeat", daemon=True)
+        self.path = path
+        self.driver = driver
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        try:
+            while not self.stopped.wait(HEARTBEAT):
+                try:
+                    db.execute("UPDATE drivers SET beat = ? WHERE id = ?", (time.time(), self.driver))
+                except sqlite3.OperationalError:  # the file is busy: the next beat
+                    pass
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
 
 
 def open_storage(storage: str | os.PathLike[str] | None) -> Storage:
@@ -344,4 +518,4 @@ def open_storage(storage: str | os.PathLike[str] | None) -> Storage:
     return InMemoryStorage() if storage is None else SQLiteStorage(storage)
 
 
-__all__ = ["Storage", "InMemoryStorage", "SQLiteStorage", "open_storage", "FORMAT"]
+__all__ = ["Storage", "InMemoryStorage", "SQLiteStorage", "open_storage", "FORMAT", "CLAIMED", "TAKEN", "DONE"]
