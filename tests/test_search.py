@@ -1020,3 +1020,53 @@ def test_a_claim_of_another_machine_holds_until_its_heartbeat_is_stale(tmp_path:
         assert mine.claim(3) == st.CLAIMED and mine.claim(4) == st.CLAIMED
     assert db.execute("select count(*) from claims").fetchone() == (0,)  # closing gives them up
     assert db.execute("select id from drivers").fetchall() == []
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+@pytest.mark.parametrize("executor", [None, 2])
+def test_a_trial_past_its_timeout_is_stopped_and_recorded_as_failed(tmp_path: Path, executor) -> None:
+    (tmp_path / "hold").touch()  # trial 1 waits on it (at most 60 s): it hangs
+    objective = functools.partial(objectives.gated, folder=str(tmp_path), gate=1)
+    result = search.random_search(objective, SPACE, n_trials=5, executor=executor, timeout=1.5)
+    assert [t.status for t in result.trials] == ["complete", "failed", "complete", "complete", "complete"]
+    hung = result.trials[1]
+    assert hung.error.startswith("TimeoutError:") and "timeout=1.5 s" in hung.error
+    assert 1.5 <= hung.seconds < 30 and hung.value is None
+    assert [t.attempts for t in result.trials] == [1] * 5  # no other trial was lost with it
+    pid = dict(log_lines(tmp_path))[1]
+    assert pid != os.getpid() and not running(pid)  # it ran in a process of its own, which was ended
+    (tmp_path / "hold").unlink()
+    fine = search.random_search(objective, SPACE, n_trials=5)
+    assert [t.value for t in result.trials if t.number != 1] == [t.value for t in fine.trials if t.number != 1]
+
+
+def test_timeout_is_checked_where_it_cannot_apply() -> None:
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        search.random_search(objectives.bowl, SPACE, n_trials=2, timeout=0)
+    with ThreadPoolExecutor(1) as pool, pytest.raises(ValueError, match="ThreadPoolExecutor cannot"):
+        search.random_search(objectives.bowl, SPACE, n_trials=2, executor=pool, timeout=5)
+    with pytest.raises(TypeError, match="with timeout=, trials run in a process of their own"):
+        search.random_search(lambda p, t: 1.0, SPACE, n_trials=2, timeout=5)
+
+
+def test_dask_stops_a_trial_past_its_timeout(dask_client, tmp_path: Path) -> None:
+    (tmp_path / "hold").touch()
+    objective = functools.partial(objectives.gated, folder=str(tmp_path), gate=1)
+    result = search.random_search(objective, SPACE, n_trials=4, executor=dask_client, timeout=1.5)
+    assert [t.status for t in result.trials] == ["complete", "failed", "complete", "complete"]
+    assert result.trials[1].error.startswith("TimeoutError:") and result.trials[1].seconds >= 1.5
+    pid = dict(log_lines(tmp_path))[1]
+    poll(lambda: not running(pid), "the hung trial's worker process to be restarted")
+    (tmp_path / "hold").unlink()
+    after = search.random_search(objectives.bowl, SPACE, n_trials=4, metric="score", executor=dask_client)
+    same_trials(after, search.random_search(objectives.bowl, SPACE, n_trials=4, metric="score"))  # it works on

@@ -88,6 +88,7 @@ class _Options:
         pruner: Pruner | None,
         retries: int,
         callback: Callable[[TrialResult], Any] | None,
+        timeout: float | None,
     ) -> None:
         _check_objective(objective)
         if not isinstance(metric, str) or not metric:
@@ -109,7 +110,9 @@ class _Options:
             )
         if callback is not None and not callable(callback):
             raise TypeError(f"random_search: callback must be a function of a TrialResult, got {callback!r}")
-        check_executor(executor)
+        if timeout is not None:
+            timeout = check_real(timeout, "timeout", "random_search", low=0, low_open=True)
+        check_executor(executor, timeout)
         self.objective = objective
         self.metric = metric
         self.mode = mode
@@ -119,6 +122,7 @@ class _Options:
         self.pruner = pruner
         self.retries = retries
         self.callback = callback
+        self.timeout = timeout
 
 
 # ============================================================== the driver
@@ -140,7 +144,7 @@ class _Driver:
         try:
             self.seed = self.store.start(options.seed, options.metric, options.mode)
             self.done: dict[int, TrialResult] = self.store.trials()
-            self.backend: Backend = backend_for(options.executor)
+            self.backend: Backend = backend_for(options.executor, options.timeout)
         except BaseException:
             self.store.close()
             raise
@@ -197,7 +201,10 @@ class _Driver:
                 self._check_recorded(previous, round, space)
         params = {n: self.sampler.sample(space, self.seed, n) for n in todo}
         backend = self.backend
-        limit = backend.workers * (1 if o.pruner is not None else backend.depth)
+        # With a pruner, as many trials as workers, so that each is handed the freshest curves;
+        # with a timeout too, so that a trial starts when it is submitted.
+        fresh = o.pruner is not None or o.timeout is not None
+        limit = backend.workers * (1 if fresh else backend.depth)
         in_flight: dict[Any, int] = {}
         suspects: deque[int] = deque()
         waiting: set[int] = set()  # claimed by other drivers, or recorded by them since
@@ -402,6 +409,7 @@ def random_search(
     pruner: Pruner | None = None,
     retries: int = 0,
     callback: Callable[[TrialResult], Any] | None = None,
+    timeout: float | None = None,
 ) -> SearchResult:
     """Random search: ``n_trials`` trials, each with parameters drawn at random from ``space``.
 
@@ -458,7 +466,7 @@ def random_search(
     """
     space = _check_space(space)
     n_trials = check_int(n_trials, "n_trials", "random_search", low=1)
-    options = _Options(objective, metric, mode, seed, executor, storage, pruner, retries, callback)
+    options = _Options(objective, metric, mode, seed, executor, storage, pruner, retries, callback, timeout)
     return _run(options, space, RandomSampler(n_trials))
 
 

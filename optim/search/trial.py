@@ -206,6 +206,7 @@ class Outcome:
     curve: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    restart: str | None = None  # a Dask worker to restart: the trial ran past its timeout there
 
 
 def read_return(out: Any, metric: str, pruned: bool) -> tuple[dict[str, float] | None, str | None]:
