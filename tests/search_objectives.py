@@ -89,13 +89,16 @@ def huge(params: dict[str, Any], trial: Any) -> Any:
     return params["lr"]
 
 
-def gated(params: dict[str, Any], trial: Any, *, folder: str, gate: int = -1, pause: float = 0.0) -> float:
-    """Logs ``"<number> <pid>"`` to ``folder/log`` as it starts; trial ``gate`` then waits while the
-    file ``folder/hold`` exists (at most 60 s); each trial takes ``pause`` seconds."""
+def gated(
+    params: dict[str, Any], trial: Any, *, folder: str, gate: int | tuple[int, ...] = -1, pause: float = 0.0
+) -> float:
+    """Logs ``"<number> <pid>"`` to ``folder/log`` as it starts; trial ``gate`` (or each trial in
+    it) then waits while the file ``folder/hold`` exists (at most 60 s); each trial takes ``pause`` seconds."""
+    gates = gate if isinstance(gate, tuple) else (gate,)
     with open(os.path.join(folder, "log"), "a") as f:
         f.write(f"{trial.number} {os.getpid()}\n")
     deadline = time.monotonic() + 60
-    while trial.number == gate and os.path.exists(os.path.join(folder, "hold")) and time.monotonic() < deadline:
+    while trial.number in gates and os.path.exists(os.path.join(folder, "hold")) and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(pause)
     return -((np.log10(params["lr"]) + 2.0) ** 2)

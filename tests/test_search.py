@@ -899,7 +899,7 @@ def poll(condition, what: str, seconds: float = 60.0) -> None:
         time.sleep(0.01)
 
 
-def start_driver(call: str, folder: Path, pause: float = 0.0) -> subprocess.Popen:
+def start_driver(call: str, folder: Path, pause: float = 0.0, gate: object = 0) -> subprocess.Popen:
     """A search in a process of its own (``call`` uses ``objective``); it prints its trials as JSON."""
     script = textwrap.dedent(
         f"""
@@ -908,7 +908,7 @@ def start_driver(call: str, folder: Path, pause: float = 0.0) -> subprocess.Pope
         import search_objectives
         from optim import search
         SPACE = {{"lr": search.LogUniform(1e-4, 1.0), "h": search.IntUniform(1, 5)}}
-        objective = functools.partial(search_objectives.gated, folder={str(folder)!r}, gate=0, pause={pause})
+        objective = functools.partial(search_objectives.gated, folder={str(folder)!r}, gate={gate!r}, pause={pause})
         if __name__ == "__main__":
             result = {call}
             print(json.dumps([[t.number, t.round, t.status, t.value, t.params] for t in result.trials]))
@@ -1070,3 +1070,21 @@ def test_dask_stops_a_trial_past_its_timeout(dask_client, tmp_path: Path) -> Non
     (tmp_path / "hold").unlink()
     after = search.random_search(objectives.bowl, SPACE, n_trials=4, metric="score", executor=dask_client)
     same_trials(after, search.random_search(objectives.bowl, SPACE, n_trials=4, metric="score"))  # it works on
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+@pytest.mark.parametrize("timeout", [None, 30])
+def test_pool_workers_exit_when_their_driver_is_killed(tmp_path: Path, timeout) -> None:
+    (tmp_path / "hold").touch()  # trials 0 and 1 hang in the two workers
+    call = f"search.random_search(objective, SPACE, n_trials=4, executor=2, timeout={timeout})"
+    driver = start_driver(call, tmp_path, gate=(0, 1))
+    try:
+        poll(lambda: len(log_lines(tmp_path)) == 2, "both workers to start a trial")
+        workers = [pid for _, pid in log_lines(tmp_path)]
+        assert driver.pid not in workers and all(running(pid) for pid in workers)
+        driver.kill()
+        driver.wait(60)
+        poll(lambda: not any(running(pid) for pid in workers), "the workers to exit", seconds=20)
+    finally:
+        driver.kill()
+        (tmp_path / "hold").unlink()
