@@ -1088,3 +1088,17 @@ def test_pool_workers_exit_when_their_driver_is_killed(tmp_path: Path, timeout) 
     finally:
         driver.kill()
         (tmp_path / "hold").unlink()
+
+
+def test_without_a_pruner_every_executor_gives_the_same_result(pool) -> None:
+    # Coarse to fine with failed and diverged trials: round 2's box depends on every result of
+    # round 1, so a single difference would show. (With a pruner, a parallel search's results
+    # depend on which trials had finished when each started: not compared.)
+    space = {"lr": search.LogUniform(1e-4, 1.0), "h": search.IntUniform(1, 5)}
+    kwargs = {"rounds": 2, "n_trials": 10, "top": 3, "seed": 5}
+    serial = search.coarse_to_fine(objectives.raise_when, space, **kwargs)
+    assert {"complete", "failed", "diverged"} <= set(serial.counts()) and serial.spaces[2] != space
+    for executor in (2, pool):
+        parallel = search.coarse_to_fine(objectives.raise_when, space, executor=executor, **kwargs)
+        same_trials(serial, parallel)
+        assert parallel.spaces == serial.spaces

@@ -10,8 +10,10 @@ the trials that had finished by then (the search's metric only). ``should_stop()
 inside the trial's own process, with no shared state, so it works the same in this process,
 in a process pool and on a Dask worker (Dask cannot cancel a running task: the trial stops
 itself). Run one by one, trial ``i`` is compared with every trial before it; in parallel, with
-those finished when it started (the ``n_workers`` trials running beside it are not seen). The
-driver keeps no more trials in flight than there are workers when a pruner is set, so the
+those finished when it started (the ``n_workers`` trials running beside it are not seen), so a
+parallel search's results with a pruner depend on which trials finished first, and may differ
+from run to run and from the serial run (without a pruner they are the same on every executor).
+The driver keeps no more trials in flight than there are workers when a pruner is set, so the
 curves are as fresh as they can be.
 
 >>> pruner = MedianPruner(warmup_steps=1, n_startup_trials=2)

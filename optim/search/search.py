@@ -416,30 +416,72 @@ def random_search(
     Random, never a grid: with 25 trials over two hyperparameters, a 5 × 5 grid tries only 5
     values of the one that matters; random trials try 25.
 
-    **The objective** is called as ``objective(params, trial)``; it trains with ``params``
-    (a dict), may report its learning curve with ``trial.report(step, **metrics)`` and stop
-    early when ``trial.should_stop()``, and returns a dict of metrics holding ``metric`` (or a
-    float, which is ``metric``). ``mode="max"`` keeps the largest value, ``"min"`` the smallest.
+    Parameters
+    ----------
+    objective : callable
+        ``objective(params, trial)``: trains with ``params`` (a dict), may report its learning
+        curve with ``trial.report(step, **metrics)`` and stop early when ``trial.should_stop()``,
+        and returns a dict of metrics holding ``metric`` (or a float, which is ``metric``). In
+        other processes it must be picklable: a function defined at the top level of a module.
+    space : dict
+        Parameter name → distribution (``Uniform``, ``LogUniform``, ``OneMinusLogUniform``,
+        ``IntUniform``, ``Choice``).
+    n_trials : int
+        How many trials.
+    metric, mode : str
+        The returned metric the trials are ranked by; ``"max"`` keeps the largest, ``"min"`` the
+        smallest.
+    seed : int or None
+        Trial ``i`` draws its parameters from ``numpy.random.SeedSequence(seed)``'s ``i``-th
+        child (:func:`sample_params`), and ``trial.rng`` from that child's first child. ``None``
+        draws a fresh seed (``result.seed`` says which).
+    executor : None, int, concurrent.futures.Executor or distributed.Client
+        ``None`` runs the trials one by one in this process; an int ``n`` runs them in ``n``
+        worker processes of the search's own (fresh interpreters: a script needs the usual
+        ``if __name__ == "__main__":`` guard); any ``concurrent.futures.Executor``; or a Dask
+        ``distributed.Client``, for a cluster or a ``LocalCluster`` on this machine: the same
+        call runs on a laptop or a cluster.
+    storage : path or None
+        An SQLite file every finished trial is written to the moment it finishes; see below.
+    pruner : Pruner or None
+        ``MedianPruner`` or ``SuccessiveHalving``: stops trials whose curve is behind (status
+        ``"pruned"``, curve kept); see :mod:`optim.search.pruners`.
+    retries : int
+        How many times a trial lost with its worker (the process died) runs again before it
+        is recorded as failed.
+    callback : callable or None
+        ``callback(trial_result)``, called here as each trial this process ran finishes.
+    timeout : float or None
+        Seconds a trial may run. A trial past it is stopped and recorded as ``"failed"`` (a
+        ``TimeoutError``, with its time), and the search goes on. It applies where the trial
+        runs in a process the search can stop: with ``executor=n`` its worker process is ended
+        (a new one takes its place; the other trials go on), on Dask its worker is restarted
+        (Dask workers in processes, with a nanny); with ``executor=None`` each trial runs in a
+        process of its own (so the objective must be picklable). A ``concurrent.futures``
+        executor of your own cannot stop one trial alone and takes no timeout.
 
-    **Seeds**: trial ``i`` draws its parameters from ``numpy.random.SeedSequence(seed)``'s
-    ``i``-th child (:func:`sample_params`), and ``trial.rng`` from that child's first child:
-    the same seed gives the same trials, and a deterministic objective the same results, on
-    every executor. ``seed=None`` draws a fresh seed (``result.seed`` says which).
+    Returns
+    -------
+    SearchResult
+        Every trial (``number, params, value, metrics, status, error, curve, seconds, round``),
+        ``.best``, ``.best_params``, tables and pictures.
 
-    **executor**: ``None`` runs the trials one by one in this process; an int ``n`` a process
-    pool of ``n`` made for the search (fresh interpreters: a script needs the usual
-    ``if __name__ == "__main__":`` guard); any ``concurrent.futures.Executor``; or a Dask
-    ``distributed.Client``, for a cluster or a ``LocalCluster`` on this machine: the same call
-    runs on a laptop or a cluster. In other processes the objective must be picklable: a function
-    defined at the top level of a module (a process pool checks this first and says so).
+    Notes
+    -----
+    **The same trials everywhere**: the parameters depend only on the seed and the trial's
+    number, so every executor tries the same ones, and without a pruner a deterministic
+    objective gives the same results on every executor. With a pruner, a trial is compared
+    with the trials that had finished when it started, so a parallel search's results depend on
+    which trials finished first (serially, trial ``i`` sees every trial before it).
 
     **Failures never stop the search**: a trial that raises is recorded as ``"failed"`` with its
-    traceback; one whose value is NaN or infinite as ``"diverged"``; a trial lost with its worker
-    (the process died) runs again, up to ``retries`` times, then is recorded as failed. When a
-    process pool breaks, every trial in it is lost and the pool is replaced; those trials run
-    again one at a time, uncharged, so that a retry is only counted against the trial that
-    killed its worker. A KeyboardInterrupt (Ctrl-C, or raised by the objective) stops the search:
-    it propagates after the trials that had finished are recorded.
+    traceback; one whose value is NaN or infinite (or too large for a float) as ``"diverged"``;
+    a trial lost with its worker runs again, up to ``retries`` times, then is recorded as
+    failed. When a ``concurrent.futures`` process pool of your own breaks, every trial in it is
+    lost and the pool is replaced; those trials run again one at a time, uncharged, so that a
+    retry is only counted against the trial that killed its worker. A KeyboardInterrupt
+    (Ctrl-C, or raised by the objective) stops the search: it propagates after the trials that
+    had finished are recorded.
 
     **The metric** is checked on the first result that comes back: if the objective returns a
     dict without ``metric`` (or something that is not a number or a dict of numbers), the search
@@ -447,15 +489,16 @@ def random_search(
     (so the corrected objective starts clean). A later trial that does so is recorded as failed.
     Every other mistake in the arguments raises before any trial runs.
 
-    **storage** (a path, e.g. ``"search.sqlite"``): every finished trial is written to that SQLite
-    file the moment it finishes (only this process writes). Stopped half way by Ctrl-C or a crash,
-    the same call with the same storage resumes: trials on disk are not run again, except failed
-    ones (often a fixed bug or a lost machine), which are. The file refuses a search with another
-    seed, metric, mode or space. :func:`load` reads it back.
-
-    **pruner**: ``MedianPruner`` or ``SuccessiveHalving`` stop trials whose curve is behind
-    (status ``"pruned"``, curve kept); see :mod:`optim.search.pruners` for how the curves reach
-    other processes. ``callback(trial_result)`` is called here as each trial finishes.
+    **storage** (e.g. ``"search.sqlite"``): each finished trial is written to that SQLite file
+    at once. Stopped half way by Ctrl-C or a crash, the same call with the same storage resumes:
+    trials on disk are not run again, except failed ones (often a fixed bug or a lost machine),
+    which are. The file refuses a search with another seed, metric, mode or space. Several
+    processes on one machine may run the same search on one file at once: each trial is claimed
+    before it runs, so they share the trials, none is recorded twice, the trials of a driver
+    that died are taken over, and each returns the whole result. SQLite's locking is not to be
+    trusted on a network file system (NFS, SMB): keep the file on a local disk, and to use
+    several machines, give one driver a Dask cluster. A lock held by another program is waited
+    for, never a lost trial. :func:`load` reads the file back.
 
     >>> from optim import search
     >>> def objective(params, trial):
@@ -485,8 +528,8 @@ def coarse_to_fine(
 
     ``n_trials`` is the number of trials per round, or one number per round (e.g. ``[30, 15,
     15]``). The other keywords are :func:`random_search`'s (``metric``, ``mode``, ``seed``,
-    ``executor``, ``storage``, ``pruner``, ``retries``, ``callback``); one pool or client serves
-    every round. Trials are numbered across rounds and carry their ``round``; resuming from
+    ``executor``, ``storage``, ``pruner``, ``retries``, ``callback``, ``timeout``); one pool or
+    client serves every round. Trials are numbered across rounds and carry their ``round``; resuming from
     ``storage`` redoes the zooms from the recorded trials, so it picks up in any round. If a
     round ends with no complete trial, the next one searches the same space again (with a warning).
 
