@@ -1102,3 +1102,23 @@ def test_without_a_pruner_every_executor_gives_the_same_result(pool) -> None:
         parallel = search.coarse_to_fine(objectives.raise_when, space, executor=executor, **kwargs)
         same_trials(serial, parallel)
         assert parallel.spaces == serial.spaces
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+def test_an_idle_worker_killed_from_outside_is_replaced() -> None:
+    import signal
+
+    from optim.search.executors import Processes
+    from optim.search.trial import Task
+
+    backend = Processes(1)
+    try:
+        first = backend.submit(Task(objectives.bowl, 0, 1, {"lr": 0.01}, 0, "score", "max", remote=True))
+        assert backend.outcome(backend.wait([first])[0]).metrics is not None
+        os.kill(first.worker.process.pid, signal.SIGKILL)
+        first.worker.process.join(30)
+        second = backend.submit(Task(objectives.bowl, 1, 1, {"lr": 0.01}, 0, "score", "max", remote=True))
+        assert backend.outcome(backend.wait([second])[0]).metrics is not None
+        assert second.worker is not first.worker and len(backend.pool) == 1
+    finally:
+        backend.close()

@@ -327,16 +327,21 @@ class Processes(Backend):
         check_picklable(what, obj, why=why if self.workers == 1 and self.timeout is not None else "")
 
     def submit(self, task: Task) -> _Running:
-        worker = next((w for w in self.pool if w.running is None), None)
-        if worker is None:
-            if len(self.pool) >= self.workers:
-                raise RuntimeError(f"Processes: {self.workers} trials already run (the driver submits no more)")
-            worker = _Worker(self.context)
-            self.pool.append(worker)
-        handle = _Running(task.number, worker)
-        worker.conn.send_bytes(pickle.dumps(task))
-        worker.running = handle
-        return handle
+        message = pickle.dumps(task)
+        while True:
+            worker = next((w for w in self.pool if w.running is None), None)
+            if worker is None:
+                if len(self.pool) >= self.workers:
+                    raise RuntimeError(f"Processes: {self.workers} trials already run (the driver submits no more)")
+                worker = _Worker(self.context)
+                self.pool.append(worker)
+            try:
+                worker.conn.send_bytes(message)
+            except OSError:  # it died while idle (killed from outside): another takes its place
+                self._drop(worker, now=True)
+                continue
+            worker.running = handle = _Running(task.number, worker)
+            return handle
 
     def _read(self, handle: _Running) -> None:
         """Take in what the worker of ``handle`` has said; notice if it died."""
