@@ -102,3 +102,23 @@ def gated(
         time.sleep(0.01)
     time.sleep(pause)
     return -((np.log10(params["lr"]) + 2.0) ** 2)
+
+
+def fit_mlp(params: dict[str, Any], trial: Any, *, monitor: str = "val_loss", epochs: int = 6) -> dict[str, float]:
+    """An MLP trained by ``nn.fit`` with ``search.FitPruning(trial, monitor)``; returns the last
+    epoch's logs and how many epochs ran."""
+    import nn
+    import optim
+    from optim import search
+
+    rng = np.random.default_rng(0)  # the same data for every trial
+    x = rng.normal(size=(240, 4))
+    y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(int)
+    model = nn.Sequential(nn.Dense(4, 16, rng=trial.rng), nn.ReLU(), nn.Dense(16, 2, rng=trial.rng))
+    history = nn.fit(
+        model, x[:180], y[:180], loss=nn.softmax_cross_entropy,
+        optimizer=optim.Adam(model.parameters(), lr=params["lr"]), epochs=epochs, batch_size=30,
+        validation_data=(x[180:], y[180:]), metrics=["accuracy"], seed=0, verbose=0,
+        callbacks=[search.FitPruning(trial, monitor=monitor)],
+    )  # fmt: skip
+    return {**{k: v[-1] for k, v in history.history.items()}, "epochs": float(len(history.epoch))}

@@ -1122,3 +1122,82 @@ def test_an_idle_worker_killed_from_outside_is_replaced() -> None:
         assert second.worker is not first.worker and len(backend.pool) == 1
     finally:
         backend.close()
+
+
+# ============================================================== FitPruning
+
+
+def test_fit_pruning_stops_the_fits_the_pruner_says_are_behind() -> None:
+    pruner = search.MedianPruner(warmup_steps=1, n_startup_trials=2)
+    space = {"lr": search.LogUniform(1e-4, 1e-1)}
+    result = search.random_search(
+        objectives.fit_mlp, space, n_trials=10, metric="val_loss", mode="min", pruner=pruner, seed=0
+    )
+    assert [t.status for t in result.trials].count("failed") == 0
+    pruned = [t for t in result.trials if t.status == "pruned"]
+    assert pruned and result.best.status == "complete"
+    for t in result.trials:
+        own = [(p["step"], p["val_loss"]) for p in t.curve]
+        assert [s for s, _ in own] == list(range(len(own)))  # every epoch reported, as the callbacks count them
+        assert t.metrics["epochs"] == len(own) and t.value == own[-1][1] == t.metrics["val_loss"]
+        earlier = [
+            [(p["step"], p["val_loss"]) for p in u.curve]
+            for u in result.trials[: t.number]
+            if u.status in ("complete", "pruned")
+        ]
+        stops = [k for k in range(1, len(own) + 1) if pruner.prune(own[:k], earlier, "min")]
+        # The fit stopped after the first epoch at which the pruner said so, and only then.
+        assert (t.status == "pruned") == bool(stops) and len(own) == (stops[0] if stops else 6)
+
+
+@pytest.mark.parametrize(
+    "monitor, metric, mode, message",
+    [
+        ("val_loss", "val_accuracy", "max", "monitor 'val_loss' is not the search's metric 'val_accuracy'"),
+        ("val_loss", "val_loss", "max", "a loss is better smaller: run the search with mode='min'"),
+        ("val_accuracy", "val_accuracy", "min", "an accuracy is better larger"),
+        ("val_f1", "val_f1", "max", r"monitor 'val_f1' is not logged by this fit; it logs \['accuracy', 'loss'"),
+        ("val_loss", "val_loss", "min", None),
+    ],
+)
+def test_fit_pruning_refuses_a_monitor_the_search_does_not_rank_by(monitor, metric, mode, message) -> None:
+    objective = functools.partial(objectives.fit_mlp, monitor=monitor, epochs=3)
+    trial = search.Trial(0, {"lr": 0.01}, metric=metric, mode=mode, pruner=search.MedianPruner())
+    if message is None:  # the right pairing: every epoch reported
+        objective({"lr": 0.01}, trial)
+        assert [p["step"] for p in trial.curve] == [0, 1, 2]
+        return
+    with pytest.raises(ValueError, match=message):
+        objective({"lr": 0.01}, trial)
+    assert trial.curve == []  # refused at the first report, before reporting anything
+    # In a search, the trials fail with that message: the search does not run a pruner that never prunes.
+    result = search.random_search(
+        objective, {"lr": search.LogUniform(1e-3, 1e-2)}, n_trials=2, metric=metric, mode=mode
+    )
+    assert [t.status for t in result.trials] == ["failed", "failed"]
+    assert all("FitPruning" in t.error and "ValueError" in t.error for t in result.trials)
+
+
+def test_fit_pruning_is_a_callback_and_checks_its_arguments() -> None:
+    import nn
+
+    trial = search.Trial(0, {}, metric="val_loss", mode="min")
+    assert isinstance(search.FitPruning(trial), nn.Callback) and search.FitPruning(trial).monitor == "val_loss"
+    with pytest.raises(TypeError, match="the search's Trial"):
+        search.FitPruning(None)
+    with pytest.raises(TypeError, match="monitor"):
+        search.FitPruning(trial, monitor=3)
+
+
+def test_optim_search_imports_nn_only_for_fit_pruning() -> None:
+    done = run_python(
+        """
+        import sys
+        from optim import search
+        before = "nn" in sys.modules
+        search.FitPruning
+        print(before, "nn" in sys.modules)
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
