@@ -1,4 +1,4 @@
-"""Hyperparameter search as the lecture teaches it: random (never a grid), on the right scale,
+"""Hyperparameter search as the deep-learning course teaches it: random (never a grid), on the right scale,
 coarse to fine, many models in parallel, with learning curves and pruning.
 
 ::

@@ -1,4 +1,4 @@
-"""Where a hyperparameter is drawn from: the lecture's scales.
+"""Where a hyperparameter is drawn from: the scales the deep-learning course teaches.
 
 A learning rate between 0.0001 and 1 is not drawn uniformly (90 % of the draws would land
 between 0.1 and 1): draw its exponent uniformly, ``r = uniform(-4, 0)``, ``lr = 10**r``, so

@@ -144,7 +144,7 @@ class SearchResult:
         OneMinusLogUniform ones as ``1 − β`` on a log axis (so labelled); each later round's range
         is shaded in its colour. A last panel shows two parameters against each other (``pair``,
         default the first two that are not Choices; ``False`` for none) with each later round's
-        box drawn: the lecture's coarse-to-fine scatter. The best trial is a star. Save it with
+        box drawn: the coarse-to-fine scatter of the deep-learning course. The best trial is a star. Save it with
         ``fig.savefig("search.png")``; in Jupyter it shows inline. Needs matplotlib
         (``pip install "autograd-core[plot]"``).
         """
