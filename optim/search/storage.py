@@ -131,7 +131,9 @@ def _dumps(value: Any) -> str:
 
 
 def _fresh_seed() -> int:
-    return int(np.random.SeedSequence().entropy)
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)
+    return entropy
 
 
 class Storage:
@@ -211,7 +213,7 @@ class SQLiteStorage(Storage):
     """An open search file. ``SQLiteStorage(path)`` creates it if needed; ``readonly=True`` only reads."""
 
     def __init__(self, path: str | os.PathLike[str], readonly: bool = False) -> None:
-        self.path = os.fspath(path)
+        self.path = self.file = os.fspath(path)
         if readonly:
             if not os.path.exists(self.path):
                 raise FileNotFoundError(f"search.load: no such file: {self.path}")
@@ -341,7 +343,7 @@ class SQLiteStorage(Storage):
             ),
             "register this driver",
         )
-        self._heart = _Heartbeat(self.path, self.id)
+        self._heart = _Heartbeat(self.file, self.id)
         self._heart.start()
         return seed
 
@@ -446,10 +448,11 @@ class SQLiteStorage(Storage):
             if self._newer(number):
                 return DONE
             claimer = self._claimer(number)
-            if claimer is not None and claimer[0] != self.id and _alive(*claimer[1:], time.time()):
-                return TAKEN
-            if claimer is not None and claimer[0] != self.id:  # a dead driver's: take it over
-                self.db.execute("DELETE FROM drivers WHERE id = ?", (claimer[0],))
+            if claimer is not None and claimer[0] != self.id:
+                driver, host, pid, beat = claimer
+                if _alive(host, pid, beat, time.time()):
+                    return TAKEN
+                self.db.execute("DELETE FROM drivers WHERE id = ?", (driver,))  # a dead driver's: take it over
             self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (number, self.id, time.time()))
             return CLAIMED
 
@@ -466,7 +469,7 @@ class SQLiteStorage(Storage):
             for n in numbers:
                 if n not in finished:
                     claimer = self._claimer(n)
-                    if claimer is None or not _alive(*claimer[1:], now):
+                    if claimer is None or not _alive(claimer[1], claimer[2], claimer[3], now):
                         orphaned.append(n)
             return finished, orphaned
 

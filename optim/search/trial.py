@@ -53,8 +53,9 @@ def _float(value: Any) -> float | None:
         return None
     try:
         return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
+    except OverflowError:  # an int (or Fraction, Decimal) beyond float's range
+        big: Any = value
+        return math.inf if big > 0 else -math.inf
     except (TypeError, ValueError):
         return None
 
