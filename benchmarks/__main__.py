@@ -32,7 +32,8 @@ from .report import (
     report_lines,
     to_json,
 )
-from .workloads import TARGETS, WORKLOADS, Sizes, Skip
+from .suite import WORKLOADS
+from .workloads import TARGETS, Sizes, Skip
 
 #: What ``--peers`` runs unless ``--only`` says otherwise: the workloads with peer versions.
 PEER_WORKLOADS = ("W1", "W2", "W3", "W4", "W5")

@@ -15,6 +15,7 @@ from .workloads import TARGETS, Case, Result, Sizes, _dense_weights, _mlp_pair, 
 
 
 def cases(s: Sizes) -> list[Case]:
+    """nn.fit per epoch against the hand-written loop of the same model (W2's MLP)."""
     nn, optim = _require(("fit", "Sequential", "Dense", "ReLU", "softmax_cross_entropy"), ("GradientDescent",))
     x, y, note = load_digits_data(s.digits_samples)
     h, batch = s.mlp_hidden, 64

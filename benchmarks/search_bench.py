@@ -119,6 +119,13 @@ def _verdict(ok: bool) -> str:
     return "pass" if ok else "MISS"
 
 
+def search(s: Any) -> list[Any]:
+    """Hyperparameter search: overhead per trial (serial, pool, Dask) and the speed-up on 2 workers."""
+    from .workloads import Report  # here: the workers that import this module for its objectives need none of it
+
+    return [Report("SEARCH", "optim.search overhead and parallel speed-up", lambda repeats: run(s.quick, repeats))]
+
+
 def run(quick: bool, repeats: int) -> tuple[dict[str, float], list[str], bool | None]:
     """Measure; return the figures (JSON), the lines to print and whether every target was met."""
     from optim import search

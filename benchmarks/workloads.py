@@ -500,46 +500,9 @@ def w5(s: Sizes) -> list[Case]:
     ]
 
 
-def w7(s: Sizes) -> list[Case]:
-    """Convolutional networks: the digits CNN per epoch, and one conv layer (``conv.py``)."""
-    from .conv import w7 as cases  # its own module, which imports this one
-
-    return cases(s)
-
-
-def fit_loop(s: Sizes) -> list[Case]:
-    """nn.fit per epoch against the hand-written loop of the same model (W2's MLP)."""
-    from .fit_loop import cases
-
-    return cases(s)
-
-
-# ============================================================== SEARCH
-
-
-def search(s: Sizes) -> list[Report]:
-    """Hyperparameter search: overhead per trial (serial, pool, Dask) and the speed-up on 2 workers."""
-    from .search_bench import run
-
-    return [Report("SEARCH", "optim.search overhead and parallel speed-up", lambda repeats: run(s.quick, repeats))]
-
-
 #: The targets: framework time / floor time (W1: / the loop on Python floats; W5: / the closed form).
 TARGETS = {"W1": 35.0, "W2": 1.15, "W3": 1.03, "W4": 2.5, "W5": 6.0, "W6": 1.5}
 TARGETS["W7"] = 1.2
 TARGETS["FIT"] = 1.05
 #: Peak memory of one unit (tracemalloc), framework / NumPy.
 MEMORY_TARGETS = {"W3": 1.05, "W4": 2.0}
-
-#: The workloads by name, in the order the report shows them.
-WORKLOADS: dict[str, Callable[[Sizes], list[Case] | list[Report]]] = {
-    "W1": w1,
-    "W2": w2,
-    "W3": w3,
-    "W4": w4,
-    "W5": w5,
-    "W6": w6,
-    "W7": w7,
-    "FIT": fit_loop,
-    "SEARCH": search,  # a report (search_bench.py), not a ratio
-}

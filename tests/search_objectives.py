@@ -4,6 +4,7 @@ workers import it to unpickle them, and it imports nothing heavier than NumPy.""
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -76,3 +77,48 @@ def no_metric(params: dict[str, Any], trial: Any) -> dict[str, float]:
 
 def metric_missing_later(params: dict[str, Any], trial: Any) -> dict[str, float]:
     return {"loss": params["lr"]} if trial.number == 3 else {"score": params["lr"]}
+
+
+def huge(params: dict[str, Any], trial: Any) -> Any:
+    """Returns an int too large for a float (10**400) for trial 1, reported and returned; else a number."""
+    if trial.number == 1:
+        trial.report(0, value=10**400)
+        return 10**400
+    if trial.number == 2:
+        return {"value": -(10**400), "other": 1.0}
+    return params["lr"]
+
+
+def gated(
+    params: dict[str, Any], trial: Any, *, folder: str, gate: int | tuple[int, ...] = -1, pause: float = 0.0
+) -> float:
+    """Logs ``"<number> <pid>"`` to ``folder/log`` as it starts; trial ``gate`` (or each trial in
+    it) then waits while the file ``folder/hold`` exists (at most 60 s); each trial takes ``pause`` seconds."""
+    gates = gate if isinstance(gate, tuple) else (gate,)
+    with open(os.path.join(folder, "log"), "a") as f:
+        f.write(f"{trial.number} {os.getpid()}\n")
+    deadline = time.monotonic() + 60
+    while trial.number in gates and os.path.exists(os.path.join(folder, "hold")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(pause)
+    return -((np.log10(params["lr"]) + 2.0) ** 2)
+
+
+def fit_mlp(params: dict[str, Any], trial: Any, *, monitor: str = "val_loss", epochs: int = 6) -> dict[str, float]:
+    """An MLP trained by ``nn.fit`` with ``search.FitPruning(trial, monitor)``; returns the last
+    epoch's logs and how many epochs ran."""
+    import nn
+    import optim
+    from optim import search
+
+    rng = np.random.default_rng(0)  # the same data for every trial
+    x = rng.normal(size=(240, 4))
+    y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(int)
+    model = nn.Sequential(nn.Dense(4, 16, rng=trial.rng), nn.ReLU(), nn.Dense(16, 2, rng=trial.rng))
+    history = nn.fit(
+        model, x[:180], y[:180], loss=nn.softmax_cross_entropy,
+        optimizer=optim.Adam(model.parameters(), lr=params["lr"]), epochs=epochs, batch_size=30,
+        validation_data=(x[180:], y[180:]), metrics=["accuracy"], seed=0, verbose=0,
+        callbacks=[search.FitPruning(trial, monitor=monitor)],
+    )  # fmt: skip
+    return {**{k: v[-1] for k, v in history.history.items()}, "epochs": float(len(history.epoch))}

@@ -28,7 +28,8 @@ from autograd_core.testing import numerical_gradient  # noqa: E402
 from benchmarks import numpy_cnn  # noqa: E402
 from benchmarks import numpy_reference as ref  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
-from benchmarks.workloads import WORKLOADS, Report, Sizes, Skip, max_discrepancy, w1, w5  # noqa: E402
+from benchmarks.suite import WORKLOADS  # noqa: E402
+from benchmarks.workloads import Report, Sizes, Skip, max_discrepancy, w1, w5  # noqa: E402
 
 QUICK = Sizes.make(quick=True)
 

@@ -5,6 +5,7 @@ storage and resume, coarse to fine, results, tables and pictures, and optional d
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import sqlite3
@@ -140,7 +141,7 @@ def test_distributions_refuse_wrong_types() -> None:
         search.IntUniform(1.5, 3)
     with pytest.raises(TypeError, match="list"):
         search.Choice("abc")
-    with pytest.raises(TypeError, match="real number"):
+    with pytest.raises(TypeError, match="low must be a number"):
         search.Uniform("0", 1)
 
 
@@ -261,9 +262,9 @@ def test_bad_returns_are_reported() -> None:
     "kwargs, error, message",
     [
         ({"space": {}}, ValueError, "space is empty"),
-        ({"n_trials": 0}, ValueError, "n_trials must be an integer >= 1"),
+        ({"n_trials": 0}, ValueError, "n_trials must be a positive integer"),
         ({"n_trials": 2.5}, ValueError, "n_trials"),
-        ({"mode": "maximize"}, ValueError, "mode must be 'max' or 'min'"),
+        ({"mode": "maximize"}, ValueError, "mode must be one of 'max', 'min'"),
         ({"metric": ""}, ValueError, "metric"),
         ({"retries": -1}, ValueError, "retries"),
         ({"seed": -3}, ValueError, "seed"),
@@ -825,3 +826,378 @@ def test_dask_lost_worker_is_retried(dask_client, tmp_path: Path) -> None:
     assert [t.status for t in result.trials] == ["complete"] * 4
     assert result.trials[1].attempts == 2
     same_trials(result, search.random_search(objective, space, n_trials=4))
+
+
+# ============================================================== shared storage, timeouts, dying drivers
+
+
+def test_a_value_too_large_for_a_float_is_recorded_as_diverged(tmp_path: Path) -> None:
+    result = search.random_search(objectives.huge, SPACE, n_trials=4, storage=tmp_path / "s.sqlite")
+    assert [t.status for t in result.trials] == ["complete", "diverged", "diverged", "complete"]
+    assert result.trials[1].value == math.inf and result.trials[1].curve == [{"step": 0, "value": math.inf}]
+    assert result.trials[2].value == -math.inf and result.trials[2].metrics["other"] == 1.0
+    assert [t.status for t in search.load(tmp_path / "s.sqlite").trials] == [t.status for t in result.trials]
+
+
+def test_a_write_lock_held_past_the_busy_timeout_loses_nothing(tmp_path: Path, monkeypatch) -> None:
+    # Another connection holds the file's write lock when trial 2 finishes, for longer than
+    # SQLite's busy timeout: the storage waits and retries (saying so) instead of losing the trial.
+    import threading
+
+    from optim.search import storage as storage_module
+
+    monkeypatch.setattr(storage_module, "BUSY_TIMEOUT", 0.05)
+    real_wait = storage_module._wait
+    held, release = threading.Event(), threading.Event()
+
+    def wait(seconds: float) -> None:  # the storage is about to retry: now let the holder go
+        release.set()
+        real_wait(seconds)
+
+    monkeypatch.setattr(storage_module, "_wait", wait)
+    path = tmp_path / "s.sqlite"
+
+    def hold() -> None:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        held.set()
+        release.wait(30)
+        db.execute("COMMIT")
+        db.close()
+
+    holder = threading.Thread(target=hold)
+
+    def objective(params, trial):
+        if trial.number == 2:
+            holder.start()
+            held.wait(30)
+        return params["lr"]
+
+    try:
+        with pytest.warns(RuntimeWarning, match="locked by another connection"):
+            result = search.random_search(objective, SPACE, n_trials=4, storage=path)
+    finally:
+        release.set()
+        holder.join(30)
+    assert release.is_set() and [t.status for t in result.trials] == ["complete"] * 4
+    same_trials(search.load(path), result)
+
+
+def log_lines(folder: Path) -> list[tuple[int, int]]:
+    """The ``(trial number, pid)`` of each start that ``objectives.gated`` logged."""
+    path = folder / "log"
+    return [tuple(map(int, line.split())) for line in path.read_text().split("\n") if line] if path.exists() else []
+
+
+def poll(condition, what: str, seconds: float = 60.0) -> None:
+    """Wait until ``condition()`` holds (checked every 10 ms), failing with ``what`` at the deadline."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def start_driver(call: str, folder: Path, pause: float = 0.0, gate: object = 0) -> subprocess.Popen:
+    """A search in a process of its own (``call`` uses ``objective``); it prints its trials as JSON."""
+    script = textwrap.dedent(
+        f"""
+        import functools, json, sys
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        import search_objectives
+        from optim import search
+        SPACE = {{"lr": search.LogUniform(1e-4, 1.0), "h": search.IntUniform(1, 5)}}
+        objective = functools.partial(search_objectives.gated, folder={str(folder)!r}, gate={gate!r}, pause={pause})
+        if __name__ == "__main__":
+            result = {call}
+            print(json.dumps([[t.number, t.round, t.status, t.value, t.params] for t in result.trials]))
+        """
+    )
+    return subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+def as_rows(result: search.SearchResult) -> list:
+    return [[t.number, t.round, t.status, t.value, t.params] for t in result.trials]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+def test_two_drivers_on_one_storage_split_the_trials(tmp_path: Path) -> None:
+    # Driver A (another process) claims trial 0 and waits inside it; driver B (here) runs every
+    # other trial meanwhile, then waits for A's; A then finds the rest recorded. Each trial runs
+    # once, and both drivers return the whole result.
+    path, hold = tmp_path / "s.sqlite", tmp_path / "hold"
+    hold.touch()
+    a = start_driver(f"search.random_search(objective, SPACE, n_trials=8, storage={str(path)!r})", tmp_path)
+    try:
+        poll(lambda: (0, a.pid) in log_lines(tmp_path), "driver A to start trial 0")
+        objective = functools.partial(objectives.gated, folder=str(tmp_path), gate=0)
+        mine = []
+
+        def callback(t):
+            mine.append(t.number)
+            if len(mine) == 7:
+                hold.unlink()  # now A may finish trial 0
+
+        b = search.random_search(objective, SPACE, n_trials=8, storage=path, callback=callback)
+        out, _ = a.communicate(timeout=60)
+    finally:
+        a.kill()
+    assert a.returncode == 0 and mine == list(range(1, 8))
+    assert sorted(log_lines(tmp_path)) == [(0, a.pid)] + [(n, os.getpid()) for n in range(1, 8)]
+    assert [t.status for t in b.trials] == ["complete"] * 8
+    assert json.loads(out) == json.loads(json.dumps(as_rows(b)))
+    same_trials(search.load(path), b)
+    same_trials(b, search.random_search(objective, SPACE, n_trials=8))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+def test_a_dead_drivers_claim_is_taken_over(tmp_path: Path) -> None:
+    # Driver A claims trial 0 and is killed (SIGKILL) inside it, after driver B has run the
+    # others while waiting for it: B takes trial 0 over and returns the whole result.
+    path, hold = tmp_path / "s.sqlite", tmp_path / "hold"
+    hold.touch()
+    a = start_driver(f"search.random_search(objective, SPACE, n_trials=6, storage={str(path)!r})", tmp_path)
+    try:
+        poll(lambda: (0, a.pid) in log_lines(tmp_path), "driver A to start trial 0")
+        objective = functools.partial(objectives.gated, folder=str(tmp_path), gate=0)
+
+        def callback(t):
+            if t.number == 5:
+                a.kill()
+                a.wait(60)
+                hold.unlink()
+
+        b = search.random_search(objective, SPACE, n_trials=6, storage=path, callback=callback)
+    finally:
+        a.kill()
+    assert a.returncode == -9
+    assert log_lines(tmp_path) == [(0, a.pid)] + [(n, os.getpid()) for n in (1, 2, 3, 4, 5, 0)]
+    assert [t.status for t in b.trials] == ["complete"] * 6
+    assert sqlite3.connect(path).execute("select count(*) from trials").fetchone() == (6,)
+    same_trials(search.load(path), b)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+def test_three_drivers_of_a_coarse_to_fine_search_agree(tmp_path: Path) -> None:
+    # However the trials fall, each runs once, and every driver returns the same whole result:
+    # round 2 is zoomed by each from the same round 1.
+    path = tmp_path / "s.sqlite"
+    call = f"search.coarse_to_fine(objective, SPACE, rounds=2, n_trials=6, top=2, storage={str(path)!r})"
+    drivers = [start_driver(call, tmp_path, pause=0.02) for _ in range(3)]
+    try:
+        outs = [d.communicate(timeout=120)[0] for d in drivers]
+    finally:
+        for d in drivers:
+            d.kill()
+    assert [d.returncode for d in drivers] == [0, 0, 0]
+    assert sorted(n for n, _ in log_lines(tmp_path)) == list(range(12))
+    rows = [json.loads(out) for out in outs]
+    assert rows[0] == rows[1] == rows[2] and [r[:3] for r in rows[0]] == [
+        [n, 1 + n // 6, "complete"] for n in range(12)
+    ]
+    assert sqlite3.connect(path).execute("select count(*) from trials").fetchone() == (12,)
+
+
+def test_a_claim_of_another_machine_holds_until_its_heartbeat_is_stale(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from optim.search import storage as st
+
+    monkeypatch.setattr(st, "HEARTBEAT", 0.01)
+    path = tmp_path / "s.sqlite"
+    with st.SQLiteStorage(path) as mine:
+        mine.start(0, "value", "max")
+        db = sqlite3.connect(path, isolation_level=None)
+        first = db.execute("select beat from drivers where id = ?", (mine.id,)).fetchone()[0]
+        poll(lambda: db.execute("select beat from drivers where id = ?", (mine.id,)).fetchone()[0] > first, "a beat")
+        # A driver on another machine (its process cannot be looked at from here) claims trial 3.
+        db.execute("insert into drivers values ('other', 'another-host', 1, ?)", (time.time(),))
+        db.execute("insert into claims values (3, 'other', ?)", (time.time(),))
+        assert mine.claim(3) == st.TAKEN and mine.poll([3]) == ({}, [])
+        db.execute("update drivers set beat = ? where id = 'other'", (time.time() - st.GRACE - 1,))
+        assert mine.poll([3]) == ({}, [3])  # its heartbeat stopped: taken over
+        assert mine.claim(3) == st.CLAIMED and mine.claim(4) == st.CLAIMED
+    assert db.execute("select count(*) from claims").fetchone() == (0,)  # closing gives them up
+    assert db.execute("select id from drivers").fetchall() == []
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+@pytest.mark.parametrize("executor", [None, 2])
+def test_a_trial_past_its_timeout_is_stopped_and_recorded_as_failed(tmp_path: Path, executor) -> None:
+    (tmp_path / "hold").touch()  # trial 1 waits on it (at most 60 s): it hangs
+    objective = functools.partial(objectives.gated, folder=str(tmp_path), gate=1)
+    result = search.random_search(objective, SPACE, n_trials=5, executor=executor, timeout=1.5)
+    assert [t.status for t in result.trials] == ["complete", "failed", "complete", "complete", "complete"]
+    hung = result.trials[1]
+    assert hung.error.startswith("TimeoutError:") and "timeout=1.5 s" in hung.error
+    assert 1.5 <= hung.seconds < 30 and hung.value is None
+    assert [t.attempts for t in result.trials] == [1] * 5  # no other trial was lost with it
+    pid = dict(log_lines(tmp_path))[1]
+    assert pid != os.getpid() and not running(pid)  # it ran in a process of its own, which was ended
+    (tmp_path / "hold").unlink()
+    fine = search.random_search(objective, SPACE, n_trials=5)
+    assert [t.value for t in result.trials if t.number != 1] == [t.value for t in fine.trials if t.number != 1]
+
+
+def test_timeout_is_checked_where_it_cannot_apply() -> None:
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        search.random_search(objectives.bowl, SPACE, n_trials=2, timeout=0)
+    with ThreadPoolExecutor(1) as pool, pytest.raises(ValueError, match="ThreadPoolExecutor cannot"):
+        search.random_search(objectives.bowl, SPACE, n_trials=2, executor=pool, timeout=5)
+    with pytest.raises(TypeError, match="with timeout=, trials run in a process of their own"):
+        search.random_search(lambda p, t: 1.0, SPACE, n_trials=2, timeout=5)
+
+
+def test_dask_stops_a_trial_past_its_timeout(dask_client, tmp_path: Path) -> None:
+    (tmp_path / "hold").touch()
+    objective = functools.partial(objectives.gated, folder=str(tmp_path), gate=1)
+    result = search.random_search(objective, SPACE, n_trials=4, executor=dask_client, timeout=1.5)
+    assert [t.status for t in result.trials] == ["complete", "failed", "complete", "complete"]
+    assert result.trials[1].error.startswith("TimeoutError:") and result.trials[1].seconds >= 1.5
+    pid = dict(log_lines(tmp_path))[1]
+    poll(lambda: not running(pid), "the hung trial's worker process to be restarted")
+    (tmp_path / "hold").unlink()
+    after = search.random_search(objectives.bowl, SPACE, n_trials=4, metric="score", executor=dask_client)
+    same_trials(after, search.random_search(objectives.bowl, SPACE, n_trials=4, metric="score"))  # it works on
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+@pytest.mark.parametrize("timeout", [None, 30])
+def test_pool_workers_exit_when_their_driver_is_killed(tmp_path: Path, timeout) -> None:
+    (tmp_path / "hold").touch()  # trials 0 and 1 hang in the two workers
+    call = f"search.random_search(objective, SPACE, n_trials=4, executor=2, timeout={timeout})"
+    driver = start_driver(call, tmp_path, gate=(0, 1))
+    try:
+        poll(lambda: len(log_lines(tmp_path)) == 2, "both workers to start a trial")
+        workers = [pid for _, pid in log_lines(tmp_path)]
+        assert driver.pid not in workers and all(running(pid) for pid in workers)
+        driver.kill()
+        driver.wait(60)
+        poll(lambda: not any(running(pid) for pid in workers), "the workers to exit", seconds=20)
+    finally:
+        driver.kill()
+        (tmp_path / "hold").unlink()
+
+
+def test_without_a_pruner_every_executor_gives_the_same_result(pool) -> None:
+    # Coarse to fine with failed and diverged trials: round 2's box depends on every result of
+    # round 1, so a single difference would show. (With a pruner, a parallel search's results
+    # depend on which trials had finished when each started: not compared.)
+    space = {"lr": search.LogUniform(1e-4, 1.0), "h": search.IntUniform(1, 5)}
+    kwargs = {"rounds": 2, "n_trials": 10, "top": 3, "seed": 5}
+    serial = search.coarse_to_fine(objectives.raise_when, space, **kwargs)
+    assert {"complete", "failed", "diverged"} <= set(serial.counts()) and serial.spaces[2] != space
+    for executor in (2, pool):
+        parallel = search.coarse_to_fine(objectives.raise_when, space, executor=executor, **kwargs)
+        same_trials(serial, parallel)
+        assert parallel.spaces == serial.spaces
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the POSIX process model")
+def test_an_idle_worker_killed_from_outside_is_replaced() -> None:
+    import signal
+
+    from optim.search.executors import Processes
+    from optim.search.trial import Task
+
+    backend = Processes(1)
+    try:
+        first = backend.submit(Task(objectives.bowl, 0, 1, {"lr": 0.01}, 0, "score", "max", remote=True))
+        assert backend.outcome(backend.wait([first])[0]).metrics is not None
+        os.kill(first.worker.process.pid, signal.SIGKILL)
+        first.worker.process.join(30)
+        second = backend.submit(Task(objectives.bowl, 1, 1, {"lr": 0.01}, 0, "score", "max", remote=True))
+        assert backend.outcome(backend.wait([second])[0]).metrics is not None
+        assert second.worker is not first.worker and len(backend.pool) == 1
+    finally:
+        backend.close()
+
+
+# ============================================================== FitPruning
+
+
+def test_fit_pruning_stops_the_fits_the_pruner_says_are_behind() -> None:
+    pruner = search.MedianPruner(warmup_steps=1, n_startup_trials=2)
+    space = {"lr": search.LogUniform(1e-4, 1e-1)}
+    result = search.random_search(
+        objectives.fit_mlp, space, n_trials=10, metric="val_loss", mode="min", pruner=pruner, seed=0
+    )
+    assert [t.status for t in result.trials].count("failed") == 0
+    pruned = [t for t in result.trials if t.status == "pruned"]
+    assert pruned and result.best.status == "complete"
+    for t in result.trials:
+        own = [(p["step"], p["val_loss"]) for p in t.curve]
+        assert [s for s, _ in own] == list(range(len(own)))  # every epoch reported, as the callbacks count them
+        assert t.metrics["epochs"] == len(own) and t.value == own[-1][1] == t.metrics["val_loss"]
+        earlier = [
+            [(p["step"], p["val_loss"]) for p in u.curve]
+            for u in result.trials[: t.number]
+            if u.status in ("complete", "pruned")
+        ]
+        stops = [k for k in range(1, len(own) + 1) if pruner.prune(own[:k], earlier, "min")]
+        # The fit stopped after the first epoch at which the pruner said so, and only then.
+        assert (t.status == "pruned") == bool(stops) and len(own) == (stops[0] if stops else 6)
+
+
+@pytest.mark.parametrize(
+    "monitor, metric, mode, message",
+    [
+        ("val_loss", "val_accuracy", "max", "monitor 'val_loss' is not the search's metric 'val_accuracy'"),
+        ("val_loss", "val_loss", "max", "a loss is better smaller: run the search with mode='min'"),
+        ("val_accuracy", "val_accuracy", "min", "an accuracy is better larger"),
+        ("val_f1", "val_f1", "max", r"monitor 'val_f1' is not logged by this fit; it logs \['accuracy', 'loss'"),
+        ("val_loss", "val_loss", "min", None),
+    ],
+)
+def test_fit_pruning_refuses_a_monitor_the_search_does_not_rank_by(monitor, metric, mode, message) -> None:
+    objective = functools.partial(objectives.fit_mlp, monitor=monitor, epochs=3)
+    trial = search.Trial(0, {"lr": 0.01}, metric=metric, mode=mode, pruner=search.MedianPruner())
+    if message is None:  # the right pairing: every epoch reported
+        objective({"lr": 0.01}, trial)
+        assert [p["step"] for p in trial.curve] == [0, 1, 2]
+        return
+    with pytest.raises(ValueError, match=message):
+        objective({"lr": 0.01}, trial)
+    assert trial.curve == []  # refused at the first report, before reporting anything
+    # In a search, the trials fail with that message: the search does not run a pruner that never prunes.
+    result = search.random_search(
+        objective, {"lr": search.LogUniform(1e-3, 1e-2)}, n_trials=2, metric=metric, mode=mode
+    )
+    assert [t.status for t in result.trials] == ["failed", "failed"]
+    assert all("FitPruning" in t.error and "ValueError" in t.error for t in result.trials)
+
+
+def test_fit_pruning_is_a_callback_and_checks_its_arguments() -> None:
+    import nn
+
+    trial = search.Trial(0, {}, metric="val_loss", mode="min")
+    assert isinstance(search.FitPruning(trial), nn.Callback) and search.FitPruning(trial).monitor == "val_loss"
+    with pytest.raises(TypeError, match="the search's Trial"):
+        search.FitPruning(None)
+    with pytest.raises(TypeError, match="monitor"):
+        search.FitPruning(trial, monitor=3)
+
+
+def test_optim_search_imports_nn_only_for_fit_pruning() -> None:
+    done = run_python(
+        """
+        import sys
+        from optim import search
+        before = "nn" in sys.modules
+        search.FitPruning
+        print(before, "nn" in sys.modules)
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

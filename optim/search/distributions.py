@@ -1,4 +1,4 @@
-"""Where a hyperparameter is drawn from: the lecture's scales.
+"""Where a hyperparameter is drawn from: the scales the deep-learning course teaches.
 
 A learning rate between 0.0001 and 1 is not drawn uniformly (90 % of the draws would land
 between 0.1 and 1): draw its exponent uniformly, ``r = uniform(-4, 0)``, ``lr = 10**r``, so
@@ -26,10 +26,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from autograd_core._checks import check_real
+
+from .codec import decode_value, encode_value
 
 RandomSource = np.random.Generator | np.random.RandomState | int | np.random.SeedSequence | None
 
@@ -57,15 +61,6 @@ def _integers(rng: np.random.Generator | np.random.RandomState, low: int, high: 
     if isinstance(rng, np.random.Generator):
         return rng.integers(low, high, size=size, endpoint=True)
     return rng.randint(low, high + 1, size=size)
-
-
-def _number(value: Any, where: str, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {what} must be a real number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{where}: {what} must be finite, got {value!r}")
-    return v
 
 
 class Distribution:
@@ -112,8 +107,8 @@ class _Continuous(Distribution):
 
     def __init__(self, low: float, high: float) -> None:
         name = type(self).__name__
-        low = _number(low, name, "low")
-        high = _number(high, name, "high")
+        low = check_real(low, "low", name)
+        high = check_real(high, "high", name)
         if low > high:
             raise ValueError(f"{name}({low:g}, {high:g}): low must not exceed high")
         self._check(low, high)
@@ -137,7 +132,7 @@ class _Continuous(Distribution):
 
     def narrow(self, low: Any, high: Any) -> Distribution:
         name = type(self).__name__
-        low, high = _number(low, name, "low"), _number(high, name, "high")
+        low, high = check_real(low, "low", name), check_real(high, "high", name)
         if low < self.low or high > self.high:
             raise ValueError(
                 f"{self!r}.narrow({low:g}, {high:g}): the sub-range must lie inside [{self.low:g}, {self.high:g}]"
@@ -305,8 +300,6 @@ class Choice(Distribution):
         return Choice(kept)
 
     def spec(self) -> dict[str, Any]:
-        from .storage import encode_value  # the storage's JSON encoding of any value
-
         return {"type": "Choice", "options": [encode_value(o) for o in self.options]}
 
     def __repr__(self) -> str:
@@ -329,10 +322,18 @@ def from_spec(spec: dict[str, Any]) -> Distribution:
     if kind is None:
         raise ValueError(f"unknown distribution {spec!r}")
     if kind is Choice:
-        from .storage import decode_value
-
         return Choice([decode_value(o) for o in spec["options"]])
     return kind(spec["low"], spec["high"])
+
+
+def space_spec(space: Mapping[str, Distribution]) -> list[list[Any]]:
+    """A space as JSON-ready ``[name, distribution spec]`` pairs (in order)."""
+    return [[name, dist.spec()] for name, dist in space.items()]
+
+
+def space_from_spec(spec: list[list[Any]]) -> dict[str, Distribution]:
+    """The space :func:`space_spec` describes."""
+    return {name: from_spec(d) for name, d in spec}
 
 
 def zoom_one(dist: Distribution, values: list[Any], margin: float, bounds: Distribution) -> Distribution:

@@ -10,8 +10,10 @@ the trials that had finished by then (the search's metric only). ``should_stop()
 inside the trial's own process, with no shared state, so it works the same in this process,
 in a process pool and on a Dask worker (Dask cannot cancel a running task: the trial stops
 itself). Run one by one, trial ``i`` is compared with every trial before it; in parallel, with
-those finished when it started (the ``n_workers`` trials running beside it are not seen). The
-driver keeps no more trials in flight than there are workers when a pruner is set, so the
+those finished when it started (the ``n_workers`` trials running beside it are not seen), so a
+parallel search's results with a pruner depend on which trials finished first, and may differ
+from run to run and from the serial run (without a pruner they are the same on every executor).
+The driver keeps no more trials in flight than there are workers when a pruner is set, so the
 curves are as fresh as they can be.
 
 >>> pruner = MedianPruner(warmup_steps=1, n_startup_trials=2)
@@ -25,10 +27,11 @@ False
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
+
+from autograd_core._checks import check_int, check_real
 
 Curve = Sequence[tuple[float, float]]  # (step, value) pairs in step order
 
@@ -44,12 +47,6 @@ def _best_until(curve: Curve, step: float, mode: str) -> float | None:
     if not values:
         return None
     return max(values) if mode == "max" else min(values)
-
-
-def _check_int(value: object, where: str, what: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{where}: {what} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 class Pruner:
@@ -71,9 +68,9 @@ class MedianPruner(Pruner):
     """
 
     def __init__(self, warmup_steps: int = 0, n_startup_trials: int = 5, n_min_trials: int = 1) -> None:
-        self.warmup_steps = _check_int(warmup_steps, "MedianPruner", "warmup_steps", 0)
-        self.n_startup_trials = _check_int(n_startup_trials, "MedianPruner", "n_startup_trials", 0)
-        self.n_min_trials = _check_int(n_min_trials, "MedianPruner", "n_min_trials", 1)
+        self.warmup_steps = check_int(warmup_steps, "warmup_steps", "MedianPruner", low=0)
+        self.n_startup_trials = check_int(n_startup_trials, "n_startup_trials", "MedianPruner", low=0)
+        self.n_min_trials = check_int(n_min_trials, "n_min_trials", "MedianPruner", low=1)
 
     def prune(self, own: Curve, others: Sequence[Curve], mode: str) -> bool:
         if not own:
@@ -108,11 +105,9 @@ class SuccessiveHalving(Pruner):
     """
 
     def __init__(self, min_steps: float = 1, eta: float = 3) -> None:
-        if isinstance(min_steps, bool) or not isinstance(min_steps, numbers.Real) or not min_steps > 0:
-            raise ValueError(f"SuccessiveHalving: min_steps must be a positive number, got {min_steps!r}")
-        if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not eta > 1:
-            raise ValueError(f"SuccessiveHalving: eta must be a number > 1, got {eta!r}")
-        self.min_steps = min_steps
+        check_real(min_steps, "min_steps", "SuccessiveHalving", low=0, low_open=True)
+        check_real(eta, "eta", "SuccessiveHalving", low=1, low_open=True)
+        self.min_steps = min_steps  # as given: an int stays an int in the rungs and the repr
         self.eta = eta
 
     def rung(self, step: float) -> float | None:

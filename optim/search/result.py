@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+from autograd_core._checks import check_int, check_real
 
 from .distributions import Distribution, zoom_one
 from .trial import COMPLETE, STATUSES, TrialResult
@@ -92,17 +93,12 @@ class SearchResult:
         >>> r.zoom(top=2, margin=0.5)          # 10**(-3 - 0.5), 10**(-2 + 0.5)
         {'lr': LogUniform(0.00031622776601683794, 0.03162277660168379)}
         """
-        if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
-            raise ValueError(f"SearchResult.zoom: top must be an integer >= 1, got {top!r}")
-        if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin >= 0:
-            raise ValueError(f"SearchResult.zoom: margin must be a number >= 0, got {margin!r}")
+        top = check_int(top, "top", "SearchResult.zoom", low=1)
+        margin = check_real(margin, "margin", "SearchResult.zoom", low=0)
         best = self.top(top)
         if not best:
             raise ValueError(f"SearchResult.zoom: no trial completed ({self._counts_text() or 'no trials'})")
-        return {
-            name: zoom_one(dist, [t.params[name] for t in best], float(margin), dist)
-            for name, dist in self.space.items()
-        }
+        return {name: zoom_one(dist, [t.params[name] for t in best], margin, dist) for name, dist in self.space.items()}
 
     # ------------------------------------------------------------------ tables and pictures
     def to_pandas(self, curves: bool = False) -> Any:
@@ -148,7 +144,7 @@ class SearchResult:
         OneMinusLogUniform ones as ``1 − β`` on a log axis (so labelled); each later round's range
         is shaded in its colour. A last panel shows two parameters against each other (``pair``,
         default the first two that are not Choices; ``False`` for none) with each later round's
-        box drawn: the lecture's coarse-to-fine scatter. The best trial is a star. Save it with
+        box drawn: the coarse-to-fine scatter of the deep-learning course. The best trial is a star. Save it with
         ``fig.savefig("search.png")``; in Jupyter it shows inline. Needs matplotlib
         (``pip install "autograd-core[plot]"``).
         """

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from autograd_core._checks import check_real
+
 from .pruners import Curve, Pruner
 
 #: The statuses of a finished trial.
@@ -44,26 +46,16 @@ def seed_sequence(seed: int, number: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(number,))
 
 
-def sample_params(space: Mapping[str, Any], seed: int, number: int) -> dict[str, Any]:
-    """The parameters trial ``number`` of a search with ``seed`` tries: one draw from each
-    distribution, in the space's order, from a Generator seeded with :func:`seed_sequence`.
-
-    The same seed and space give the same trials, whichever executor runs them.
-
-    >>> from optim.search import LogUniform
-    >>> sample_params({"lr": LogUniform(1e-4, 1.0)}, seed=0, number=0) == \\
-    ...     sample_params({"lr": LogUniform(1e-4, 1.0)}, seed=0, number=0)
-    True
-    """
-    rng = np.random.default_rng(seed_sequence(seed, number))
-    return {name: dist.sample(rng) for name, dist in space.items()}
-
-
 def _float(value: Any) -> float | None:
+    """``value`` as a float (an integer too large for one, such as ``10**400``, is ±inf), or None
+    when it is not a number."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray)):
         return None
     try:
         return float(value)
+    except OverflowError:  # an int (or Fraction, Decimal) beyond float's range
+        big: Any = value
+        return math.inf if big > 0 else -math.inf
     except (TypeError, ValueError):
         return None
 
@@ -115,8 +107,7 @@ class Trial:
 
         Steps must not decrease; reporting the same step again adds to that point.
         """
-        if isinstance(step, bool) or not isinstance(step, numbers.Real) or not math.isfinite(step):
-            raise ValueError(f"trial.report: step must be a finite number, got {step!r}")
+        check_real(step, "step", "trial.report")
         if not metrics:
             raise ValueError("trial.report: give at least one metric, e.g. trial.report(epoch, dev_accuracy=acc)")
         point: dict[str, Any] = {}
@@ -216,6 +207,7 @@ class Outcome:
     curve: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    restart: str | None = None  # a Dask worker to restart: the trial ran past its timeout there
 
 
 def read_return(out: Any, metric: str, pruned: bool) -> tuple[dict[str, float] | None, str | None]:
