@@ -33,7 +33,7 @@ import numpy as np
 from .module import Module
 from .saving import save
 
-__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN"]
+__all__ = ["Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN"]
 
 
 class Callback:
@@ -59,6 +59,61 @@ class Callback:
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
         """After training, however it ended (finished, stopped, or interrupted by an exception)."""
+
+
+class CallbackList(Callback):
+    """Several callbacks as one: each event goes to every callback, in the list's order.
+
+    ``nn.fit`` trains through one of these: the :class:`nn.History` first, then the user's
+    callbacks, then the progress display and the checkpoint writer, so each of them sees
+    the same events and the display and the checkpoint come after the user's changes.
+    ``on_batch_end`` goes only to the callbacks that override it (a batch is the hot path).
+    """
+
+    def __init__(self, callbacks: list[Callback]) -> None:
+        self.callbacks = list(callbacks)
+        self._batch_hooks = [cb.on_batch_end for cb in self.callbacks if _overrides(cb, "on_batch_end")]
+
+    def configure(self, model: Module, optimizer: Any, history: Any, params: dict[str, Any]) -> None:
+        """Give every callback the model, optimizer, history and params; clear ``stop_training``."""
+        for cb in [self, *self.callbacks]:
+            cb.model, cb.optimizer, cb.params = model, optimizer, params
+            if cb is not history:  # the History's own ``history`` is its dict of curves
+                cb.history = history
+            cb.stop_training = False
+
+    @property
+    def stopper(self) -> Callback | None:
+        """The first callback that asked to stop training (None if none did)."""
+        for cb in self.callbacks:  # checked after every batch: a plain loop is the cheapest
+            if cb.stop_training:
+                return cb
+        return None
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        for hook in self._batch_hooks:
+            hook(batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, dict(logs))  # a copy each: one callback's edits never reach another
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.on_train_end(dict(logs))
+
+
+def _overrides(cb: Callback, hook: str) -> bool:
+    """Whether ``cb`` does something at ``hook`` (the base class's hooks do nothing)."""
+    return getattr(getattr(cb, hook), "__func__", None) is not getattr(Callback, hook)
 
 
 def _mode(owner: str, monitor: str, mode: str) -> str:

@@ -19,17 +19,21 @@ strings (``#str``), arrays as arrays (``#array``), and rebuilt exactly.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from autograd_core.serialization import load_arrays, save_arrays
 
+from .callbacks import Callback
 from .module import Module
 
-__all__ = ["FORMAT", "encode_state", "decode_state", "save_run", "load_run", "check_run", "apply_run"]
+__all__ = [
+    "FORMAT", "encode_state", "decode_state", "save_run", "load_run", "check_run", "apply_run", "BackupAndRestore",
+]  # fmt: skip
 
 FORMAT = "nn.fit checkpoint 1"
 
@@ -208,3 +212,57 @@ def apply_run(run: Mapping[str, Any], model: Module, optimizer: Any, schedule: A
     for which, gen in rngs.items():
         if states[which]:
             gen.bit_generator.state = states[which]
+
+
+# ============================================================== the callback
+
+
+class BackupAndRestore(Callback):
+    """What ``nn.fit(..., checkpoint=path, resume=path)`` installs (Keras's ``BackupAndRestore``).
+
+    :meth:`restore` loads the run read from ``resume`` (before training begins; it returns
+    the epoch to start at); after every epoch whose loss is finite, ``on_epoch_end`` writes
+    the whole training state to ``checkpoint``. ``fit`` puts it last among the callbacks,
+    so what it writes is the state after every other callback has seen the epoch.
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike[str] | None,
+        run: Mapping[str, Any] | None,
+        *,
+        schedule: Any,
+        rngs: Mapping[str, np.random.Generator],
+        val_index: np.ndarray | None,
+        say: Callable[[str], None],
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.run = run
+        self.schedule = schedule
+        self.rngs = rngs
+        self.val_index = val_index
+        self.say = say
+
+    def restore(self, keys: list[str], initial_epoch: int) -> int:
+        """Load the run into the model, optimizer, schedule, generators and history; the epoch to start at."""
+        run = self.run
+        if run is None:
+            return initial_epoch
+        check_run(run, self.model, self.optimizer, self.schedule, keys)
+        if initial_epoch not in (0, run["epoch"]):
+            raise ValueError(
+                f"{run['where']}: initial_epoch={initial_epoch}, but the checkpoint is at epoch {run['epoch']}"
+            )
+        apply_run(run, self.model, self.optimizer, self.schedule, self.rngs)
+        for i, epoch in enumerate(run["history.epoch"]):
+            self.history.append(int(epoch), {k: run["history"][k][i] for k in keys})
+        return run["epoch"]
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self.checkpoint is None:
+            return
+        if math.isfinite(logs["loss"]):
+            save_run(self.checkpoint, model=self.model, optimizer=self.optimizer, schedule=self.schedule,
+                     history=self.history, epoch=epoch + 1, rngs=self.rngs, val_index=self.val_index)  # fmt: skip
+        else:
+            self.say(f"Epoch {epoch + 1}: the loss is {logs['loss']}; {os.fspath(self.checkpoint)} not updated")
