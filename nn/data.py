@@ -105,9 +105,11 @@ def generators(seed: Any) -> tuple[np.random.Generator, np.random.Generator]:
     if isinstance(seed, np.random.Generator):
         return seed, seed
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        a, b = np.random.SeedSequence(int(seed)).spawn(2)
+        a, b = np.random.SeedSequence(check_int(seed, "seed", "nn.fit", low=0)).spawn(2)
         return np.random.default_rng(a), np.random.default_rng(b)
-    raise TypeError(f"nn.fit: seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}")
+    raise TypeError(
+        f"nn.fit: seed must be a non-negative integer, a numpy.random.Generator or None, got {type(seed).__name__}"
+    )
 
 
 def hold_out(

@@ -17,7 +17,7 @@ from autograd_core import Tensor, no_grad
 from autograd_core._checks import check_int
 
 from .data import as_array, examples, iterate, slices
-from .metrics import metric_fns, scalar
+from .metrics import metric_fns, metric_value, scalar
 from .module import Module
 
 __all__ = ["predict", "evaluate"]
@@ -68,5 +68,5 @@ def evaluate(
     out = predict(model, x, batch_size)
     with no_grad():
         logs = {"loss": scalar(loss(out, y), "nn.evaluate: the loss")}
-    logs.update({name: float(fn(out, y)) for name, fn in fns.items()})
+    logs.update({name: metric_value(name, fn, out, y, "nn.evaluate") for name, fn in fns.items()})
     return logs

@@ -17,7 +17,7 @@ from autograd_core import Tensor
 
 from .data import as_array
 
-__all__ = ["accuracy", "binary_accuracy", "Metric", "metric_fns", "scalar"]
+__all__ = ["accuracy", "binary_accuracy", "Metric", "metric_fns", "metric_value", "scalar"]
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
@@ -99,4 +99,19 @@ def scalar(value: Any, what: str) -> float:
     arr = value.data if isinstance(value, Tensor) else np.asarray(value)
     if arr.size != 1:
         raise ValueError(f"{what} must be a single number, got shape {arr.shape}")
+    return float(arr.reshape(()))
+
+
+def metric_value(name: str, fn: Metric, outputs: np.ndarray, targets: np.ndarray, where: str) -> float:
+    """``fn(outputs, targets)`` as a float; a result that is not one number is an error naming the metric."""
+    value = fn(outputs, targets)
+    if isinstance(value, float):  # the usual case first: a Python or NumPy float
+        return float(value)
+    arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if arr.size != 1 or arr.dtype.kind not in "biuf":
+        got = f"an array of shape {arr.shape}" if arr.size != 1 else repr(value)
+        raise ValueError(
+            f"{where}: metric {name!r} returned {got}; a metric returns one number (for per-example values, "
+            "return their mean: np.mean(...))"
+        )
     return float(arr.reshape(()))

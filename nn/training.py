@@ -27,14 +27,14 @@ from typing import Any
 import numpy as np
 
 from autograd_core import Tensor
-from autograd_core._checks import check_int
+from autograd_core._checks import check_bool, check_int, check_real
 
 from . import checkpoint as _ckpt
 from .callbacks import Callback, CallbackList
 from .data import examples, generators, hold_out, iterate, slices
 from .evaluation import evaluate
 from .history import History
-from .metrics import metric_fns
+from .metrics import metric_fns, metric_value
 from .module import Module
 from .progress import make_progress
 
@@ -118,8 +118,15 @@ def fit(
       how you go back to yesterday's checkpoint with a lower learning rate.
     """
     _check_fit_args(model, loss, optimizer, epochs, initial_epoch, callbacks)
+    if y is None:
+        raise ValueError(
+            "nn.fit: y is None; fit needs a target for every example (fit(model, x, y, ...)); to train without "
+            "targets, write the loop with nn.batches(x, batch_size=...)"
+        )
     x, y = examples(x, y, "nn.fit")
     batch_size = check_int(batch_size, "batch_size", "nn.fit", low=1)
+    validation_split = check_real(validation_split, "validation_split", "nn.fit")
+    shuffle = check_bool(shuffle, "shuffle", "nn.fit")
     metrics = metric_fns(metrics)
     split_rng, shuffle_rng = generators(seed)
     run = _ckpt.load_run(resume) if resume is not None else None
@@ -132,17 +139,20 @@ def fit(
     history = History()
     history.params = dict(epochs=epochs, steps=len(bounds), batch_size=batch_size, samples=len(x), metrics=keys)
     display = make_progress(verbose, epochs, len(bounds))
-    backup = None
     internal: list[Callback] = [display]
+    backup = None
     if checkpoint is not None or run is not None:
-        rngs = _ckpt.generators(model, shuffle_rng)
-        backup = _ckpt.BackupAndRestore(checkpoint, run, schedule=schedule, rngs=rngs, val_index=val_index,
-                                        say=display.message)  # fmt: skip
+        backup = _ckpt.BackupAndRestore(
+            checkpoint, run, keys=keys, initial_epoch=initial_epoch, schedule=schedule,
+            rngs=_ckpt.generators(model, shuffle_rng), val_index=val_index, callbacks=callbacks, say=display.message,
+        )  # fmt: skip
         internal.append(backup)
     cbs = CallbackList([history, *callbacks, *internal])
     cbs.configure(model, optimizer, history, history.params)
 
-    start = initial_epoch if backup is None else backup.restore(keys, initial_epoch)
+    logs: dict[str, float] = {}
+    cbs.on_train_begin(logs)  # resuming happens here, in the checkpoint's callback, after the others reset
+    start = initial_epoch if backup is None else backup.start
     if lr is not None:  # with a schedule, its base rate: the decay goes on from the current epoch
         if schedule is not None:
             schedule.base_lr = lr
@@ -151,8 +161,6 @@ def fit(
     if run is not None:
         display.message(f"Resuming from {os.fspath(resume)}: {start} epoch(s) done, lr {optimizer.lr:g}")
 
-    logs: dict[str, float] = {}
-    cbs.on_train_begin(logs)
     try:
         for epoch in range(start, epochs):
             cbs.on_epoch_begin(epoch, logs)
@@ -169,7 +177,9 @@ def fit(
                     raise TypeError(f"nn.fit: loss must return a scalar Tensor, got {type(cost).__name__}")
                 cost.backward()
                 optimizer.step()
-                batch_logs = {"loss": cost.item(), **{k: float(fn(out.data, yb)) for k, fn in metrics.items()}}
+                batch_logs = {"loss": cost.item()}
+                for k, fn in metrics.items():
+                    batch_logs[k] = metric_value(k, fn, out.data, yb, "nn.fit")
                 n = len(xb)
                 seen += n
                 for k, v in batch_logs.items():

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -584,20 +585,25 @@ def test_import_nn_needs_no_extra() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_early_stopping_replays_the_resumed_history(tmp_path) -> None:
+def test_early_stopping_resumes_with_its_state_and_best_weights(tmp_path) -> None:
+    # Before callbacks' state went into the checkpoint, EarlyStopping replayed the resumed history and
+    # warned that the best epoch's weights were lost; now they come back from the checkpoint.
     x, y = blobs(60)
     path = tmp_path / "run.npz"
 
-    def run(epochs: int, scores: list[float], resume=None) -> nn.EarlyStopping:
+    def run(epochs: int, scores: list[float], resume=None) -> tuple[nn.EarlyStopping, nn.Module, Recorder]:
         model = mlp()
         stop = nn.EarlyStopping(monitor="val_score", patience=2, restore_best_weights=True)
+        rec = Recorder()
         nn.fit(model, x, y, loss=CE, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=epochs,
-               validation_data=(x[:20], y[:20]), metrics={"score": Scripted(scores, n_val=20)}, callbacks=[stop],
+               validation_data=(x[:20], y[:20]), metrics={"score": Scripted(scores, n_val=20)}, callbacks=[rec, stop],
                checkpoint=path, resume=resume, verbose=0)  # fmt: skip
-        return stop
+        return stop, model, rec
 
-    first = run(2, [1.0, 2.0])
+    first, _, rec = run(2, [1.0, 2.0])
     assert (first.best_epoch, first.wait) == (0, 1)
-    with pytest.warns(UserWarning, match="best val_score was at epoch 0, before this run resumed"):
-        second = run(6, [3.0, 0.5, 0.4], resume=path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "weights not in memory" any more
+        second, model, _ = run(6, [3.0, 0.5, 0.4], resume=path)
     assert (second.best_epoch, second.stopped_epoch) == (0, 2)  # 2.0 then 3.0: two epochs without improvement
+    assert same_weights(weights(model), rec.weights[0])
