@@ -25,6 +25,7 @@ from .losses import binary_cross_entropy, mse, softmax_cross_entropy
 from .metrics import accuracy, binary_accuracy
 from .module import LoadResult, Module, Parameter, Sequential
 from .saving import load, save
+from .summary import Summary, summary
 from .training import fit
 
 _SKLEARN = ("NeuralNetClassifier", "NeuralNetRegressor")
@@ -46,5 +47,6 @@ __all__ = [
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BatchNorm2d",
     "export_onnx",
     "batches", "accuracy", "binary_accuracy", "fit", "evaluate", "predict",
+    "summary", "Summary",
     "History", "Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN", *_SKLEARN,
 ]  # fmt: skip

@@ -19,6 +19,7 @@ from autograd_core._checks import check_int
 from .data import as_array, examples, iterate, slices
 from .metrics import metric_fns, metric_value, scalar
 from .module import Module
+from .names import resolve_loss
 
 __all__ = ["predict", "evaluate"]
 
@@ -49,9 +50,12 @@ def predict(model: Module, x: Any, batch_size: int = 256) -> np.ndarray:
 
 
 def evaluate(
-    model: Module, x: Any, y: Any, *, loss: Callable[..., Any], metrics: Any = None, batch_size: int = 256
+    model: Module, x: Any, y: Any, *, loss: Callable[..., Any] | str, metrics: Any = None, batch_size: int = 256
 ) -> dict[str, float]:
     """``{"loss": ..., metric: ...}`` on ``(x, y)``, in eval mode under ``no_grad`` (modes restored).
+
+    ``loss`` is a function ``loss(outputs, targets)`` or one of the names ``nn.fit`` takes
+    (``"cross_entropy"``, ``"mse"``, ``"bce"``).
 
     The outputs of all batches are gathered first, so the loss and every metric are
     computed once on the whole set (exact for any metric, not an average of batches).
@@ -61,6 +65,7 @@ def evaluate(
     ...                    metrics={"acc": nn.accuracy}))
     ['acc', 'loss']
     """
+    loss = resolve_loss(loss, "nn.evaluate")
     x, y = examples(x, y, "nn.evaluate")
     if len(x) == 0:
         raise ValueError("nn.evaluate: no examples")

@@ -16,8 +16,10 @@ __all__ = ["History"]
 class History(Callback):
     """The learning curves of :func:`fit`: ``history`` (name → list of per-epoch values) and ``epoch``.
 
-    Names are ``loss``, each metric, and ``val_``-prefixed ones when validating; epochs
-    count from 0, as in Keras. ``plot()`` draws them, ``to_pandas()`` tabulates them.
+    Names are ``loss``, each metric, and ``val_``-prefixed ones when validating. ``epoch``
+    holds the epochs' indices, from 0, as Keras's ``History.epoch`` and the callbacks' hooks
+    number them; ``plot()`` and ``to_pandas()`` count from 1, as the log does ("Epoch 1/40"),
+    so the row labelled 6 is the epoch logged as "Epoch 6/40".
     """
 
     def __init__(self) -> None:
@@ -83,9 +85,10 @@ class History(Callback):
         return axes[0].figure
 
     def to_pandas(self) -> Any:
-        """A ``pandas.DataFrame``: one row per epoch (the index, named ``epoch``), one column per name."""
+        """A ``pandas.DataFrame``: one row per epoch, one column per name; the index (``epoch``) counts
+        from 1, as the log and ``plot()`` do."""
         pd = require("pandas", "History.to_pandas", "plot")
-        return pd.DataFrame(self.history, index=pd.Index(self.epoch, name="epoch"))
+        return pd.DataFrame(self.history, index=pd.Index([e + 1 for e in self.epoch], name="epoch"))
 
     def __repr__(self) -> str:
         if not self.epoch:

@@ -36,21 +36,25 @@ from .evaluation import evaluate
 from .history import History
 from .metrics import metric_fns, metric_value
 from .module import Module
+from .names import OPTIMIZERS, resolve_loss, resolve_optimizer
 from .progress import make_progress
 
 __all__ = ["fit"]
 
 
-def _check_fit_args(model: Any, loss: Any, optimizer: Any, epochs: Any, initial_epoch: Any, callbacks: Any) -> None:
-    if not isinstance(model, Module):
-        raise TypeError(f"nn.fit: model must be an nn.Module, got {type(model).__name__}")
-    if not callable(loss):
-        raise TypeError(
-            f"nn.fit: loss must be a function loss(outputs, targets), e.g. nn.softmax_cross_entropy; got {loss!r}"
-        )
+def _check_fit_args(model: Any, optimizer: Any, schedule: Any, epochs: Any, initial_epoch: Any, callbacks: Any) -> None:
     for method in ("zero_grad", "step", "state_dict", "load_state_dict"):
         if not callable(getattr(optimizer, method, None)):
-            raise TypeError(f"nn.fit: optimizer must be an optim optimizer (it has no {method}()), got {optimizer!r}")
+            raise TypeError(
+                f"nn.fit: optimizer must be an optim optimizer (it has no {method}()) or one of the names "
+                f"{', '.join(repr(k) for k in OPTIMIZERS)}; got {optimizer!r}"
+            )
+    if schedule is not None and getattr(schedule, "optimizer", optimizer) is not optimizer:
+        raise ValueError(
+            "nn.fit: the schedule steps another optimizer than the one fit trains with; build the optimizer first "
+            "and give both: opt = optim.Adam(model.parameters(), lr=0.01), then optimizer=opt, "
+            "schedule=optim.ExponentialDecay(opt)"
+        )
     check_int(epochs, "epochs", "nn.fit", low=0)
     check_int(initial_epoch, "initial_epoch", "nn.fit", low=0)
     for cb in callbacks:
@@ -63,7 +67,7 @@ def fit(
     x: Any,
     y: Any,
     *,
-    loss: Callable[..., Any],
+    loss: Callable[..., Any] | str,
     optimizer: Any,
     epochs: int = 1,
     batch_size: int = 64,
@@ -117,7 +121,11 @@ def fit(
       sets the schedule's base rate α₀ and the decay continues from the current epoch. It is
       how you go back to yesterday's checkpoint with a lower learning rate.
     """
-    _check_fit_args(model, loss, optimizer, epochs, initial_epoch, callbacks)
+    if not isinstance(model, Module):
+        raise TypeError(f"nn.fit: model must be an nn.Module, got {type(model).__name__}")
+    loss = resolve_loss(loss, "nn.fit")
+    optimizer = resolve_optimizer(optimizer, model, lr, "nn.fit")
+    _check_fit_args(model, optimizer, schedule, epochs, initial_epoch, callbacks)
     if y is None:
         raise ValueError(
             "nn.fit: y is None; fit needs a target for every example (fit(model, x, y, ...)); to train without "
