@@ -86,40 +86,88 @@ def fit(
 ) -> History:
     """Train ``model`` on ``(x, y)`` with mini-batches; returns the :class:`History` of each epoch.
 
-    Each epoch: the training examples are shuffled (``shuffle=True``, drawn from ``seed``),
-    and for each batch ``optimizer.zero_grad()``, ``loss(model(xb), yb).backward()``,
-    ``optimizer.step()``, in train mode. Then, when validating, :func:`evaluate` on the
-    validation data (eval mode, ``no_grad``), then ``schedule.step()``. Epochs run from
-    ``initial_epoch`` to ``epochs - 1`` (Keras's convention: ``epochs`` is the index to stop at).
+    Each epoch: the training examples are shuffled (drawn from ``seed``), and for each batch
+    ``optimizer.zero_grad()``, ``loss(model(xb), yb).backward()``, ``optimizer.step()``, in
+    train mode. Then, when validating, :func:`nn.evaluate` on the validation data (eval mode,
+    ``no_grad``), then ``schedule.step()``. Epochs run from ``initial_epoch`` to
+    ``epochs - 1`` (Keras's convention: ``epochs`` is the index to stop at); the log and the
+    plots count them from 1. A last batch of a single example is merged into the batch
+    before it (BatchNorm cannot normalise one example, and no example is skipped).
 
-    - ``loss(outputs, targets)`` returns a scalar Tensor; ``metrics`` is a dict name →
-      ``fn(outputs, targets)`` on NumPy arrays (or a list of functions and names such as
-      ``"accuracy"``). Training values are the epoch's average over its batches, weighted
-      by batch size, from the outputs as training went; ``val_`` ones are exact, on the
-      whole validation set at the end of the epoch.
-    - ``validation_data=(x_val, y_val)``, or ``validation_split=0.2``: a random 20 % of
-      ``(x, y)`` (drawn from ``seed``, not the tail as Keras takes it) is held out.
-    - ``seed``: an int gives independent, reproducible streams for the split and the
-      shuffling; a Generator is used as it is; None draws from ``nn``'s generator (:func:`nn.seed`).
-    - A last batch of a single example is merged into the batch before it (BatchNorm
-      cannot normalise one example, and no example is skipped).
-    - ``callbacks``: :class:`nn.Callback` objects (see ``nn.callbacks`` for when each hook runs).
-    - ``verbose``: 0 silent; 1 or ``"auto"`` a progress bar per epoch when tqdm is installed
-      and stderr is a terminal (or in a notebook), else one line per epoch; 2 one line per epoch.
+    Parameters
+    ----------
+    model : nn.Module
+        The model; its outputs for a batch go to ``loss`` and ``metrics``.
+    x, y : array_like or Tensor
+        The examples (one per row) and one target per example.
+    loss : callable or str
+        ``loss(outputs, targets)`` returning a scalar Tensor, or a name: ``"cross_entropy"``
+        (:func:`nn.softmax_cross_entropy`), ``"mse"``, ``"bce"`` (:func:`nn.binary_cross_entropy`).
+    optimizer : optim.Optimizer or str
+        An optimizer built on ``model.parameters()``, or a name (``"adam"``, ``"sgd"``,
+        ``"momentum"``, ``"rmsprop"``) that ``fit`` builds with ``lr`` (by default 0.001 for
+        Adam and RMSprop, 0.01 for the others, as in Keras).
+    epochs : int
+        The epoch index to stop at.
+    batch_size : int
+        Examples per mini-batch.
+    validation_data : (x_val, y_val), optional
+        Validation examples, evaluated at the end of every epoch (the ``val_`` logs).
+    validation_split : float
+        Or hold out this fraction of ``(x, y)``, drawn at random from ``seed`` (not the
+        tail as Keras takes it, which is sorted data's worst case).
+    shuffle : bool
+        Shuffle the training examples every epoch.
+    seed : int, numpy.random.Generator or None
+        An int gives independent, reproducible streams for the split and the shuffling; a
+        Generator is used as it is; None draws from ``nn``'s generator (:func:`nn.seed`).
+    metrics : dict or list, optional
+        A dict name → ``fn(outputs, targets)`` on NumPy arrays returning one number, or a
+        list of functions and names (``"accuracy"``). Training values are the epoch's
+        average over its batches, weighted by batch size; ``val_`` ones are exact, on the
+        whole validation set.
+    callbacks : sequence of nn.Callback
+        Called at named points of training (see ``nn.callbacks``); a callback with
+        ``state_dict()``/``load_state_dict(d)`` keeps its state across checkpoints.
+    schedule : optim.Schedule, optional
+        A learning-rate schedule of ``optimizer``, stepped once per epoch.
+    initial_epoch : int
+        The epoch to start at.
+    verbose : {0, 1, 2, "auto"}
+        0 silent; 1 or ``"auto"`` a progress bar per epoch when tqdm is installed and stderr
+        is a terminal (or in a notebook), else one line per epoch; 2 one line per epoch.
+    checkpoint : path, optional
+        After every epoch whose loss and weights are finite, write one file (atomically,
+        never pickled) with the model, optimizer, schedule, history, epoch, validation split,
+        the state of every random generator used (shuffling, ``nn``'s, the modules' own such
+        as Dropout's) and the callbacks' state.
+    resume : path, optional
+        Continue from such a file: build the same model and optimizer (fresh is fine), call
+        ``fit`` with the same data, arguments and callbacks and a larger ``epochs``; weights,
+        history, callbacks (best weights restored, best files kept) come out bit for bit as
+        an uninterrupted run's. Every entry is checked first: a file from another
+        architecture, or a damaged one, raises a ValueError naming the file and the entry,
+        and nothing is changed.
+    lr : float, optional
+        The learning rate: of the optimizer ``fit`` builds from a name; for an optimizer
+        object, set at the start (after resuming); with a schedule, its base rate α₀, the
+        decay going on from the current epoch. It is how you go back to yesterday's
+        checkpoint with a lower learning rate.
 
-    Babysitting one model (checkpoints):
+    Returns
+    -------
+    nn.History
+        ``history`` (name → list of per-epoch values: ``loss``, each metric, ``val_`` ones),
+        ``epoch``, ``plot()``, ``to_pandas()``.
 
-    - ``checkpoint="run.npz"`` writes, after every epoch whose loss is finite, one file
-      (atomically, never pickled) with the model, optimizer, schedule, history, epoch, the
-      validation split and the state of every random generator used (shuffling, ``nn``'s,
-      the modules' own such as Dropout's).
-    - ``resume="run.npz"`` continues from it: build the same model and optimizer (fresh is
-      fine), call ``fit`` with the same data and arguments and a larger ``epochs``; weights
-      and history come out bit for bit as an uninterrupted run's. A checkpoint from another
-      architecture raises a ValueError naming what differs, before anything is changed.
-    - ``lr=0.01`` sets the learning rate at the start (after resuming); with a schedule it
-      sets the schedule's base rate α₀ and the decay continues from the current epoch. It is
-      how you go back to yesterday's checkpoint with a lower learning rate.
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Dense(4, 16, rng=0), nn.ReLU(), nn.Dense(16, 3, rng=1))
+    >>> x = np.random.default_rng(0).normal(size=(90, 4)); y = np.arange(90) % 3
+    >>> history = nn.fit(model, x, y, loss="cross_entropy", optimizer="adam", lr=0.01, epochs=3,
+    ...                  validation_split=0.2, seed=0, metrics=["accuracy"], verbose=0)
+    >>> list(history.history)
+    ['loss', 'accuracy', 'val_loss', 'val_accuracy']
     """
     if not isinstance(model, Module):
         raise TypeError(f"nn.fit: model must be an nn.Module, got {type(model).__name__}")

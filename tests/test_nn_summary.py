@@ -127,3 +127,13 @@ def test_bad_input_is_the_layers_error_and_leaves_nothing_behind() -> None:
         nn.summary(model, np.zeros((2, 3, 8, 8)))  # three channels where the first layer takes one
     assert all(m.training for m in model.modules())
     assert all("forward" not in vars(m) for m in model.modules())
+
+
+def test_the_readme_shows_what_summary_prints() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```text\nSequential: input (32, 20) float64", 1)[1].split("```", 1)[0]
+    x = np.random.default_rng(0).normal(size=(600, 20))
+    model = nn.Sequential(nn.Dense(20, 32), nn.ReLU(), nn.Dense(32, 2))
+    assert "Sequential: input (32, 20) float64" + shown == str(nn.summary(model, x[:32])) + "\n"
