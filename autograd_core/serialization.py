@@ -54,7 +54,7 @@ def remove_stale_temporaries(target: str) -> list[str]:
     folder, name = os.path.split(target)
     ours = re.compile(rf"\.{re.escape(name)}\.tmp-(?:([0-9a-f]{{6}})-([0-9]+)-)?[0-9a-f]{{8}}")
     host = _host_tag()
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(folder or "."))
     except OSError:

@@ -144,7 +144,7 @@ def hold_out(
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("nn.fit: validation_data must be a pair (x_val, y_val)")
-        validation_data = examples(*validation_data, "nn.fit: validation_data")
+        validation_data = examples(validation_data[0], validation_data[1], "nn.fit: validation_data")
     if len(x) == 0:
         raise ValueError("nn.fit: no training examples")
     return x, y, validation_data, val_index

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+from autograd_core._checks import check_choice
+
 from .callbacks import Callback
 
 __all__ = ["make_progress", "in_notebook", "format_logs", "Silent", "Lines", "Bars"]
@@ -119,8 +121,9 @@ class Bars(Silent):
 
 def make_progress(verbose: Any, epochs: int, steps: int) -> Silent:
     """The display ``verbose`` asks for (see the module docstring)."""
-    if verbose not in (0, 1, 2, "auto") or isinstance(verbose, float):
-        raise ValueError(f"nn.fit: verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    if isinstance(verbose, float):  # 1.0 == 1, but is not one of the choices
+        raise ValueError(f"nn.fit: verbose must be one of 0, 1, 2, 'auto'; got {verbose!r}")
+    check_choice(verbose, "verbose", "nn.fit", (0, 1, 2, "auto"))
     if verbose == 0:
         return Silent()
     if verbose == 2:
