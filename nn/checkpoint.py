@@ -310,7 +310,15 @@ def check_run(run: Mapping[str, Any], model: Module, optimizer: Any, schedule: A
             "\n".join([f"{where}: the checkpoint was saved from another architecture:", *lines])
             + "\nBuild the model the checkpoint was trained with (nothing was changed)."
         )
-    saved_opt = str(run["optimizer"].get("optimizer", "?"))
+    if "optimizer" not in run["optimizer"]:
+        raise ValueError(
+            f"{where}: the checkpoint is damaged: entry 'optimizer/optimizer' is missing (nothing was changed)"
+        )
+    if run["schedule"] and "schedule" not in run["schedule"]:
+        raise ValueError(
+            f"{where}: the checkpoint is damaged: entry 'schedule/schedule' is missing (nothing was changed)"
+        )
+    saved_opt = str(run["optimizer"]["optimizer"])
     if saved_opt != type(optimizer).__name__:
         raise ValueError(
             f"{where}: the checkpoint holds the state of optimizer {saved_opt}, not {type(optimizer).__name__}; "
@@ -319,12 +327,12 @@ def check_run(run: Mapping[str, Any], model: Module, optimizer: Any, schedule: A
     sched = run["schedule"]
     if sched and schedule is None:
         raise ValueError(
-            f"{where}: the run used a learning-rate schedule ({sched.get('schedule', '?')}); pass schedule= to "
+            f"{where}: the run used a learning-rate schedule ({sched['schedule']}); pass schedule= to "
             "continue it (nothing was changed)"
         )
-    if sched and str(sched.get("schedule", "?")) != type(schedule).__name__:
+    if sched and str(sched["schedule"]) != type(schedule).__name__:
         raise ValueError(
-            f"{where}: the checkpoint holds the state of schedule {sched.get('schedule', '?')}, not "
+            f"{where}: the checkpoint holds the state of schedule {sched['schedule']}, not "
             f"{type(schedule).__name__} (nothing was changed)"
         )
     if sorted(run["history"]) != sorted(keys):

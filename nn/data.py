@@ -136,7 +136,11 @@ def hold_out(
         if val_index is None:
             train_index, val_index = split(len(x), fraction, rng)
         elif int(val_index.max(initial=-1)) >= len(x) or len(val_index) != round(len(x) * fraction):
-            raise ValueError(f"{where}: the checkpoint's validation split does not fit these {len(x)} examples")
+            raise ValueError(
+                f"{where}: the checkpoint's validation split (entry 'split/val_index': {len(val_index)} examples, "
+                f"numbers up to {int(val_index.max(initial=-1))}) does not fit these {len(x)} examples with "
+                f"validation_split={fraction}; resume with the same data (nothing was changed)"
+            )
         else:
             train_index = np.setdiff1d(np.arange(len(x)), val_index)
         validation_data = (x[val_index], y[val_index])

@@ -284,6 +284,8 @@ def test_resume_refuses_non_finite_weights_before_changing_anything(tmp_path) ->
         ({"optimizer/state.0.s": lambda v: -np.abs(v) - 1}, r"'state.0.s' holds negative values"),
         ({"schedule/epoch": np.array(2.5)}, r"'epoch' must be a whole number"),
         ({"callback/0/EarlyStopping/wait": None}, r"EarlyStopping.*'wait' is missing"),
+        ({"optimizer/optimizer": None}, r"'optimizer/optimizer' is missing"),
+        ({"split/val_index": lambda v: v + 80}, r"'split/val_index': 18 examples, numbers up to \d+\) does not fit"),
     ],
 )
 def test_a_damaged_checkpoint_is_refused_naming_the_file_and_the_entry(tmp_path, changes, message) -> None:
