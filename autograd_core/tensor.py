@@ -376,6 +376,7 @@ class Tensor:
         return _reduce.Mean.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """The largest values over ``axis``, as ``np.max``; for the indices (torch's ``x.max(1)[1]``) use ``argmax``."""
         return _reduce.Max.apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:

@@ -12,16 +12,21 @@ from typing import Any
 from . import init
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm, BatchNorm2d, batch_norm
-from .callbacks import Callback, EarlyStopping, ModelCheckpoint, TerminateOnNaN
+from .callbacks import Callback, CallbackList, EarlyStopping, ModelCheckpoint, TerminateOnNaN
 from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from .data import batches
 from .embedding import Embedding
+from .evaluation import evaluate, predict
 from .export import export_onnx
+from .history import History
 from .init import seed
 from .layers import Dense, Dropout
 from .losses import binary_cross_entropy, mse, softmax_cross_entropy
+from .metrics import accuracy, binary_accuracy
 from .module import LoadResult, Module, Parameter, Sequential
 from .saving import load, save
-from .training import History, accuracy, batches, binary_accuracy, evaluate, fit, predict
+from .summary import Summary, summary
+from .training import fit
 
 _SKLEARN = ("NeuralNetClassifier", "NeuralNetRegressor")
 
@@ -42,5 +47,6 @@ __all__ = [
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BatchNorm2d",
     "export_onnx",
     "batches", "accuracy", "binary_accuracy", "fit", "evaluate", "predict",
-    "History", "Callback", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN", *_SKLEARN,
+    "summary", "Summary",
+    "History", "Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN", *_SKLEARN,
 ]  # fmt: skip

@@ -120,6 +120,7 @@ class Module:
     training: bool = True
     _buffer_names: tuple[str, ...] | list[str] = ()
     _named: bool = False  # whether this module has given its parameters their names (see Parameter.module_name)
+    _output_shape: str | None = None  # what nn.summary saw it return; shown by repr
 
     def __init__(self) -> None:
         self.training = True
@@ -328,7 +329,8 @@ class Module:
     def _repr_lines(self, root_training: bool) -> list[str]:
         subs = [(name, value) for name, value in self._members() if isinstance(value, Module)]
         nparams = sum(p.data.size for p in self.parameters())
-        notes = [_count(nparams)] if nparams else []
+        notes = [f"out {self._output_shape}"] if self._output_shape else []
+        notes += [_count(nparams)] if nparams else []
         if self.training != root_training:
             notes.append("training mode" if self.training else "eval mode")
         note = f"  # {', '.join(notes)}" if notes else ""

@@ -5,6 +5,10 @@
 terminal, or in a notebook (``tqdm.auto``); otherwise, e.g. when output goes to a log
 file, they print one plain line per epoch on stdout, never a line per batch.
 ``verbose=2`` always prints the plain lines.
+
+Each display is a :class:`nn.Callback` that ``fit`` puts after the user's callbacks, so it
+sees the same events they do; ``message(text)`` prints a line of ``fit``'s own (resuming,
+stopping) without breaking a bar.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["make_progress", "in_notebook", "format_logs"]
+from autograd_core._checks import check_choice
+
+from .callbacks import Callback
+
+__all__ = ["make_progress", "in_notebook", "format_logs", "Silent", "Lines", "Bars"]
 
 
 def in_notebook() -> bool:
@@ -33,26 +41,11 @@ def format_logs(logs: dict[str, float], sep: str = ", ") -> str:
     return sep.join(f"{k} {v:.4f}" for k, v in logs.items())
 
 
-class Silent:
-    """``verbose=0``: every method does nothing (and costs next to nothing per batch)."""
-
-    def start_epoch(self, epoch: int) -> None:
-        pass
-
-    def batch(self, sums: dict[str, float], seen: int) -> None:
-        """After each batch: ``sums`` of the values weighted by batch size over ``seen`` examples."""
-
-    def end_epoch(self, logs: dict[str, float]) -> None:
-        pass
-
-    def cut_epoch(self) -> None:
-        pass
+class Silent(Callback):
+    """``verbose=0``: prints nothing (and, overriding no hook, costs nothing per batch)."""
 
     def message(self, text: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+        """Print a line of ``fit``'s own (nothing here)."""
 
 
 class Lines(Silent):
@@ -63,11 +56,11 @@ class Lines(Silent):
         self.epoch = 0
         self.started = 0.0
 
-    def start_epoch(self, epoch: int) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
         self.epoch = epoch
         self.started = time.perf_counter()
 
-    def end_epoch(self, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         seconds = time.perf_counter() - self.started
         self.message(f"Epoch {self.epoch + 1}/{self.epochs}: {format_logs(logs)} ({seconds:.1f} s)")
 
@@ -76,15 +69,18 @@ class Lines(Silent):
 
 
 class Bars(Silent):
-    """A tqdm bar per epoch on stderr; the running loss and metrics as its postfix."""
+    """A tqdm bar per epoch on stderr; the running loss and metrics (weighted by batch size) as its postfix."""
 
     def __init__(self, epochs: int, steps: int, tqdm: Any) -> None:
         self.tqdm = tqdm
         self.epochs = epochs
         self.steps = steps
         self.bar: Any = None
+        self.sums: dict[str, float] = {}
+        self.seen = 0
 
-    def start_epoch(self, epoch: int) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        self.sums, self.seen = {}, 0
         self.bar = self.tqdm(
             total=self.steps,
             desc=f"Epoch {epoch + 1}/{self.epochs}",
@@ -94,33 +90,40 @@ class Bars(Silent):
             dynamic_ncols=True,
         )
 
-    def batch(self, sums: dict[str, float], seen: int) -> None:
-        self.bar.set_postfix_str(
-            format_logs({k: v / seen for k, v in sums.items()}), refresh=False
-        )  # drawn by update, at most ~10 times a second
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        # every batch has batch_size examples but the last, which has the rest
+        size = self.params["batch_size"]
+        if batch == self.steps - 1:
+            size = self.params["samples"] - size * (self.steps - 1)
+        self.seen += size
+        for k, v in logs.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v * size
+        postfix = format_logs({k: v / self.seen for k, v in self.sums.items()})
+        self.bar.set_postfix_str(postfix, refresh=False)  # drawn by update, at most ~10 times a second
         self.bar.update(1)
 
-    def end_epoch(self, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         self.bar.set_postfix_str(format_logs(logs), refresh=False)
-        self.bar.close()
-        self.bar = None
+        self._close()
 
-    def cut_epoch(self) -> None:
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        self._close()
+
+    def _close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
     def message(self, text: str) -> None:
+        self._close()  # an epoch cut short: its bar ends where it stopped, the message goes below
         self.tqdm.write(text, file=sys.stderr)
-
-    def close(self) -> None:
-        self.cut_epoch()
 
 
 def make_progress(verbose: Any, epochs: int, steps: int) -> Silent:
     """The display ``verbose`` asks for (see the module docstring)."""
-    if verbose not in (0, 1, 2, "auto") or isinstance(verbose, float):
-        raise ValueError(f"nn.fit: verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    if isinstance(verbose, float):  # 1.0 == 1, but is not one of the choices
+        raise ValueError(f"nn.fit: verbose must be one of 0, 1, 2, 'auto'; got {verbose!r}")
+    check_choice(verbose, "verbose", "nn.fit", (0, 1, 2, "auto"))
     if verbose == 0:
         return Silent()
     if verbose == 2:

@@ -29,10 +29,10 @@ import optim
 from autograd_core._optional import require
 
 from . import init as _init
+from .evaluation import predict as _predict
 from .losses import mse, softmax_cross_entropy
 from .module import Module
 from .training import fit as _fit
-from .training import predict as _predict
 
 require("sklearn", "nn.NeuralNetClassifier and nn.NeuralNetRegressor", "sklearn")
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin  # noqa: E402
@@ -56,10 +56,22 @@ def _drawing_from(rng: np.random.Generator) -> Iterator[None]:
 
 
 class _NeuralNet(BaseEstimator):
-    """What the classifier and the regressor share; see their docstrings."""
+    """What the classifier and the regressor share, their ``__init__`` included (skorch's shape:
+    a subclass's ``__init__`` only states the defaults that differ, ``loss``, and passes the rest on)."""
 
-    def _store(self, module: Any, loss: Any, optimizer: Any, lr: Any, epochs: Any, batch_size: Any,
-               random_state: Any, verbose: Any, kwargs: dict[str, Any]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        module: Callable[..., Module],
+        *,
+        loss: Callable[..., Any],
+        optimizer: Callable[..., Any] = optim.Adam,
+        lr: float = 0.001,
+        epochs: int = 10,
+        batch_size: int = 64,
+        random_state: int | np.random.Generator | None = None,
+        verbose: int | str = 0,
+        **kwargs: Any,
+    ) -> None:
         # Only stores: scikit-learn checks parameters at fit, never in __init__ or set_params.
         self.module = module
         self.loss = loss
@@ -70,6 +82,15 @@ class _NeuralNet(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self._routed = dict(kwargs)  # the module__* and optimizer__* keywords
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The parameters of this ``__init__`` and of the shared one (scikit-learn reads only the first)."""
+        names: set[str] = set()
+        for init in (cls.__init__, _NeuralNet.__init__):
+            params = inspect.signature(init).parameters.values()
+            names.update(p.name for p in params if p.name != "self" and p.kind is not p.VAR_KEYWORD)
+        return sorted(names)
 
     # ------------------------------------------------------------------ parameters
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -166,19 +187,9 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNet):
     """
 
     def __init__(
-        self,
-        module: Callable[..., Module],
-        *,
-        loss: Callable[..., Any] = softmax_cross_entropy,
-        optimizer: Callable[..., Any] = optim.Adam,
-        lr: float = 0.001,
-        epochs: int = 10,
-        batch_size: int = 64,
-        random_state: int | np.random.Generator | None = None,
-        verbose: int | str = 0,
-        **kwargs: Any,
+        self, module: Callable[..., Module], *, loss: Callable[..., Any] = softmax_cross_entropy, **kwargs: Any
     ) -> None:
-        self._store(module, loss, optimizer, lr, epochs, batch_size, random_state, verbose, kwargs)
+        super().__init__(module, loss=loss, **kwargs)
 
     def fit(self, X: Any, y: Any) -> NeuralNetClassifier:
         """Build a fresh module and train it for ``epochs`` epochs."""
@@ -231,20 +242,8 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNet):
     of targets (1 for a 1-D ``y``, whose predictions are 1-D too). ``score`` is R².
     """
 
-    def __init__(
-        self,
-        module: Callable[..., Module],
-        *,
-        loss: Callable[..., Any] = mse,
-        optimizer: Callable[..., Any] = optim.Adam,
-        lr: float = 0.001,
-        epochs: int = 10,
-        batch_size: int = 64,
-        random_state: int | np.random.Generator | None = None,
-        verbose: int | str = 0,
-        **kwargs: Any,
-    ) -> None:
-        self._store(module, loss, optimizer, lr, epochs, batch_size, random_state, verbose, kwargs)
+    def __init__(self, module: Callable[..., Module], *, loss: Callable[..., Any] = mse, **kwargs: Any) -> None:
+        super().__init__(module, loss=loss, **kwargs)
 
     def fit(self, X: Any, y: Any) -> NeuralNetRegressor:
         """Build a fresh module and train it for ``epochs`` epochs."""

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -584,20 +585,107 @@ def test_import_nn_needs_no_extra() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_early_stopping_replays_the_resumed_history(tmp_path) -> None:
+def test_early_stopping_resumes_with_its_state_and_best_weights(tmp_path) -> None:
+    # Before callbacks' state went into the checkpoint, EarlyStopping replayed the resumed history and
+    # warned that the best epoch's weights were lost; now they come back from the checkpoint.
     x, y = blobs(60)
     path = tmp_path / "run.npz"
 
-    def run(epochs: int, scores: list[float], resume=None) -> nn.EarlyStopping:
+    def run(epochs: int, scores: list[float], resume=None) -> tuple[nn.EarlyStopping, nn.Module, Recorder]:
         model = mlp()
         stop = nn.EarlyStopping(monitor="val_score", patience=2, restore_best_weights=True)
+        rec = Recorder()
         nn.fit(model, x, y, loss=CE, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=epochs,
-               validation_data=(x[:20], y[:20]), metrics={"score": Scripted(scores, n_val=20)}, callbacks=[stop],
+               validation_data=(x[:20], y[:20]), metrics={"score": Scripted(scores, n_val=20)}, callbacks=[rec, stop],
                checkpoint=path, resume=resume, verbose=0)  # fmt: skip
-        return stop
+        return stop, model, rec
 
-    first = run(2, [1.0, 2.0])
+    first, _, rec = run(2, [1.0, 2.0])
     assert (first.best_epoch, first.wait) == (0, 1)
-    with pytest.warns(UserWarning, match="best val_score was at epoch 0, before this run resumed"):
-        second = run(6, [3.0, 0.5, 0.4], resume=path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "weights not in memory" any more
+        second, model, _ = run(6, [3.0, 0.5, 0.4], resume=path)
     assert (second.best_epoch, second.stopped_epoch) == (0, 2)  # 2.0 then 3.0: two epochs without improvement
+    assert same_weights(weights(model), rec.weights[0])
+
+
+# ============================================================== Keras's strings
+
+
+class OptimizerSpy(nn.Callback):
+    def on_train_begin(self, logs):
+        self.seen = self.optimizer
+
+
+def test_losses_and_optimizers_by_name_train_as_the_objects_do() -> None:
+    x, y = blobs(60)
+    by_name, by_object = mlp(2), mlp(2)
+    spy = OptimizerSpy()
+    h1 = nn.fit(by_name, x, y, loss="cross_entropy", optimizer="adam", lr=0.01, epochs=2, batch_size=16, seed=0,
+                callbacks=[spy], verbose=0)  # fmt: skip
+    h2 = nn.fit(by_object, x, y, loss=CE, optimizer=optim.Adam(by_object.parameters(), lr=0.01), epochs=2,
+                batch_size=16, seed=0, verbose=0)  # fmt: skip
+    assert same_weights(weights(by_name), weights(by_object)) and h1.history == h2.history
+    assert type(spy.seen) is optim.Adam and spy.seen.lr == 0.01
+    assert {id(p) for p in spy.seen.params} == {id(p) for p in by_name.parameters()}
+    assert nn.evaluate(by_name, x, y, loss="cross_entropy") == nn.evaluate(by_name, x, y, loss=CE)
+
+
+@pytest.mark.parametrize(
+    "name, kind, lr",
+    [("adam", optim.Adam, 0.001), ("sgd", optim.GradientDescent, 0.01), ("momentum", optim.Momentum, 0.01),
+     ("rmsprop", optim.RMSprop, 0.001)],
+)  # fmt: skip
+def test_an_optimizer_by_name_without_lr_gets_its_default_rate(name, kind, lr) -> None:
+    x, y = blobs(20)
+    spy = OptimizerSpy()
+    nn.fit(mlp(), x, y, loss="cross_entropy", optimizer=name, callbacks=[spy], verbose=0)
+    assert type(spy.seen) is kind and spy.seen.lr == lr
+
+
+def test_mse_and_bce_by_name() -> None:
+    x = np.random.default_rng(0).normal(size=(20, 4))
+    model = nn.Dense(4, 1, rng=0)
+    t = (x[:, :1] > 0).astype(float)
+    assert nn.evaluate(model, x, t, loss="mse") == nn.evaluate(model, x, t, loss=nn.mse)
+    assert nn.evaluate(model, x, t, loss="bce") == nn.evaluate(model, x, t, loss=nn.binary_cross_entropy)
+
+
+def test_unknown_names_list_the_known_ones() -> None:
+    x, y = blobs(20)
+    model = mlp()
+    with pytest.raises(ValueError, match=r"nn.fit: unknown loss 'crossentropy'; the known names are 'cross_entropy'"):
+        nn.fit(model, x, y, loss="crossentropy", optimizer="adam", verbose=0)
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adamw'; the known names are 'adam', 'sgd', 'momentum'"):
+        nn.fit(model, x, y, loss="mse", optimizer="adamw", verbose=0)
+    with pytest.raises(ValueError, match=r"nn.evaluate: unknown loss 'l2'"):
+        nn.evaluate(model, x, y, loss="l2")
+    with pytest.raises(TypeError, match="optimizer must be an optim optimizer .* or one of the names 'adam'"):
+        nn.fit(model, x, y, loss="mse", optimizer=None, verbose=0)
+
+
+def test_a_schedule_of_another_optimizer_is_refused() -> None:
+    x, y = blobs(20)
+    model = mlp()
+    other = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="the schedule steps another optimizer than the one fit trains with"):
+        nn.fit(model, x, y, loss=CE, optimizer="sgd", schedule=optim.ExponentialDecay(other), verbose=0)
+
+
+# ============================================================== one numbering of epochs
+
+
+def test_to_pandas_counts_epochs_as_the_log_and_the_plot_do(capsys) -> None:
+    pytest.importorskip("pandas")
+    x, y = blobs(40)
+    model = mlp()
+    history = nn.fit(model, x, y, loss=CE, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=3, verbose=2)
+    assert history.to_pandas().index.tolist() == [1, 2, 3] and history.epoch == [0, 1, 2]
+    logged = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()]
+    assert logged == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+
+
+def test_max_points_torch_users_to_argmax() -> None:
+    import autograd_core as ag
+
+    assert "argmax" in ag.Tensor.max.__doc__ and "argmax" in ag.max.__doc__

@@ -174,7 +174,10 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001 - mirrors np.max
-    """Maximum over ``axis``; ties share the gradient evenly."""
+    """Maximum over ``axis``; ties share the gradient evenly.
+
+    The values only, as ``np.max``: for the indices that PyTorch's ``x.max(1)`` also returns, use ``argmax``.
+    """
     return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
