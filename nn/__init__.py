@@ -9,6 +9,8 @@
 
 from typing import Any
 
+from autograd_core import _callers
+
 from . import init
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm, BatchNorm2d, batch_norm
@@ -22,6 +24,8 @@ from .losses import binary_cross_entropy, mse, softmax_cross_entropy
 from .module import LoadResult, Module, Parameter, Sequential
 from .saving import load, save
 from .training import History, accuracy, batches, binary_accuracy, evaluate, fit, predict
+
+_callers.register_library(__file__)  # our frames are the library's, not the user's (see _callers.py)
 
 _SKLEARN = ("NeuralNetClassifier", "NeuralNetRegressor")
 
