@@ -255,7 +255,7 @@ class Tracer:
         _stack.reset(self._reset)
         for v in self.tape.values:  # nothing outlives the trace: its tensors are plain again
             if type(v.obj) is TracedTensor:
-                v.obj.__class__ = Tensor
+                _untrace(v.obj)
 
     # ------------------------------------------------------------------ values
     def input(self, data: Any, requires_grad: bool = False) -> Any:
@@ -347,6 +347,10 @@ class Tracer:
             self.tape.events.append(ReadEvent(value, what, where))
             return
         raise TracingError(read_message(what, where))
+
+
+def _untrace(t: Tensor) -> None:
+    t.__class__ = Tensor
 
 
 def read_message(what: str, where: tuple[str, int, str, str]) -> str:

@@ -226,8 +226,8 @@ def _sources(obj: Any) -> list[Any]:
     """What a value was computed from, per input of its op: the op or leaf, None for a constant."""
     if not isinstance(obj, Function):
         return []
-    named = obj.named_inputs
-    return [p if p is not None else named.get(i) for i, p in enumerate(obj.parents or ())]
+    node: Any = obj
+    return [p if p is not None else node.named_inputs.get(i) for i, p in enumerate(node.parents or ())]
 
 
 def _walk(root: Any) -> dict[int, _Value]:

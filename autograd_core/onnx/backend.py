@@ -84,9 +84,9 @@ def write(
         return b.const(t.data, name=t.name or "const")
 
     claimed: dict[Value, str] = {}
-    for v, name in zip(trace.output_values, output_names):
-        if v is not None and v.producer is not None and v not in claimed:
-            claimed[v] = name
+    for value, name in zip(trace.output_values, output_names):
+        if value is not None and value.producer is not None and value not in claimed:
+            claimed[value] = name
     for i, op in enumerate(trace.ops):
         fn = op.fn
         b.current = f"{fn.name} (op #{i})"
@@ -105,10 +105,10 @@ def write(
                     xs.append(b.const(arr, name="const"))
             else:
                 assert type(a) is Constant
-                value = a.value
-                if type(value) in (int, float, bool) and dt.kind == "f":
-                    value = np.asarray(value, dtype=dt)  # a Python number takes the op's dtype, as in NumPy
-                xs.append(b.const(value, name="const"))
+                number = a.value
+                if type(number) in (int, float, bool) and dt.kind == "f":
+                    number = np.asarray(number, dtype=dt)  # a Python number takes the op's dtype, as in NumPy
+                xs.append(b.const(number, name="const"))
         out = claimed.get(op.out) or b.fresh(fn.name)
         b._declare(out, dt, dims[("op", i)])
         _emit(b, fn, xs, out, where)
@@ -117,9 +117,9 @@ def write(
         result[op.out] = b._traced[id(op.out.obj)] = out
 
     b.current = "outputs"
-    for t, v, name in zip(trace.outputs, trace.output_values, output_names):
-        if v is not None:
-            src, shape = result[v], dims[trace.value_role(v)]
+    for t, value, name in zip(trace.outputs, trace.output_values, output_names):
+        if value is not None:
+            src, shape = result[value], dims[trace.value_role(value)]
         else:
             src, shape = captured(t), tuple(Dim(n, ()) for n in t.shape)
         if src != name:

@@ -220,7 +220,11 @@ def export_onnx(
     onnx.checker.check_model(model, full_check=True)
     if path is not None:
         data = model.SerializeToString()
-        atomic_write(path, lambda fh: fh.write(data))
+
+        def write_bytes(fh: Any) -> None:
+            fh.write(data)
+
+        atomic_write(path, write_bytes)
     return model
 
 

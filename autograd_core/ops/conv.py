@@ -517,14 +517,16 @@ class MaxPool2d(Function):
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         # MaxPool leaves the padding out of every window, as our -inf padding does (no window is all
-        # padding); but it skips NaN, which ours propagates: a window holding one gives NaN, from a
-        # second MaxPool of the NaN mask
-        dt, attrs = builder.dtype(output), _window_attrs(self.win)
-        x = builder.cast(inputs[0], dt)
-        nan = builder.op("MaxPool", builder.cast(builder.op("IsNaN", x), dt), **attrs)
-        has_nan = builder.op("Greater", nan, builder.const(0, dt, name="zero"))
-        y = builder.op("MaxPool", x, **attrs)
-        builder.op("Where", has_nan, builder.const(np.nan, dt, name="nan"), y, out=output)
+        # padding). Where it differs from ours: onnxruntime gives the lowest float, not -inf, for a
+        # window of -inf (so the lowest float itself comes out as -inf too); and MaxPool skips NaN,
+        # which ours propagates: a window holding one gives NaN (found by a MaxPool of the NaN mask)
+        b, dt, attrs = builder, builder.dtype(output), _window_attrs(self.win)
+        x = b.cast(inputs[0], dt)
+        y = b.op("MaxPool", x, **attrs)
+        lowest = b.op("LessOrEqual", y, b.const(np.finfo(dt).min, dt, name="lowest"))
+        y = b.op("Where", lowest, b.const(-np.inf, dt, name="minus_inf"), y)
+        nan = b.op("Greater", b.op("MaxPool", b.cast(b.op("IsNaN", x), dt), **attrs), b.const(0, dt, name="zero"))
+        b.op("Where", nan, b.const(np.nan, dt, name="nan"), y, out=output)
 
     def forward(self, x, win):
         self.win = win
@@ -556,7 +558,7 @@ class MaxPool2d(Function):
 # compute, from the kh·kw shifted views of the padded image (a matrix product, a sum); MaxPool has both.
 
 
-def _window_attrs(win: Window) -> dict[str, list[int]]:
+def _window_attrs(win: Window) -> dict[str, Any]:
     return {"kernel_shape": [win.kh, win.kw], "strides": [win.sh, win.sw], "pads": [win.ph, win.pw, win.ph, win.pw]}
 
 

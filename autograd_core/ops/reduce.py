@@ -44,6 +44,8 @@ class Reduction(Function):
 
     name = ""  # a base class of ops, not an op
     onnx_reduce: str = ""
+    axis: Any  # set by forward
+    keepdims: bool
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         ndim = len(builder.dims(inputs[0]))

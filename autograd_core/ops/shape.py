@@ -46,7 +46,7 @@ class Reshape(Function):
         shapes = f"from {builder.shape(inputs[0])} to {builder.shape(output)}"
         if free > 1:
             raise DynamicShapeError(f"reshape {shapes} spreads the dynamic axes over several dimensions")
-        attrs = {}
+        attrs: dict[str, Any] = {}
         if any(dim.static and dim.size == 0 for dim in dst):  # an empty dimension: 0 must mean 0, not "copy"
             if copied or free:
                 raise DynamicShapeError(f"reshape {shapes} makes an empty array")
