@@ -61,6 +61,7 @@ of several kinds, and back-ends dispatch on the kind, so more kinds slot in:
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 from contextvars import ContextVar
@@ -89,6 +90,7 @@ active = 0
 _count_lock = threading.Lock()
 #: The tracers recording on this thread (and task), innermost last.
 _stack: ContextVar[tuple[Tracer, ...]] = ContextVar("tracers", default=())
+_tokens = itertools.count(1)
 #: Code objects that call an op's ``forward`` on arrays: code they call is the op's own business.
 OP_CALLERS: set[Any] = set()
 
@@ -234,7 +236,7 @@ class Tracer:
             raise ValueError(f"Tracer: reads must be 'raise' or 'record', got {reads!r}")
         self.reads = reads
         self.tape = Tape()
-        self._token = id(self)  # what the TracedMasks of this trace carry
+        self._token = next(_tokens)  # what the TracedMasks of this trace carry (never reused)
         self._entered = False
 
     # ------------------------------------------------------------------ entering and leaving
@@ -312,7 +314,7 @@ class Tracer:
         if isinstance(a, (list, tuple)):
             found: list[Value] = []
             self._find(a, found, fn)
-            if found or any(isinstance(x, Tensor) and type(x) is TracedTensor for x in a):
+            if found or any(type(x) is TracedTensor for x in a):
                 raise TracingError(
                     f"{fn.name}: a list holding traced tensors would be read as constant numbers; "
                     "join them with ag.stack or ag.concatenate first"
