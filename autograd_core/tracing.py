@@ -359,7 +359,7 @@ def read_message(what: str, where: tuple[str, int, str, str]) -> str:
     """The explanation of a read of a traced value by the user's code, at ``where``."""
     file, line, _, code = where
     return (
-        f"{what} reads the value of a traced tensor at {file}:{line}" + (f" ({code})" if code else "") + ". While a "
+        f"{what} reads a traced value at {file}:{line}" + (f" ({code})" if code else "") + ". While a "
         "function is traced (ag.export_onnx, ag.compile), a number or an array taken out of the graph would be "
         "frozen into the program, which would then be wrong for other inputs. Keep it a tensor: choose "
         "elementwise with ag.where(x > 0, a, b) (comparisons are recorded) rather than Python control flow, "

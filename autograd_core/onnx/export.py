@@ -241,7 +241,7 @@ def _export_context(f: Any) -> Any:
 
 def _read_text(read: ReadEvent) -> str:
     file, line, _, code = read.where
-    return f"f reads the value of a traced tensor ({read.what}) at {file}:{line}" + (f": {code}" if code else "")
+    return f"f reads a traced value ({read.what}) at {file}:{line}" + (f" ({code})" if code else "")
 
 
 def _read_error(read: ReadEvent, diagnosis: str | None, where: str) -> TracingError:
