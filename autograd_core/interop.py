@@ -3,8 +3,9 @@
 NumPy hands any ufunc or array function that touches a Tensor to the tables below,
 so mixed expressions build Tensors (never object arrays), and the ops' VJPs, which
 are written with NumPy functions, record themselves when given Tensors.
-Non-differentiable predicates (comparisons, ``np.sign``, ``np.isfinite``) and
-queries (``np.shape``, ``np.allclose``) run on the raw data. Anything else raises
+Comparisons and ``np.isnan``-like tests give boolean arrays (``ops/compare.py``);
+other non-differentiable predicates (``np.sign``) and queries (``np.shape``,
+``np.allclose``) run on the raw data. Anything else raises
 rather than silently dropping the gradient.
 """
 
@@ -14,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .ops import compare, linalg, reduce, shape
 from .ops import elementwise as ew
-from .ops import linalg, reduce, shape
 from .tensor import Tensor
 
 
@@ -46,11 +47,10 @@ UFUNCS = {
     np.matmul: linalg.matmul,
 }
 
-RAW_UFUNCS = {
-    np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
-    np.sign, np.signbit, np.isfinite, np.isnan, np.isinf,
-    np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
-}  # fmt: skip
+#: Comparisons and NaN/inf tests: boolean arrays (recorded while tracing: see ops/compare.py).
+COMPARISONS = compare.UFUNCS
+
+RAW_UFUNCS = {np.sign, np.signbit, np.logical_and, np.logical_or, np.logical_not, np.logical_xor}
 
 FUNCTIONS = {
     np.sum: reduce.sum,
@@ -96,7 +96,9 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
         impl = UFUNCS.get(ufunc)
         if impl is not None:
             return impl(*inputs)
-    if ufunc in RAW_UFUNCS and method == "__call__" and "out" not in kwargs:
+    if method == "__call__" and not kwargs and ufunc in COMPARISONS:
+        return COMPARISONS[ufunc].apply(*inputs)
+    if (ufunc in RAW_UFUNCS or ufunc in COMPARISONS) and method == "__call__" and "out" not in kwargs:
         return ufunc(*_unwrap(inputs), **kwargs)
     detail = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     if "out" in kwargs:

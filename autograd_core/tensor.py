@@ -303,24 +303,25 @@ class Tensor:
     def __imatmul__(self, other: Any) -> Tensor:
         return self._inplace(other, "@=")
 
-    # Comparisons are not differentiable: they return plain boolean arrays.
+    # Comparisons are not differentiable: they return plain boolean arrays. While a trace records
+    # (tracing.py) they are recorded ops (ops/compare.py), whose masks the trace can follow.
     def __lt__(self, other: Any) -> np.ndarray:
-        return self.data < _raw(other)
+        return _cmp.Less.apply(self, other) if _tracing.active else self.data < _raw(other)
 
     def __le__(self, other: Any) -> np.ndarray:
-        return self.data <= _raw(other)
+        return _cmp.LessEqual.apply(self, other) if _tracing.active else self.data <= _raw(other)
 
     def __gt__(self, other: Any) -> np.ndarray:
-        return self.data > _raw(other)
+        return _cmp.Greater.apply(self, other) if _tracing.active else self.data > _raw(other)
 
     def __ge__(self, other: Any) -> np.ndarray:
-        return self.data >= _raw(other)
+        return _cmp.GreaterEqual.apply(self, other) if _tracing.active else self.data >= _raw(other)
 
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data == _raw(other)
+        return _cmp.Equal.apply(self, other) if _tracing.active else self.data == _raw(other)
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data != _raw(other)
+        return _cmp.NotEqual.apply(self, other) if _tracing.active else self.data != _raw(other)
 
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, index: Any) -> Tensor:
@@ -494,6 +495,8 @@ def _raw(x: Any) -> Any:
 # The ops need the Tensor class, so they are imported after it is defined.
 from . import engine as _engine  # noqa: E402
 from . import interop as _interop  # noqa: E402
+from . import tracing as _tracing  # noqa: E402
+from .ops import compare as _cmp  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402

@@ -13,7 +13,7 @@ recorded by ``nn.Module`` when it finds them; a ``name`` you set wins); named da
 (``x = Tensor(coeffs, name="x")``) appears as a plain box; unnamed numbers and arrays
 are folded into the labels (``10·w``).
 
-The walk is iterative (breadth-first from the output), so a 100,000-op chain draws;
+The walk is the engine's (iterative), so a 100,000-op chain draws;
 ``max_nodes``/``max_depth`` cut the picture with an explicit ``… N more`` node. Building
 the ``graphviz.Digraph`` and its ``.source`` needs only the Python package; rendering it
 (``.render()``, ``.pipe()``, inline display in Jupyter) needs Graphviz's ``dot`` program.
@@ -21,7 +21,6 @@ the ``graphviz.Digraph`` and its ``.source`` needs only the Python package; rend
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,7 +167,7 @@ def draw_graph(
         given[id(root)] = root_name
     _label_all(values, root, given, label_width)
 
-    # dict order is breadth-first, so a cut keeps what is nearest to t
+    # dict order is nearest first, so a cut keeps what is nearest to t
     drawn = [v for v in values.values() if max_depth is None or v.depth <= max_depth][:max_nodes]
     drawn_ids = {id(v.obj) for v in drawn}
     hidden = len(values) - len(drawn)
@@ -223,26 +222,28 @@ def draw_graph(
 # ============================================================== walking the graph
 
 
+def _sources(obj: Any) -> list[Any]:
+    """What a value was computed from, per input of its op: the op or leaf, None for a constant."""
+    if not isinstance(obj, Function):
+        return []
+    node: Any = obj
+    return [p if p is not None else node.named_inputs.get(i) for i, p in enumerate(node.parents or ())]
+
+
 def _walk(root: Any) -> dict[int, _Value]:
-    """Every value reachable from ``root``, breadth-first (nearest first), keyed by ``id``."""
-    values = {id(root): _Value(root, 0, "v0")}
-    queue = deque([values[id(root)]])
-    while queue:
-        v = queue.popleft()
-        if not v.is_op:
-            continue
-        node = v.obj
-        named = node.named_inputs
-        for i, p in enumerate(node.parents or ()):
-            src = p if p is not None else named.get(i)
-            if src is None:
-                v.inputs.append(None)  # a constant: folded into the label
-                continue
-            known = values.get(id(src))
-            if known is None:
-                known = values[id(src)] = _Value(src, v.depth + 1, f"v{len(values)}")
-                queue.append(known)
-            v.inputs.append(known)
+    """Every value reachable from ``root`` (the engine's walk), nearest first, keyed by ``id``;
+    a value's depth is its shortest distance from ``root``."""
+    order = engine.walk([root], lambda obj: [p for p in _sources(obj) if p is not None])
+    order.reverse()  # every value after all the values computed from it: depths are final when reached
+    depth = {id(root): 0}
+    for obj in order:
+        for p in _sources(obj):
+            if p is not None:
+                depth[id(p)] = min(depth.get(id(p), len(order)), depth[id(obj)] + 1)
+    nearest = sorted(range(len(order)), key=lambda k: (depth[id(order[k])], k))
+    values = {id(order[k]): _Value(order[k], depth[id(order[k])], f"v{n}") for n, k in enumerate(nearest)}
+    for v in values.values():
+        v.inputs = [None if p is None else values[id(p)] for p in _sources(v.obj)]  # None: a constant, in the label
     return values
 
 

@@ -9,6 +9,8 @@
 
 from typing import Any
 
+from autograd_core import _callers
+
 from . import init
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm, BatchNorm2d, batch_norm
@@ -27,6 +29,8 @@ from .module import LoadResult, Module, Parameter, Sequential
 from .saving import load, save
 from .summary import Summary, summary
 from .training import fit
+
+_callers.register_library(__file__)  # our frames are the library's, not the user's (see _callers.py)
 
 _SKLEARN = ("NeuralNetClassifier", "NeuralNetRegressor")
 

@@ -33,6 +33,7 @@ class DenseFn(Function):
     saves_output = False
 
     name = "dense"
+    onnx_op = "Gemm"  # (x, W, b), cast to the output's dtype
 
     def forward(self, x, w, b):
         out = x @ w

@@ -7,13 +7,16 @@ before softmax/sigmoid) and are fused ops: a stable forward and a one-line deriv
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autograd_core import Function, Tensor
 from autograd_core.ops.elementwise import sigmoid
 from autograd_core.ops.reduce import log_softmax, softmax
+
+if TYPE_CHECKING:
+    from autograd_core.onnx import OnnxBuilder
 
 __all__ = ["softmax_cross_entropy", "binary_cross_entropy", "mse"]
 
@@ -82,6 +85,15 @@ class SoftmaxCrossEntropy(Function):
             gz = None
         gy = -g * logp / self.n if self.needs(1) else None
         return gz, gy
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        b, dt = builder, builder.dtype(output)
+        z, y = (b.cast(v, dt) for v in inputs)
+        terms = b.op("Mul", y, b.op("LogSoftmax", z, axis=-1))
+        zero = b.const(0, dt, name="zero")
+        terms = b.op("Where", b.op("Equal", y, zero), zero, terms)  # a -inf logit with target 0 adds 0, not NaN
+        rows = b.reduce("ReduceSum", terms, [1], keepdims=False)
+        b.op("Neg", b.reduce("ReduceMean", rows, None, keepdims=False), out=output)
 
 
 def softmax_cross_entropy(logits: Any, targets: Any) -> Tensor:
@@ -188,6 +200,13 @@ class BinaryCrossEntropy(Function):
         gz = g * (s - y) / self.n if self.needs(0) else None
         gy = -g * z / self.n if self.needs(1) else None
         return gz, gy
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        b, dt = builder, builder.dtype(output)
+        z, y = (b.cast(v, dt) for v in inputs)
+        softplus = b.op("Log", b.op("Add", b.const(1, dt, name="one"), b.op("Exp", b.op("Neg", b.op("Abs", z)))))
+        terms = b.op("Add", b.op("Sub", b.op("Relu", z), b.op("Mul", z, y)), softplus)
+        b.reduce("ReduceMean", terms, None, keepdims=False, out=output)
 
 
 def binary_cross_entropy(logits: Any, targets: Any) -> Tensor:

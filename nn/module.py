@@ -243,6 +243,13 @@ class Module:
             for m, mode in modes:
                 m.training = mode
 
+    def onnx_export_context(self) -> contextlib.AbstractContextManager[dict[int, str]]:
+        """What ``ag.export_onnx`` runs this module in: eval mode, and its ``state_dict`` names
+        for the initializers (see ``nn/export.py``)."""
+        from .export import export_context
+
+        return export_context(self)
+
     def zero_grad(self) -> None:
         """Forget the accumulated gradients of every parameter (``.grad = None``)."""
         for p in self.parameters():

@@ -11,6 +11,8 @@ Swapping the optimizer is one line::
 import importlib
 from typing import Any
 
+from autograd_core import _callers
+
 from .adam import Adam
 from .checkpoint import load, save
 from .momentum import Momentum
@@ -24,6 +26,8 @@ from .schedules import (
     Schedule,
     StaircaseDecay,
 )
+
+_callers.register_library(__file__)  # our frames are the library's, not the user's (see _callers.py)
 
 __all__ = [
     "Optimizer",

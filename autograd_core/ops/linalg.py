@@ -20,6 +20,7 @@ class MatMul(Function):
     VJP: ``g @ bᵀ`` for a and ``aᵀ @ g`` for b, on the last two axes.
     """
 
+    onnx_op = "MatMul"
     saves_inputs = "others"  # g @ bᵀ reads b, aᵀ @ g reads a
     saves_output = False
 
