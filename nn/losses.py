@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograd_core import Function, Tensor
+from autograd_core import Function, Tensor, tracing
 from autograd_core.ops.elementwise import sigmoid
 from autograd_core.ops.reduce import log_softmax, softmax
 
@@ -24,7 +24,7 @@ __all__ = ["softmax_cross_entropy", "binary_cross_entropy", "mse"]
 def _data(x: Any, what: str) -> np.ndarray:
     if isinstance(x, Tensor):
         return x.data
-    arr = np.asarray(x)
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)  # (an array as it is: a traced one stays traced)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}")
     return arr
@@ -126,30 +126,10 @@ def softmax_cross_entropy(logits: Any, targets: Any) -> Tensor:
                 f"softmax_cross_entropy: {t.shape[0]} class indices for a batch of {batch} logits rows "
                 f"(logits {z.shape}, targets {t.shape}); give one label per row"
             )
-        if t.dtype.kind == "f":
-            _no_nan(t, "softmax_cross_entropy: targets")
-            if batch and not (np.isfinite(t).all() and t.min() >= 0 and t.max() < classes):
-                i = int(np.argmax(~np.isfinite(t) | (t < 0) | (t >= classes)))
-                raise ValueError(
-                    f"softmax_cross_entropy: label {float(t[i])!r} at position {i} is out of range for {classes} "
-                    f"classes (labels must be in 0..{classes - 1})"
-                )
-            if not np.array_equal(t, np.round(t)):
-                raise ValueError(
-                    "softmax_cross_entropy: 1-D targets are class indices and must be whole numbers; "
-                    f"got {float(t[t != np.round(t)][0])!r}. For probabilities give rows of shape {z.shape}"
-                )
-            t = t.astype(np.int64)
-        elif t.dtype.kind == "b":
+        if t.dtype.kind == "b":
             raise TypeError("softmax_cross_entropy: targets are booleans; give integer class indices")
-        if batch and (t.min() < 0 or t.max() >= classes):
-            i = int(np.argmax((t < 0) | (t >= classes)))
-            raise ValueError(
-                f"softmax_cross_entropy: label {int(t[i])} at position {i} is out of range for {classes} classes "
-                f"(labels must be in 0..{classes - 1})"
-            )
-        y = np.zeros((batch, classes), dtype=dtype)
-        y[np.arange(batch), t] = 1
+        # The rows are made from the labels' values: an effect, which ag.compile makes again at every call
+        y = tracing.effect(_one_hot, t, classes, dtype)
         return SoftmaxCrossEntropy.apply(logits, y, one_hot=True)
     if t.ndim == 2:
         if t.shape != z.shape:
@@ -157,23 +137,55 @@ def softmax_cross_entropy(logits: Any, targets: Any) -> Tensor:
                 f"softmax_cross_entropy: target rows have shape {t.shape} but logits {z.shape}; "
                 "they must match (or give class indices of shape (batch,))"
             )
-        _no_nan(t, "softmax_cross_entropy: targets")
-        if (t < 0).any():
-            raise ValueError("softmax_cross_entropy: targets contain negative values; rows must be probabilities")
-        sums = t.sum(axis=-1)
-        if batch and np.abs(sums - 1).max() > 1e-4:
-            i = int(np.argmax(np.abs(sums - 1)))
-            raise ValueError(
-                f"softmax_cross_entropy: target row {i} sums to {float(sums[i])!r}; one-hot or probability "
-                "rows must sum to 1"
-            )
-        if not isinstance(targets, Tensor) and t.dtype != dtype:
-            targets = t.astype(dtype)
-        return SoftmaxCrossEntropy.apply(logits, targets, one_hot=False)
+        checked = tracing.effect(_probability_rows, t, dtype, isinstance(targets, Tensor))
+        return SoftmaxCrossEntropy.apply(logits, targets if isinstance(targets, Tensor) else checked, one_hot=False)
     raise ValueError(
         f"softmax_cross_entropy: targets must be class indices of shape ({batch},) or rows of shape "
         f"{z.shape}, got shape {t.shape}"
     )
+
+
+def _one_hot(t: np.ndarray, classes: int, dtype: Any) -> np.ndarray:
+    """Class indices ``t`` (checked: whole numbers in ``0..classes-1``) as one-hot rows of ``dtype``."""
+    batch = t.shape[0]
+    if t.dtype.kind == "f":
+        _no_nan(t, "softmax_cross_entropy: targets")
+        if batch and not (np.isfinite(t).all() and t.min() >= 0 and t.max() < classes):
+            i = int(np.argmax(~np.isfinite(t) | (t < 0) | (t >= classes)))
+            raise ValueError(
+                f"softmax_cross_entropy: label {float(t[i])!r} at position {i} is out of range for {classes} "
+                f"classes (labels must be in 0..{classes - 1})"
+            )
+        if not np.array_equal(t, np.round(t)):
+            raise ValueError(
+                "softmax_cross_entropy: 1-D targets are class indices and must be whole numbers; "
+                f"got {float(t[t != np.round(t)][0])!r}. For probabilities give rows of shape {(batch, classes)}"
+            )
+        t = t.astype(np.int64)
+    if batch and (t.min() < 0 or t.max() >= classes):
+        i = int(np.argmax((t < 0) | (t >= classes)))
+        raise ValueError(
+            f"softmax_cross_entropy: label {int(t[i])} at position {i} is out of range for {classes} classes "
+            f"(labels must be in 0..{classes - 1})"
+        )
+    y = np.zeros((batch, classes), dtype=dtype)
+    y[np.arange(batch), t] = 1
+    return y
+
+
+def _probability_rows(t: np.ndarray, dtype: Any, tensor: bool) -> np.ndarray:
+    """Target rows ``t``, checked (no NaN, non-negative, each summing to 1), in ``dtype`` unless a Tensor gave them."""
+    _no_nan(t, "softmax_cross_entropy: targets")
+    if (t < 0).any():
+        raise ValueError("softmax_cross_entropy: targets contain negative values; rows must be probabilities")
+    sums = t.sum(axis=-1)
+    if len(t) and np.abs(sums - 1).max() > 1e-4:
+        i = int(np.argmax(np.abs(sums - 1)))
+        raise ValueError(
+            f"softmax_cross_entropy: target row {i} sums to {float(sums[i])!r}; one-hot or probability "
+            "rows must sum to 1"
+        )
+    return t.astype(dtype) if not tensor and t.dtype != dtype else t
 
 
 # ============================================================== binary cross-entropy
@@ -231,15 +243,22 @@ def binary_cross_entropy(logits: Any, targets: Any) -> Tensor:
             f"binary_cross_entropy: logits of shape {z.shape} and targets of shape {t.shape} must have the same "
             f"shape (broadcasting them would compare every example with every label){hint}"
         )
+    checked = tracing.effect(_unit_targets, t, z.dtype, isinstance(targets, Tensor))  # (from the values)
+    if not isinstance(targets, Tensor):
+        targets = checked
+    return BinaryCrossEntropy.apply(logits, targets)
+
+
+def _unit_targets(t: np.ndarray, zdtype: Any, tensor: bool) -> np.ndarray:
+    """Binary targets ``t``, checked (no NaN, in [0, 1]), in the logits' floating dtype unless a Tensor gave them."""
     _no_nan(t, "binary_cross_entropy: targets")
     if t.size and (t.min() < 0 or t.max() > 1):
         raise ValueError(
             f"binary_cross_entropy: targets must be in [0, 1], got values from {float(t.min())!r} to {float(t.max())!r}"
         )
-    if not isinstance(targets, Tensor):
-        dtype = z.dtype if z.dtype.kind == "f" else np.float64
-        targets = t.astype(dtype, copy=False)
-    return BinaryCrossEntropy.apply(logits, targets)
+    if tensor:
+        return t
+    return t.astype(zdtype if zdtype.kind == "f" else np.float64, copy=False)
 
 
 # ============================================================== mean squared error

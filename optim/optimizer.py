@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_core import Tensor
+from autograd_core import Tensor, tracing
 from autograd_core import versions as _versions
 from autograd_core.grad_mode import grad_enabled
 
@@ -90,6 +90,12 @@ class Optimizer:
     @lr.setter
     def lr(self, value: float) -> None:
         value = self._check("lr", value)
+        if tracing.active:  # inside ag.compile: a change of state the program makes too
+            tracing.effect(self._set_lr, value)
+        else:
+            self._set_lr(value)
+
+    def _set_lr(self, value: float) -> None:
         for group in self.param_groups:
             group["lr"] = value
 
@@ -142,6 +148,12 @@ class Optimizer:
     # ------------------------------------------------------------------ training
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the accumulated gradients: ``.grad = None`` (or zeros with ``set_to_none=False``)."""
+        if tracing.active:  # inside ag.compile: a change of state the program makes too (ag.effect)
+            tracing.effect(self._zero_grad, set_to_none)
+        else:
+            self._zero_grad(set_to_none)
+
+    def _zero_grad(self, set_to_none: bool) -> None:
         for p in self.params:
             if set_to_none or p.grad is None:
                 p.grad = None
@@ -153,8 +165,16 @@ class Optimizer:
 
         Runs under ``no_grad``. Each update is an in-place change of the parameter: it bumps
         its version, so a backward through a graph recorded before the step refuses to run
-        (its saved values are gone) instead of computing a wrong gradient.
+        (its saved values are gone) instead of computing a wrong gradient. Inside ``ag.compile``
+        the step is an effect (``ag.effect``): the program makes it at every call, reading the
+        learning rate and the gradients of that call.
         """
+        if tracing.active:
+            tracing.effect(self._step)
+        else:
+            self._step()
+
+    def _step(self) -> None:
         mode = grad_enabled.set(False)  # no_grad, without a context manager's calls (this runs every step)
         try:
             for group, pairs in zip(self.param_groups, self._pairs):
@@ -163,7 +183,7 @@ class Optimizer:
                     g = p.grad
                     if g is None:
                         continue
-                    if type(g) is not np.ndarray or g.shape != p.data.shape:
+                    if not isinstance(g, np.ndarray) or g.shape != p.data.shape:
                         raise self._bad_grad(p, g)
                     if wd:
                         g = g + wd * p.data  # a new array: p.grad stays the loss's gradient

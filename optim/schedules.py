@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from autograd_core import tracing
+
 from .optimizer import Optimizer
 
 
@@ -64,11 +66,18 @@ class Schedule:
 
     def step(self, epoch: int | None = None) -> None:
         """Move to the next epoch (or to ``epoch``) and set the optimizer's learning rate."""
+        explicit = epoch
         if epoch is None:
             epoch = self.epoch + 1
         if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 1:
             raise ValueError(f"{type(self).__name__}.step: epoch must be an integer >= 1, got {epoch!r}")
-        self.epoch = int(epoch)
+        if tracing.active:  # inside ag.compile: a change of state the program makes too
+            tracing.effect(self._move, None if explicit is None else int(epoch))
+        else:
+            self._move(None if explicit is None else int(epoch))
+
+    def _move(self, epoch: int | None) -> None:
+        self.epoch = self.epoch + 1 if epoch is None else epoch
         self._apply()
 
     def _apply(self) -> None:

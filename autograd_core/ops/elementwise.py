@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import tracing as _tracing
 from ..function import Function
 from ..tensor import Tensor
 
@@ -382,6 +383,25 @@ class Clone(Function):
         return g
 
 
+class Copy(Function):
+    """What ``Tensor(t)`` of a traced value records (``ag.compile``, ``ag.export_onnx``): a new leaf
+    holding a copy of ``t``'s values in ``dtype``. Not differentiable (a new leaf)."""
+
+    name = "tensor"
+    saves_inputs = False
+    saves_output = False
+
+    def forward(self, x, dtype):
+        self.dtype = dtype
+        return np.array(x, dtype=dtype, copy=True)
+
+    def backward(self, g, out, x):
+        return None
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        builder.cast(inputs[0], builder.dtype(output), out=output)
+
+
 class Cast(Function):
     saves_inputs = False
     saves_output = False
@@ -575,6 +595,6 @@ def zero_safe(fn: Callable[[Tensor], Tensor], s: Tensor) -> Tensor:
     vector: a subgradient).
     """
     zero = s == 0  # (a comparison: in a trace, recorded, so an exported model computes the mask)
-    if not s.requires_grad or not zero.any():
+    if not s.requires_grad or (not _tracing.active and not zero.any()):  # (traced: no branch on the values)
         return fn(s)
     return Where.apply(0, fn(Where.apply(1, s, cond=zero)), cond=zero)
