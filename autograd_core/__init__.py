@@ -17,7 +17,8 @@ from . import export  # noqa: F401  (the export's former module: its names still
 from .function import Function
 from .functional import grad, value_and_grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
-from .tracing import TracingError
+from .tracing import TracingError, effect
+from .compile import compile  # noqa: A004 - ag.compile, as torch.compile
 from .ops.elementwise import (
     abs,
     add,
@@ -79,5 +80,5 @@ __all__ = [
     "randn", "rand", "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
     "argmin", "unsqueeze",
     "conv2d", "max_pool2d", "avg_pool2d",
-    "export_onnx", "TracingError",
+    "export_onnx", "TracingError", "compile", "effect",
 ]  # fmt: skip

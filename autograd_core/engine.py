@@ -171,7 +171,6 @@ def _run(
     also reported to it, so that a compiled program makes the same calls in the same order.
     """
     rec = _tracing.recorder() if _tracing.active else None
-    steps = rec is not None and not create_graph  # the steps on arrays to report (else they are recorded ops)
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the pass makes no reference cycles; collections would only cost time
@@ -194,9 +193,8 @@ def _run(
                 on_node(node, g)
             parents = node.parents
             if create_graph:  # the VJP gets Tensors, so what it computes is recorded
-                if rec is not None:
-                    out, xs = rec.node_tensors(node, inputs)
-                    grads = node.backward(g, out, *xs)
+                if rec is not None:  # on the traced tensors themselves, checked (tracing.ProgramTracer)
+                    grads = rec.graph_backward(node, g, inputs)
                 else:
                     xs = []
                     for p, x in zip(parents, inputs):
@@ -228,12 +226,12 @@ def _run(
                 try:
                     if gi.shape != x.shape:
                         summed = _fit(sum_to(gi, x.shape), gi, x, node, inputs)
-                        if steps:
+                        if rec is not None and not isinstance(summed, Tensor):
                             rec.step("sum_to", (gi,), summed, x.shape)
                         gi = summed
                     if gi.dtype is not x.dtype:  # (builtin dtypes are singletons: identity is the cheap test)
                         cast = _cast(gi, x, node, inputs)
-                        if steps:
+                        if rec is not None and not isinstance(cast, Tensor):
                             rec.step("cast", (gi,), cast, x.dtype)
                         gi = cast
                 except AttributeError:
@@ -244,7 +242,7 @@ def _run(
                         leaves[p] = [gi, _owned(gi, g, grads, inputs, node.out)]
                     else:
                         total = share[0] + gi  # a new array: the leaf may keep it
-                        if steps:
+                        if rec is not None and not isinstance(total, Tensor):
                             rec.step("add", (share[0], gi), total)
                         share[0] = total
                         share[1] = True
@@ -255,7 +253,7 @@ def _run(
                     heappush(heap, (-p.stamp, p))
                 else:
                     total = so_far + gi
-                    if steps:
+                    if rec is not None and not isinstance(total, Tensor):
                         rec.step("add", (so_far, gi), total)
                     pending[p] = total
             if not retain_graph:
@@ -401,6 +399,8 @@ def gradients(
     rec = _tracing.recorder() if _tracing.active else None
     if rec is not None and not isinstance(seed, Tensor):
         rec.seed(seed, grad)
+        if create_graph:  # a traced Tensor, so that what the VJPs compute from it is recorded (tracing.py)
+            seed = rec.seed_tensor(seed)
 
     leaf_ids = {id(x) for x in inputs if x._node is None}
     nodes = {x._node for x in inputs if x._node is not None}

@@ -327,6 +327,9 @@ class Tracer:
         return out
 
     def _arg(self, a: Any, raw: Any, fn: Any) -> Arg:
+        if type(a) is TracedFloat and a._trace == self._token:
+            raise TracingError(read_message(f"{fn.name}: a float from .item() or float() of a traced value, used in "
+                                            "arithmetic,", _callers.caller()))  # fmt: skip
         if isinstance(a, (Tensor, np.ndarray)):
             v = self.tape.value(a)
             if v is not None:
@@ -496,12 +499,17 @@ def _reader(name: str, what: str, number: bool = False) -> Any:
     method = getattr(Tensor, name)
 
     def read(self: Tensor, *args: Any, **kwargs: Any) -> Any:
-        _check(self, what, sys._getframe(1))
+        frame = sys._getframe(1)
+        tracer = recorder() if number else None
+        if name == "item" and tracer is not None and not _read_allowed(frame) and tracer.owns(self) is not None:
+            # the user's loss.item() under ag.compile: a float that may be returned (fresh at every call),
+            # not used (arithmetic, comparisons, if: a TracingError naming the line)
+            result = method(self, *args, **kwargs)
+            return tracer.traced_float(self, result) if type(result) is float else result
+        _check(self, what, frame)
         result = method(self, *args, **kwargs)
-        if number:
-            tracer = recorder()
-            if tracer is not None:
-                tracer.note_float(self, result)
+        if tracer is not None:
+            tracer.note_float(self, result)
         return result
 
     read.__name__ = name
@@ -607,6 +615,47 @@ def _array_reader(name: str, what: str) -> Any:
     return read
 
 
+def _float_method(name: str) -> Any:
+    method = getattr(float, name)
+
+    def use(self: float, *args: Any) -> Any:
+        if self._trace and any(t._token == self._trace for t in _stack.get()):
+            frame = sys._getframe(1)
+            if not _read_allowed(frame) and not _suspended():
+                here = _callers.user_frame(frame) or frame
+                where = _callers.describe(here) if here is not None else ("<unknown>", 0, "", "")
+                raise TracingError(read_message(f"a float from .item() used in {name.strip('_')}", where))
+        return method(self, *args)
+
+    use.__name__ = name
+    return use
+
+
+class TracedFloat(float):
+    """What the user's ``loss.item()`` (or ``float(loss)``) gives while ``ag.compile`` traces: the float,
+    which the function may return (a program returns that call's value), but not compute with or
+    compare (the program would hold this one value): that raises :class:`TracingError` naming the
+    line. After the trace it is an ordinary float."""
+
+    _trace = 0
+
+    for _name in (
+        "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+        "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__", "__rpow__", "__divmod__", "__rdivmod__",
+        "__neg__", "__pos__", "__abs__", "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__", "__bool__",
+        "__int__", "__round__", "__trunc__", "__floor__", "__ceil__", "is_integer",
+    ):  # fmt: skip
+        locals()[_name] = _float_method(_name)
+    del _name
+    __hash__ = float.__hash__
+
+
+def _in_graph_vjp() -> ProgramTracer | None:
+    """The program tracer, when the library's code runs a VJP under ``create_graph`` (not suspended)."""
+    tracer = recorder()
+    return tracer if tracer is not None and tracer.graph_depth else None
+
+
 def _suspended() -> bool:
     stack = _stack.get()
     return bool(stack) and getattr(stack[-1], "suspended", 0) > 0
@@ -643,15 +692,27 @@ class TracedArray(np.ndarray):
             if not _read_allowed(frame) and not _suspended():
                 return _interop.UFUNCS[ufunc](*inputs)  # the user's arithmetic on a gradient: recorded as an op
         if live:
+            tracer = _in_graph_vjp()
+            if tracer is not None and kwargs.get("out") is None:
+                return tracer.ufunc(ufunc, method, inputs, {k: v for k, v in kwargs.items() if k != "out"})
             _check(live[0], f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"), sys._getframe(1))
         if "out" in kwargs:
             kwargs["out"] = _plain(kwargs["out"])
         return getattr(ufunc, method)(*_plain(inputs), **kwargs)
 
+    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:
+        tracer = _in_graph_vjp() if _live(self) and not args and not kwargs else None
+        if tracer is not None:  # a mask made numbers in a VJP under create_graph: recorded
+            return tracer.ufunc(None, np.dtype(dtype), (self,), {})
+        return np.ndarray.astype(self, dtype, *args, **kwargs)
+
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if any(issubclass(t, Tensor) for t in types):
             return NotImplemented  # e.g. np.where(mask, x, 0): the Tensor's turn
         if _live(self) and func not in _NOT_READS:
+            tracer = _in_graph_vjp()
+            if tracer is not None and not any(isinstance(a, (list, tuple, dict)) for a in args):
+                return tracer.ufunc(func, None, tuple(args), dict(kwargs))  # np.where(mask, 1, slope) in a VJP
             _check(self, f"np.{getattr(func, '__name__', func)}", sys._getframe(1))
         return func(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
 
@@ -695,6 +756,9 @@ class TracedMask(TracedArray):
         if any(isinstance(x, Tensor) for x in inputs):
             return NotImplemented  # the Tensor's turn: an op that takes the mask as an argument
         if live:
+            tracer = _in_graph_vjp()
+            if tracer is not None and kwargs.get("out") is None:
+                return tracer.ufunc(ufunc, method, inputs, {k: v for k, v in kwargs.items() if k != "out"})
             _check(live[0], f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"), sys._getframe(1))
         if "out" in kwargs:
             kwargs["out"] = _plain(kwargs["out"])
@@ -726,6 +790,10 @@ class VjpEvent:
     grads: tuple[Value | None, ...]
     tupled: bool
     where: tuple[str, int, str, str]
+    #: Under ``create_graph``: which of ``g``, ``out`` and the inputs the VJP got as Tensors (its
+    #: recorded ops are the op's own events; ``grads`` are its results that are arrays all the same,
+    #: computed without a tensor, made again by calling ``backward`` with Tensors where it had them).
+    tensors: tuple[bool, ...] | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -812,6 +880,7 @@ class ProgramTracer(Tracer):
     def __init__(self) -> None:
         super().__init__(reads="raise")
         self.suspended = 0
+        self.graph_depth = 0  # inside a VJP under create_graph
         self.guards: dict[tuple[int, str], GuardEvent] = {}
         self.written: set[tuple[int, str]] = set()
         #: id of a float the library read from a traced value -> (the float, the value)
@@ -819,9 +888,18 @@ class ProgramTracer(Tracer):
         self._ops: dict[int, OpEvent] = {}
         self._grads: list[tuple[Tensor, np.ndarray, Any]] = []  # (leaf, the traced view it holds, the array)
         self._keep: list[Any] = []  # objects whose identity the tracer relies on
+        self._library = False  # the effect being recorded was called by the library's code
+        #: id of what an array argument became (a Tensor, a TracedArray) -> the caller's array
+        self.arrays: dict[int, np.ndarray] = {}
+
+    def __enter__(self) -> Tape:
+        tape = super().__enter__()
+        _watch_grads(+1)
+        return tape
 
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)
+        _watch_grads(-1)
         for leaf, view, arr in self._grads:
             if leaf.grad is view:  # the gradient the trace put there, as the plain array it is
                 leaf.grad = arr
@@ -845,6 +923,7 @@ class ProgramTracer(Tracer):
         else:
             obj = a.view(TracedArray)
             obj._trace = self._token
+        self.arrays[id(obj)] = a
         value = self._new_value(obj, None, len(self.tape.inputs))
         self.tape.inputs.append(value)
         return obj
@@ -884,6 +963,17 @@ class ProgramTracer(Tracer):
         event.out = self._new_value(seed, event)
         self.tape.events.append(event)
 
+    def seed_tensor(self, seed: np.ndarray) -> Tensor:
+        """The seed of a backward pass under ``create_graph`` as a traced Tensor: arithmetic the VJPs do
+        with it is then recorded, where on the array it would be computed once, in the trace, and frozen.
+        (The same values: the seed has the output's dtype, which is the VJPs' own.)"""
+        t = Tensor._make(seed, None)
+        t.__class__ = TracedTensor
+        event = StepEvent("tensor", (self._known(seed, "the seed"),), None)  # type: ignore[arg-type]
+        event.out = self._new_value(t, event)
+        self.tape.events.append(event)
+        return t
+
     def vjp(self, node: Any, g: Any, out: Any, inputs: tuple[Any, ...]) -> Any:
         """Run ``node.backward(g, out, *inputs)`` on arrays, as the engine does, and record it."""
         op = self._ops.get(id(node))
@@ -910,6 +1000,65 @@ class ProgramTracer(Tracer):
         event.grads = tuple(values)
         self.tape.events.append(event)
         return grads
+
+    def graph_backward(self, node: Any, g: Any, inputs: tuple[Any, ...]) -> Any:
+        """Run a VJP under ``create_graph`` on the op's traced tensors (its ops are recorded), and check
+        that none of them got an array computed inside the VJP from values (a mask from ``x.data``:
+        it would be frozen in the program)."""
+        out, xs = self.node_tensors(node, inputs)
+        known = {id(x) for x in _arrays_in((node.inputs, getattr(node, "saved", None), list(vars(node).values())))}
+        start = len(self.tape.events)
+        self.graph_depth += 1
+        try:
+            grads = node.backward(g, out, *xs)
+        finally:
+            self.graph_depth -= 1
+        for e in self.tape.events[start:]:
+            if type(e) is not OpEvent:
+                continue
+            found = [a.array for a in e.args if type(a) is CapturedArray] + list(_arrays_in(list(e.params.values())))
+            fresh = [a for a in found if id(a) not in known and self.tape.value(a) is None]
+            if fresh:
+                raise NotImplementedError(
+                    f"ag.compile: the derivative of {node.name} under create_graph (a second derivative) computes "
+                    f"its {e.fn.name} from the values of its inputs in a way a compiled program cannot follow; "
+                    "take this derivative without ag.compile (step.eager), or once per value"
+                )
+        self.graph_vjp(node, g, out, xs, grads)  # its results that are arrays, not recorded ops
+        return grads
+
+    def ufunc(self, ufunc: Any, how: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """NumPy arithmetic on traced masks inside a VJP under ``create_graph`` (``0.5 * (a == b)``,
+        ``mask.astype(g.dtype)``: ``ufunc`` None and ``how`` the dtype): recorded as an op."""
+        raw = [_plain(x) for x in inputs]
+        if ufunc is None and isinstance(how, np.dtype):  # astype
+            fn: Any = _ew.Cast()
+            fn.recorded_as_array = True  # (not through Function.apply: an array result, as NumPy gave it)
+            out = raw[0].astype(how)
+            return self.record(fn, inputs, raw, {"dtype": how}, out)
+        call = ufunc if how == "__call__" or how is None else getattr(ufunc, how)
+        fn = _compare.Ufunc()
+        fn.call, fn.kwargs = call, kwargs
+        out = call(*raw, **kwargs)
+        return self.record(fn, inputs, raw, {"call": call, "kwargs": kwargs}, out)
+
+    def graph_vjp(self, node: Any, g: Any, out: Any, xs: list[Any], grads: Any) -> None:
+        """A VJP under ``create_graph`` returned ``grads``: those that are arrays, not tensors, were
+        computed from constants and arrays (the seed, a captured array) without a recorded op, so a
+        program makes them by calling the VJP again (see :class:`VjpEvent`)."""
+        tupled = type(grads) is tuple
+        items = grads if tupled else (grads,)
+        fresh = [gi is not None and not isinstance(gi, Tensor) and self.tape.value(gi) is None for gi in items]
+        if not any(fresh):
+            return
+        op = self._ops[id(node)]
+        gv = self.tape.value(g)
+        if gv is None:  # (an array the engine made from arrays: the seed is always known)
+            gv = self._known(g, "the upstream gradient")
+        tensors = (isinstance(g, Tensor), True, *(isinstance(x, Tensor) for x in xs))
+        event = VjpEvent(op, gv, (), tupled, _callers.caller(), tensors)
+        event.grads = tuple(self._new_value(gi, event) if new else None for gi, new in zip(items, fresh))
+        self.tape.events.append(event)
 
     def step(self, kind: str, inputs: tuple[Any, ...], out: Any, info: Any = None) -> None:
         """One of the engine's steps on arrays (see :class:`StepEvent`) made ``out``."""
@@ -971,9 +1120,12 @@ class ProgramTracer(Tracer):
         return op.out.obj, xs
 
     # ------------------------------------------------------------------ effects, guards, floats
-    def call(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """``effect(fn, *args, **kwargs)``: make the call now, suspended, and record it."""
+    def call(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], library: bool = False) -> Any:
+        """``effect(fn, *args, **kwargs)``: make the call now, suspended, and record it. The arrays it
+        returns to the user's code are :class:`TracedArray` s; to the library's, the arrays themselves
+        (whose code may test ``type(a) is np.ndarray``)."""
         where = _callers.caller()
+        self._library = library
         slots = tuple(self._slot(a, fn) for a in args)
         kw = {k: self._slot(v, fn) for k, v in kwargs.items()}
         self.suspended += 1
@@ -1018,7 +1170,7 @@ class ProgramTracer(Tracer):
         if isinstance(r, np.ndarray):
             v = self.tape.value(r)
             if v is None:
-                if type(r) is np.ndarray:
+                if type(r) is np.ndarray and not self._library:
                     r = r.view(TracedArray)
                     r._trace = self._token
                 v = self._new_value(r, event)
@@ -1043,10 +1195,58 @@ class ProgramTracer(Tracer):
         self.written.add((id(obj), attr))
         self._keep.append(obj)
 
+    def traced_float(self, t: Tensor, result: float) -> TracedFloat:
+        f = TracedFloat(result)
+        f._trace = self._token
+        self.floats[id(f)] = (f, self.tape.value(t))  # type: ignore[assignment]
+        return f
+
     def note_float(self, t: Tensor, result: Any) -> None:
         v = self.tape.value(t)
         if v is not None and type(result) is float:
             self.floats[id(result)] = (result, v)
+
+
+def _arrays_in(x: Any) -> Any:
+    """The NumPy arrays in ``x`` (inside tuples, lists and dicts)."""
+    if isinstance(x, np.ndarray):
+        yield x
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            yield from _arrays_in(v)
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _arrays_in(v)
+
+
+_GRAD = Tensor.__dict__["grad"]  # the slot behind Tensor.grad
+_watching = 0
+_watch_lock = threading.Lock()
+
+
+def set_grad(t: Tensor, value: Any) -> None:
+    """``t.grad = value``: what a program makes of that assignment in a compiled function."""
+    _GRAD.__set__(t, value)
+
+
+def _get_grad(self: Tensor) -> Any:
+    return _GRAD.__get__(self, Tensor)
+
+
+def _set_grad(self: Tensor, value: Any) -> None:
+    if recorder() is not None and not _read_allowed(sys._getframe(1)):
+        effect(set_grad, self, value)  # the user's ``w.grad = None``: made at every call of the program
+    else:
+        _GRAD.__set__(self, value)
+
+
+def _watch_grads(step: int) -> None:
+    """While ``ag.compile`` traces (on any thread), ``Tensor.grad`` is a property that sees the user's
+    assignments (``w.grad = None``), so that a program makes them too; the plain slot otherwise."""
+    global _watching
+    with _watch_lock:
+        _watching += step
+        Tensor.grad = property(_get_grad, _set_grad) if _watching else _GRAD  # type: ignore[assignment,method-assign]
 
 
 def recorder() -> ProgramTracer | None:
@@ -1057,6 +1257,11 @@ def recorder() -> ProgramTracer | None:
         if type(tracer) is ProgramTracer and not tracer.suspended:
             return tracer
     return None
+
+
+def compiling() -> bool:
+    """Whether ``ag.compile`` is tracing on this thread (inside an effect too)."""
+    return active > 0 and any(type(t) is ProgramTracer for t in _stack.get())
 
 
 def effect(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -1085,7 +1290,7 @@ def effect(fn: Any, *args: Any, **kwargs: Any) -> Any:
     if active:
         tracer = recorder()
         if tracer is not None:
-            return tracer.call(fn, args, kwargs)
+            return tracer.call(fn, args, kwargs, _callers.in_library(sys._getframe(1).f_code.co_filename))
     return fn(*args, **kwargs)
 
 

@@ -119,7 +119,8 @@ def draw_graph(
     label_width: int = 40,
     rankdir: str = "LR",
 ) -> GraphDrawing:
-    """Draw everything that produced ``t`` as a ``graphviz.Digraph``.
+    """Draw everything that produced ``t`` as a ``graphviz.Digraph`` (or, for a function compiled with
+    ``ag.compile``, its latest program: forward, backward and updates, in the same two notations).
 
     ``labels="values"`` draws each value as a node, edges labelled with the op that made
     the next value; ``labels="ops"`` draws each op as a node with the values on its edges.
@@ -150,7 +151,11 @@ def draw_graph(
     Render with ``dot.render("graph", format="svg")`` (needs Graphviz's ``dot``).
     """
     if not isinstance(t, Tensor):
-        raise TypeError(f"draw_graph: expected a Tensor, got {type(t).__name__}")
+        if callable(getattr(t, "_draw_graph", None)):  # a compiled function (ag.compile): its program
+            return t._draw_graph(labels=labels, max_nodes=max_nodes, rankdir=rankdir)
+        raise TypeError(
+            f"draw_graph: expected a Tensor (or a function compiled with ag.compile), got {type(t).__name__}"
+        )
     if labels not in ("values", "ops"):
         raise ValueError(f"draw_graph: labels must be 'values' or 'ops', got {labels!r}")
     for what, limit in (("max_nodes", max_nodes), ("max_depth", max_depth)):

@@ -86,7 +86,7 @@ class Embedding(Module):
                 f"{where}: index {int(value)}{f' at position {at}' if at else ''} is out of range; "
                 f"indices must be in [0, {self.num_embeddings - 1}] (0 <= index < num_embeddings)"
             )
-        if arr.ndim == 0 and not tracing.active:  # (traced, it stays an array: an int would be frozen)
+        if arr.ndim == 0 and not tracing.compiling():  # (compiled, it stays an array: an int would be frozen)
             return int(arr)
         return arr if kind in "iu" else arr.astype(np.intp)
 

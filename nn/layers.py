@@ -34,6 +34,8 @@ class DenseFn(Function):
 
     name = "dense"
     onnx_op = "Gemm"  # (x, W, b), cast to the output's dtype
+    py_forward = ("{t0} = {0} @ {1}", "{t0} += {2}", "{t0}")
+    py_backward = ("{g} @ {1}.mT", "{0}.mT @ {g}", "{g}")
 
     def forward(self, x, w, b):
         out = x @ w

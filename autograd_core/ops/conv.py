@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import tracing as _tracing
 from ..function import Function
 from ..tensor import Tensor
 
@@ -540,17 +541,24 @@ class MaxPool2d(Function):
         return out
 
     def backward(self, g, out, x):
-        # Which elements are maxima depends on x only piecewise-constantly: the masks are constants.
+        # Which elements are maxima depends on x only piecewise-constantly: the masks are constants
+        # (computed from the values, an effect: ag.compile makes them again at every call).
         xd = _floating(x.data if isinstance(x, Tensor) else x)
         od = out.data if isinstance(out, Tensor) else out
         win = self.win
-        xp = _pad(xd, win, -np.inf)
-        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in win.offsets()]
-        count = _count(hits)
+        count, *hits = _tracing.effect(_maxima, xd, od, win)
         share = _in_layout_of(g, od) / count  # t tied maxima: g / t to each
         if type(share) is np.ndarray:
             return _scatter(share, hits, win)
         return WindowScatter.apply(share, weights=hits, win=win)
+
+
+def _maxima(xd: np.ndarray, od: np.ndarray, win: Window) -> tuple[np.ndarray, ...]:
+    """Max pooling's masks: for each window offset, where the input is its window's maximum ``od``;
+    first how many maxima each window has."""
+    xp = _pad(xd, win, -np.inf)
+    hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in win.offsets()]
+    return (_count(hits), *hits)
 
 
 # ============================================================== ONNX forms

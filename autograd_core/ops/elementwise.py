@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 class Add(Function):
     onnx_op = "Add"
+    py_forward, py_backward = "{0} + {1}", ("{g}", "{g}")
     saves_inputs = False
     saves_output = False
 
@@ -36,6 +37,7 @@ class Add(Function):
 
 class Subtract(Function):
     onnx_op = "Sub"
+    py_forward, py_backward = "{0} - {1}", ("{g}", "-{g}")
     saves_inputs = False
     saves_output = False
 
@@ -48,6 +50,7 @@ class Subtract(Function):
 
 class Multiply(Function):
     onnx_op = "Mul"
+    py_forward, py_backward = "{0} * {1}", ("{g} * {1}", "{g} * {0}")
     saves_inputs = "others"  # d(ab)/da = b: each input is read only for the other's gradient
     saves_output = False
 
@@ -60,6 +63,7 @@ class Multiply(Function):
 
 class Divide(Function):
     onnx_op = "Div"
+    py_forward, py_backward = "{0} / {1}", ("{g} / {1}", "-{g} * {out} / {1}")
 
     def forward(self, a, b):
         return a / b
@@ -71,6 +75,15 @@ class Divide(Function):
 class Power(Function):
     """``a ** b``; d/da = b·a^(b-1), taken as 0 where b = 0 (even at a = 0, where the
     formula is 0·0⁻¹, as in PyTorch and JAX); d/db = a^b·log(a), taken as 0 where a = 0."""
+
+    py_forward = "{0} ** {1}"
+
+    def python_form(self, inputs: tuple[Any, ...]) -> tuple[Any, Any]:
+        b = inputs[1]
+        if type(b) is not int and type(b) is not float:
+            return self.py_forward, None  # an array exponent: the program calls backward
+        ga = "{g} * (2 * {0})" if b == 2 else "{g} * 0" if b == 0 else "{g} * {1} * {0} ** ({1} - 1)"
+        return self.py_forward, (ga, None)
 
     def forward(self, a, b):
         return a**b
@@ -128,6 +141,8 @@ class Where(Function):
     """``cond ? a : b`` with a boolean ``cond`` (not differentiated; in a trace, a mask computed
     from traced values is recorded with them, see ``ops/compare.py``)."""
 
+    py_forward, py_backward = "np.where({cond}, {0}, {1})", ("np.where({cond}, {g}, 0)", "np.where({cond}, 0, {g})")
+
     saves_inputs = False
     saves_output = False
 
@@ -149,6 +164,7 @@ class Where(Function):
 
 class Negative(Function):
     onnx_op = "Neg"
+    py_forward, py_backward = "-{0}", ("-{g}",)
     name = "neg"
     saves_inputs = False
     saves_output = False
@@ -162,6 +178,7 @@ class Negative(Function):
 
 class Square(Function):
     saves_output = False
+    py_forward, py_backward = "{0} * {0}", ("{g} * (2 * {0})",)
 
     def forward(self, x):
         return x * x
@@ -176,6 +193,7 @@ class Square(Function):
 
 class Exp(Function):
     onnx_op = "Exp"
+    py_forward, py_backward = "np.exp({0})", ("{g} * {out}",)
     saves_inputs = False
 
     def forward(self, x):
@@ -187,6 +205,7 @@ class Exp(Function):
 
 class Log(Function):
     onnx_op = "Log"
+    py_forward, py_backward = "np.log({0})", ("{g} / {0}",)
     saves_output = False
 
     def forward(self, x):
@@ -198,6 +217,8 @@ class Log(Function):
 
 class Log1p(Function):
     """log(1 + x), accurate for tiny x; d/dx = 1/(1 + x)."""
+
+    py_forward, py_backward = "np.log1p({0})", ("{g} / (1 + {0})",)
 
     saves_output = False
 
@@ -217,6 +238,8 @@ class Log1p(Function):
 class Expm1(Function):
     """eˣ - 1, accurate for tiny x; d/dx = eˣ = out + 1."""
 
+    py_forward, py_backward = "np.expm1({0})", ("{g} * ({out} + 1)",)
+
     saves_inputs = False
 
     def forward(self, x):
@@ -235,6 +258,7 @@ class Sqrt(Function):
     """Square root; its derivative 1/(2√x) is inf at 0."""
 
     onnx_op = "Sqrt"
+    py_forward, py_backward = "np.sqrt({0})", ("{g} / (2 * {out})",)
     saves_inputs = False
 
     def forward(self, x):
@@ -246,6 +270,7 @@ class Sqrt(Function):
 
 class Sin(Function):
     onnx_op = "Sin"
+    py_forward, py_backward = "np.sin({0})", ("{g} * np.cos({0})",)
     saves_output = False
 
     def forward(self, x):
@@ -257,6 +282,7 @@ class Sin(Function):
 
 class Cos(Function):
     onnx_op = "Cos"
+    py_forward, py_backward = "np.cos({0})", ("-{g} * np.sin({0})",)
     saves_output = False
 
     def forward(self, x):
@@ -268,6 +294,7 @@ class Cos(Function):
 
 class Tanh(Function):
     onnx_op = "Tanh"
+    py_forward, py_backward = "np.tanh({0})", ("{g} * (1 - {out} * {out})",)
     saves_inputs = False
 
     def forward(self, x):
@@ -281,6 +308,8 @@ class Sigmoid(Function):
     """1 / (1 + e^-x), computed without overflow; d/dx = σ(1 - σ)."""
 
     onnx_op = "Sigmoid"
+    py_forward = ("{t0} = np.exp(-np.abs({0}))", "np.where({0} >= 0, 1, {t0}) / (1 + {t0})")
+    py_backward = ("{g} * ({out} * (1 - {out}))",)
     saves_inputs = False
 
     def forward(self, x):
@@ -296,6 +325,7 @@ class Relu(Function):
     x > 0), so the input need not be kept: a Dense layer's pre-activation is freed at once."""
 
     onnx_op = "Relu"
+    py_forward, py_backward = "np.maximum({0}, 0)", ("{g} * ({out} > 0)",)
     saves_inputs = False
 
     def forward(self, x):
@@ -311,6 +341,8 @@ class LeakyRelu(Function):
 
     name = "leaky_relu"
     saves_output = False
+    py_forward = "np.where({0} > 0, {0}, {0} * {slope})"
+    py_backward = ("{g} * np.where({0} > 0, 1, {slope}).astype({0}.dtype)",)
 
     def forward(self, x, slope):
         self.slope = slope
@@ -335,6 +367,7 @@ class Abs(Function):
     """|x|; the gradient at 0 is 0."""
 
     onnx_op = "Abs"
+    py_forward, py_backward = "np.abs({0})", ("{g} * np.sign({0})",)
     saves_output = False
 
     def forward(self, x):
@@ -375,6 +408,7 @@ class Clone(Function):
     onnx_op = "Identity"
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "np.array({0}, copy=True)", ("{g}",)
 
     def forward(self, x):
         return np.array(x, copy=True)
@@ -390,6 +424,7 @@ class Copy(Function):
     name = "tensor"
     saves_inputs = False
     saves_output = False
+    py_forward = "np.array({0}, dtype={dtype}, copy=True)"
 
     def forward(self, x, dtype):
         self.dtype = dtype
@@ -405,6 +440,7 @@ class Copy(Function):
 class Cast(Function):
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "{0}.astype({dtype})", ("{g}.astype({0.dtype})",)
 
     def forward(self, x, dtype):
         return x.astype(dtype)
@@ -423,6 +459,7 @@ class Detach(Function):
     onnx_op = "Identity"
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "{0}", (None,)
 
     def forward(self, x):
         return x

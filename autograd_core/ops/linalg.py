@@ -23,6 +23,15 @@ class MatMul(Function):
     onnx_op = "MatMul"
     saves_inputs = "others"  # g @ bᵀ reads b, aᵀ @ g reads a
     saves_output = False
+    py_forward = "np.matmul({0}, {1})"
+
+    def python_form(self, inputs: tuple[Any, ...]) -> tuple[Any, Any]:
+        vectors = (np.ndim(inputs[0]) == 1, np.ndim(inputs[1]) == 1)
+        if vectors == (True, True):
+            return self.py_forward, ("{g} * {1}", "{g} * {0}")
+        if vectors == (False, False):
+            return self.py_forward, ("{g} @ {1}.mT", "{0}.mT @ {g}")
+        return self.py_forward, None  # a vector and a matrix: the program calls backward
 
     def forward(self, a, b):
         return np.matmul(a, b)

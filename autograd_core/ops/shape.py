@@ -22,6 +22,7 @@ _INT64_MIN = int(np.iinfo(np.int64).min)
 class Reshape(Function):
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "{0}.reshape({shape})", ("{g}.reshape({0.shape})",)
 
     def forward(self, x, shape):
         return x.reshape(shape)
@@ -62,6 +63,13 @@ class Transpose(Function):
 
     saves_inputs = False
     saves_output = False
+    py_forward = "np.transpose({0}, {axes})"
+
+    def python_form(self, inputs: tuple[Any, ...]) -> tuple[Any, Any]:
+        if self.axes is None:
+            return self.py_forward, ("{g}.transpose()",)
+        inverse = tuple(int(i) for i in np.argsort(self.axes))
+        return self.py_forward, (f"{{g}}.transpose({inverse!r})",)
 
     def forward(self, x, axes):
         self.axes = axes
@@ -81,6 +89,7 @@ class Transpose(Function):
 class BroadcastTo(Function):
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "np.broadcast_to({0}, {shape})", ("sum_to({g}, {0.shape})",)
 
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
@@ -131,6 +140,7 @@ class GetItem(Function):
 
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "{0}[{index}]", ("unindex({g}, {index}, {0.shape})",)
 
     name = "getitem"
 
@@ -144,10 +154,15 @@ class GetItem(Function):
     def backward(self, g, out, x):
         if isinstance(g, Tensor):
             return Unindex.apply(g, index=self.index, shape=x.shape)
-        return Unindex().forward(g, index=self.index, shape=x.shape)
+        return unindex(g, self.index, x.shape)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         _getitem_onnx(builder, self.index, inputs[0], output)
+
+
+def unindex(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``getitem``'s VJP on arrays (what its ``backward`` computes): zeros of ``shape``, ``g`` added at ``index``."""
+    return Unindex().forward(g, index=index, shape=shape)
 
 
 class Unindex(Function):
