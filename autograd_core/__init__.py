@@ -18,7 +18,7 @@ from .function import Function
 from .functional import grad, value_and_grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .tracing import TracingError, effect
-from .compile import compile  # noqa: A004 - ag.compile, as torch.compile
+from .compiler import compile  # noqa: A004 - ag.compile, as torch.compile
 from .ops.elementwise import (
     abs,
     add,

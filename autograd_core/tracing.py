@@ -889,6 +889,7 @@ class ProgramTracer(Tracer):
         self._grads: list[tuple[Tensor, np.ndarray, Any]] = []  # (leaf, the traced view it holds, the array)
         self._keep: list[Any] = []  # objects whose identity the tracer relies on
         self._library = False  # the effect being recorded was called by the library's code
+        self._pass_where: tuple[str, int, str, str] | None = None
         #: id of what an array argument became (a Tensor, a TracedArray) -> the caller's array
         self.arrays: dict[int, np.ndarray] = {}
 
@@ -948,6 +949,7 @@ class ProgramTracer(Tracer):
     # ------------------------------------------------------------------ the engine (engine._run)
     def seed(self, seed: Any, grad: Any) -> None:
         """The first gradient of a backward pass: a shared one, or the given ``grad``."""
+        self._pass_where = _callers.caller()  # the user's line of this pass (backward(), ag.grad, ...)
         if self.tape.value(seed) is not None:
             return
         if grad is None:
@@ -989,7 +991,7 @@ class ProgramTracer(Tracer):
         finally:
             self.suspended -= 1
         tupled = type(grads) is tuple
-        event = VjpEvent(op, gv, (), tupled, _callers.caller())
+        event = VjpEvent(op, gv, (), tupled, self._pass_where or _callers.caller())
         values = []
         for gi in grads if tupled else (grads,):
             if gi is None:
@@ -1056,7 +1058,7 @@ class ProgramTracer(Tracer):
         if gv is None:  # (an array the engine made from arrays: the seed is always known)
             gv = self._known(g, "the upstream gradient")
         tensors = (isinstance(g, Tensor), True, *(isinstance(x, Tensor) for x in xs))
-        event = VjpEvent(op, gv, (), tupled, _callers.caller(), tensors)
+        event = VjpEvent(op, gv, (), tupled, self._pass_where or _callers.caller(), tensors)
         event.grads = tuple(self._new_value(gi, event) if new else None for gi, new in zip(items, fresh))
         self.tape.events.append(event)
 
@@ -1081,7 +1083,7 @@ class ProgramTracer(Tracer):
             on_leaf(leaf, g, owned)
         finally:
             self.suspended -= 1
-        event = GradEvent(leaf, lv, gv, owned, None, _callers.caller())  # type: ignore[arg-type]
+        event = GradEvent(leaf, lv, gv, owned, None, self._pass_where or _callers.caller())  # type: ignore[arg-type]
         after = leaf.grad
         if type(after) is np.ndarray:  # the user's code sees a traced array, which it may not read
             view = after.view(TracedArray)

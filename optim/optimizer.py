@@ -145,6 +145,29 @@ class Optimizer:
         """Update ``p.data`` in place from its gradient ``g`` (weight decay already added)."""
         raise NotImplementedError
 
+    #: ``ag.compile``'s Python source of :meth:`update`, for rules that have one: statements over ``{p}``
+    #: (the parameter's data, changed in place), ``{g}`` (its gradient, weight decay added), the group's
+    #: hyperparameters by name (``{lr}``), the parameter's state by name (``{v}``, changed in place) and
+    #: temporaries (``{t0}``). It makes the same NumPy calls as ``update``, so a compiled program may
+    #: write it out (on Python floats when every parameter is a scalar) instead of calling ``step``.
+    #: A subclass that overrides ``update`` without its own ``py_update`` has none.
+    py_update: tuple[str, ...] | None = None
+
+    def python_effect(self, method: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
+        """What ``ag.compile`` may write out instead of calling the effect ``method`` with ``args``:
+        ``_zero_grad`` (to None) forgets the parameters' gradients; ``_step`` updates each parameter
+        that has a gradient with ``py_update`` (see above). None: the program calls the method."""
+        if method == "_zero_grad" and args == (True,):
+            return {"forget_grads": list(self.params)}
+        if method == "_step":
+            owner = next(c for c in type(self).__mro__ if "update" in c.__dict__)
+            form = owner.__dict__.get("py_update")
+            if form is None:
+                return None
+            return {"updates": [(p, state, group) for group, pairs in zip(self.param_groups, self._pairs)
+                                for p, state in pairs], "form": form}  # fmt: skip
+        return None
+
     # ------------------------------------------------------------------ training
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the accumulated gradients: ``.grad = None`` (or zeros with ``set_to_none=False``)."""
@@ -347,6 +370,8 @@ class GradientDescent(Optimizer):
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         p.data -= group["lr"] * g
+
+    py_update = ("{p} -= {lr} * {g}",)
 
 
 SGD = GradientDescent

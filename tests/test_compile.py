@@ -16,7 +16,7 @@ import autograd_core as ag
 import nn
 import optim
 from autograd_core import Tensor
-from autograd_core.compile import CompiledFunction, CompileWarning
+from autograd_core.compiler import CompiledFunction, CompileWarning
 
 HERE = __file__
 
@@ -529,3 +529,97 @@ def test_detect_anomaly_runs_the_function_eagerly() -> None:
     step(np.ones(2))
     with np.errstate(divide="ignore"), ag.detect_anomaly(), pytest.raises(FloatingPointError, match="sqrt"):
         ag.compile(lambda x: x.sqrt().sum().backward())(x)
+
+
+# ============================================================== what the compiler does, each keeping the bits
+
+
+def test_a_program_of_scalars_computes_on_floats_and_writes_back_once() -> None:
+    w, train, _ = walkthrough()
+    step = ag.compile(lambda: train.minimize(lambda: w**2 - 10 * w + 25))
+    step()
+    assert "computed on Python floats" in step.source and "w.data[()] = " in step.source
+    assert "w1 * w1" in step.source  # NumPy's x ** 2 of an array is its square: so is the float's
+    versions = w._version
+    step()
+    assert w._version == versions + 1 and type(w.grad) is np.ndarray and w.grad.shape == ()
+
+
+def _ratio_run(compiled: bool, start: float) -> tuple[list[Any], bytes]:
+    w = Tensor(start, requires_grad=True)
+    opt = optim.Momentum([w], lr=0.1)
+    f = lambda: opt.minimize(lambda: 1 / (w - 1) + w * w)  # noqa: E731
+    step = ag.compile(f) if compiled else f
+    out = []
+    for _ in range(3):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out.append((step(), [str(c.message) for c in caught]))
+        w.data[...] = 1.0  # a division by zero next: NumPy warns, the floats would raise
+    return out, w.data.tobytes()
+
+
+def test_where_numpy_would_warn_the_scalar_program_runs_the_array_program() -> None:
+    assert _ratio_run(True, 3.0) == _ratio_run(False, 3.0)
+    w = Tensor(1.0, requires_grad=True)
+    step = ag.compile(lambda: (1 / (w - 1)).sum())
+    with np.errstate(divide="ignore"):
+        step()
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        step()  # as eager code under np.errstate: the array program, which raises
+
+
+def test_constants_are_folded_and_never_handed_out() -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    step = ag.compile(lambda x: ag.gradients(x.sum() * 3.0, [x])[0])  # 3·1: computed once, from the seed
+    first = step(x)
+    g = step(x)
+    assert "expand(" not in step.source.split("def run")[1]  # folded
+    g.data[...] = 0.0  # the caller's array, not the program's constant
+    np.testing.assert_array_equal(step(x).data, [3.0, 3.0])
+    np.testing.assert_array_equal(first.data, [3.0, 3.0])
+
+
+def test_common_subexpressions_are_shared() -> None:
+    step = ag.compile(lambda x: (x.exp() * 2) + (x.exp() * 2))
+    x = np.array([0.0, 1.0])
+    np.testing.assert_array_equal(step(x).data, (Tensor(x).exp() * 2 + Tensor(x).exp() * 2).data)
+    assert step.source.count("np.exp(") == 1
+
+
+def test_dead_code_is_removed() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+
+    def f(x: Tensor) -> Tensor:
+        x.sin()  # nobody reads it
+        (g,) = ag.gradients((x * w).sum(), [w])  # the gradient for x is computed by no one
+        return g
+
+    step = ag.compile(f)
+    np.testing.assert_array_equal(step(np.array([3.0, 4.0])).data, [3.0, 4.0])
+    assert "np.sin" not in step.source
+
+
+def test_a_very_large_program_runs_by_a_loop_over_its_instructions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograd_core.compiler import _codegen
+
+    monkeypatch.setattr(_codegen, "INTERPRET", 50)
+
+    def chain(x: Tensor) -> Tensor:
+        for i in range(60):
+            x = x.sin() if i % 2 == 0 else x * 1.0001
+        loss = x.sum()
+        loss.backward()
+        return loss
+
+    step = ag.compile(chain)
+    for seed in range(3):
+        x0 = np.random.default_rng(seed).uniform(-1, 1, size=5)
+        a, b = Tensor(x0, requires_grad=True), Tensor(x0, requires_grad=True)
+        assert step(a).data.tobytes() == chain(b).data.tobytes() and a.grad.tobytes() == b.grad.tobytes()
+    assert "run by a loop over them" in step.source and "np.sin(" in step.source
+    emb = nn.Embedding(3, 1, rng=0)
+    looped = ag.compile(lambda i: chain(emb(i).sum(axis=-1)))
+    looped(np.array([0, 1]))
+    with pytest.raises(IndexError, match=r"out of range.*\(in the compiled program, at .*test_compile.py"):
+        looped(np.array([0, 5]))

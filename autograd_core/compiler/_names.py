@@ -21,8 +21,15 @@ class Names:
         self.globals: dict[str, Any] = dict(base)
         self._by_id: dict[int, str] = {id(v): k for k, v in base.items() if not isinstance(v, (int, float, str))}
         self._kept: list[Any] = []
+        #: The globals holding state (captured tensors and arrays, objects an effect changes): what a
+        #: statement may not be folded over (``name(obj)``, unless ``constant(obj)`` made it first).
+        self.state: set[str] = set()
 
-    def name(self, obj: Any, hint: str | None = None) -> str:
+    def constant(self, obj: Any, hint: str | None = None) -> str:
+        """``name(obj)`` for an object nobody changes (the seed of a backward pass, a folded value)."""
+        return self.name(obj, hint, state=False)
+
+    def name(self, obj: Any, hint: str | None = None, state: bool = True) -> str:
         """The global that holds ``obj`` (made on first use, named after ``hint`` or the object)."""
         found = self._by_id.get(id(obj))
         if found is not None:
@@ -35,6 +42,8 @@ class Names:
         self.globals[name] = obj
         self._by_id[id(obj)] = name
         self._kept.append(obj)  # its id stays unique while the program lives
+        if state and not isinstance(obj, (type, np.dtype)) and not callable(obj):
+            self.state.add(name)
         return name
 
     def literal(self, x: Any) -> str:

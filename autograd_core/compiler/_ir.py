@@ -12,6 +12,7 @@ names of the program's globals (``_names.Names``).
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ from ..tracing import (
 from ._names import Names
 
 _FORMATTER = string.Formatter()
+_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PARSED: dict[str, list[tuple[str, str | None]]] = {}  # a source form's parts, parsed once
 
 
 class Var:
@@ -81,6 +84,12 @@ class Instr:
     label: str
     where: tuple[str, int, str, str] | None = None
     kind: str = "op"  # "op", "call" (forward), "vjp", "vjpcall", "step", "read", "grad", "effect"
+    #: What it came from: the op (an op, a VJP: then ``index`` is the input), the tensor (a read of its
+    #: data, an accumulation into its .grad), the effect ``(fn, args, description)``; for the scalar path.
+    op: Any = None
+    index: int = -1
+    obj: Any = None
+    effect: Any = None
 
 
 @dataclass(eq=False)
@@ -160,7 +169,7 @@ class Builder:
         v = self.data.get(key)
         if v is None:
             v = self.data[key] = self.new("data", obj)
-            self.emit([f"{{o0}} = {text}"], ins, [v], True, "data", kind="read")
+            self.emit([f"{{o0}} = {text}"], ins, [v], True, "data", kind="read").obj = obj
         return v
 
     def captured_data(self, t: Tensor) -> Var:
@@ -185,10 +194,35 @@ class Builder:
         pure: bool,
         label: str,
         kind: str = "op",
+        foldable: bool = False,
     ) -> Instr:
         instr = Instr(text, ins, outs, pure, label, self.where, kind)
-        self.instrs.append(instr)
+        if foldable and all(v.const is not None for v in ins) and not self.reads_state(text):
+            self.fold(instr)  # computed from constants only: computed now, a constant of the program
+        else:
+            self.instrs.append(instr)
         return instr
+
+    def fold(self, instr: Instr) -> None:
+        """Run ``instr`` now (its inputs are all constants: the seed of a backward pass, numbers) and make
+        its outputs constants: the same calls, made once."""
+        env = dict(self.names.globals)
+        names = {f"i{i}": v.const for i, v in enumerate(instr.ins)}
+        for i, v in enumerate(instr.outs):
+            names[f"o{i}"] = f"_fold_o{i}"
+            if v.role == "temp":
+                names[f"t{v.value}"] = f"_fold_t{v.value}"
+        for line in instr.text:
+            exec(line.format(**names), env)  # noqa: S102 - the program's own statement
+        for i, v in enumerate(instr.outs):
+            if v.role != "temp":
+                v.value = env[f"_fold_o{i}"]
+                v.const = self.names.constant(v.value, "c")
+
+    def reads_state(self, text: list[str]) -> bool:
+        """Whether statements name a global holding state (a captured array, say)."""
+        state = self.names.state
+        return bool(state) and any(word in state for line in text for word in _WORDS.findall(line))
 
     # ------------------------------------------------------------------ rendering
     def render(self, x: Any, ins: list[Var], tensor: bool = False) -> str:
@@ -207,8 +241,6 @@ class Builder:
 
     @staticmethod
     def placeholder(v: Var, ins: list[Var]) -> str:
-        if v.const is not None:
-            return v.const
         for i, u in enumerate(ins):
             if u is v:
                 return f"{{i{i}}}"
@@ -237,7 +269,10 @@ class Builder:
         out: list[str] = []
         for k, line in enumerate(lines):
             text = ""
-            for literal, field_name, _spec, _conv in _FORMATTER.parse(line):
+            parsed = _PARSED.get(line)
+            if parsed is None:
+                parsed = _PARSED[line] = [(lit, name) for lit, name, _spec, _conv in _FORMATTER.parse(line)]
+            for literal, field_name in parsed:
                 text += literal.replace("{", "{{").replace("}", "}}")
                 if field_name is None:
                     continue
@@ -330,7 +365,7 @@ class Builder:
             for w in wrap:
                 expr = w.format(expr) if "{i" not in w else w.replace("{}", expr, 1)
             text[-1] = f"{{o0}} = {expr}"
-        self.emit(text, ins, outs, True, fn.name, kind=kind)
+        self.emit(text, ins, outs, True, fn.name, kind=kind, foldable=kind == "op").op = e
 
     def any_float(self, e: OpEvent) -> bool:
         """Whether a float came into the op (else ``Function.apply`` casts its output to float64)."""
@@ -362,7 +397,8 @@ class Builder:
                 text = self.form(bwd[i], sources, ins, fn, op.params, statics, temps)
                 var = self.new("grad", gv.obj)
                 self.vars[gv] = var
-                self.emit(text, ins, [var, *temps], True, f"{fn.name}'", kind="vjp")
+                instr = self.emit(text, ins, [var, *temps], True, f"{fn.name}'", kind="vjp", foldable=True)
+                instr.op, instr.index = op, i
             return
         f = self.fn_vars[op]
         ins = [f]
@@ -379,9 +415,9 @@ class Builder:
         if out_var.shape != () and not (saves_in is True or (saves_in and tracked > 1)):
             for j, a in enumerate(op.args):  # the node keeps stand-ins of the tracked inputs its VJP does not read
                 if fn.parents[j] is not None:
-                    srcs[j] = self.names.name(_function._stand_in(np.asarray(self.trace_value(a))), "stand_in")
+                    srcs[j] = self.names.constant(_function._stand_in(np.asarray(self.trace_value(a))), "stand_in")
         if out_var.shape != () and not saves_out:
-            out_src = self.names.name(_function._stand_in(op.out.array), "stand_in")
+            out_src = self.names.constant(_function._stand_in(op.out.array), "stand_in")
         else:
             out_src = self.placeholder(out_var, ins)
         self.vjp_call(e, fn, f"{{i0}}.backward({g_src}, {out_src}" + "".join(f", {x}" for x in srcs) + ")", ins)
@@ -403,7 +439,7 @@ class Builder:
     def step(self, e: StepEvent) -> None:
         k, info = e.kind, e.info
         if k == "constant":
-            self.vars[e.out] = self.const(info, self.names.name(info, "one"))
+            self.vars[e.out] = self.const(info, self.names.constant(info, "one"))
             return
         if k == "captured":
             self.vars[e.out] = self.new("data", info)
@@ -433,7 +469,7 @@ class Builder:
             text = [f"{{o0}} = np.array({{i0}}, dtype={self.names.literal(info)})"]
         else:
             raise AssertionError(f"ag.compile: unknown engine step {k!r}")
-        self.emit(text, ins, [out], True, k, kind="step")
+        self.emit(text, ins, [out], True, k, kind="step", foldable=k in ("sum_to", "cast", "add"))
 
     def grad(self, e: GradEvent) -> None:
         g = self.var(e.g)
@@ -445,7 +481,8 @@ class Builder:
             target = self.names.name(leaf) if lv is None else self.placeholder(self.args[lv.input], ins)
             owned = e.owned and g.const is None  # a folded constant is never handed out
             what = f"{leaf.name or getattr(leaf, 'module_name', None) or target}.grad"
-            self.emit([f"{{o0}} = accumulate({target}, {{i0}}, {owned})"], ins, [out], False, f"+= {what}", kind="grad")
+            text = [f"{{o0}} = accumulate({target}, {{i0}}, {owned})"]
+            self.emit(text, ins, [out], False, f"+= {what}", kind="grad").obj = leaf if lv is None else None
             return
         # a leaf made inside the function: its .grad is the program's own variable
         before = self.local_grads.get(id(leaf))
@@ -491,7 +528,11 @@ class Builder:
                 f"ag.compile: the effect {getattr(e.fn, '__qualname__', e.fn)} returned {type(results).__name__} "
                 "holding tensors in a nested structure; return an array, a Tensor or a flat tuple of arrays"
             )
-        self.emit(text, ins, outs, False, getattr(e.fn, "__name__", "effect").strip("_"), kind="effect")
+        instr = self.emit(text, ins, outs, False, getattr(e.fn, "__name__", "effect").strip("_"), kind="effect")
+        owner, method = getattr(e.fn, "__self__", None), getattr(e.fn, "__name__", "")
+        describe = getattr(owner, "python_effect", None)
+        if callable(describe) and all(type(a) is Constant for a in e.args) and not e.kwargs:
+            instr.effect = describe(method, tuple(a.value for a in e.args))  # (ag.compile may write it out)
         self.data.clear()  # the effect may have changed any tensor's data: read it again
 
     def slot(self, s: Any, ins: list[Var]) -> str:

@@ -13,8 +13,12 @@ written out from the ops' source forms (``np.exp(v3)``) or calling their ``forwa
 
 from __future__ import annotations
 
+import builtins
 import functools
+import gc
 import inspect
+import linecache
+import math
 import threading
 import warnings
 from collections import OrderedDict
@@ -27,6 +31,7 @@ import numpy as np
 from .. import anomaly as _anomaly
 from .. import engine as _engine
 from .. import tracing as _tracing
+from .. import versions as _versions
 from ..function import _float_output
 from ..grad_mode import grad_enabled
 from ..ops.shape import expand, unindex
@@ -36,6 +41,7 @@ from ._codegen import Generated, generate
 from ._ir import Builder, Program
 from ._names import Names
 from ._passes import eliminate_dead_code, share_common_subexpressions
+from ._scalar import pow_array, scalar_source
 
 __all__ = ["compile", "CompiledFunction", "CompileWarning"]
 
@@ -74,6 +80,8 @@ RUNTIME: dict[str, Any] = {
 
 #: Programs kept per compiled function (the least recently used go first).
 KEEP = 64
+_NO_ARGS = flatten((), {})
+_NO_ARGS_KEYS = {True: (_NO_ARGS.key, True), False: (_NO_ARGS.key, False)}
 
 
 class CompiledFunction:
@@ -100,8 +108,12 @@ class CompiledFunction:
         if _tracing.active or _anomaly.active:
             # inside another trace (it records fn's ops as its own), or detect_anomaly (eager, checked)
             return self.fn(*args, **kwargs)
-        flat = flatten(args, kwargs)
-        key = (flat.key, grad_enabled.get())
+        if not args and not kwargs:  # (the commonest of small steps, without building a key)
+            flat = _NO_ARGS
+            key = _NO_ARGS_KEYS[grad_enabled.get()]
+        else:
+            flat = flatten(args, kwargs)
+            key = (flat.key, grad_enabled.get())
         programs = self._programs.get(key)
         if programs is not None:
             for p in programs:
@@ -127,6 +139,15 @@ class CompiledFunction:
 
     # ------------------------------------------------------------------ tracing
     def _trace(self, args: tuple[Any, ...], kwargs: dict[str, Any], flat: Flat, key: Any) -> Any:
+        collecting = gc.isenabled()
+        gc.disable()  # tracing and building make many objects and no cycles: collections would only cost time
+        try:
+            return self._trace_now(args, kwargs, flat, key)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _trace_now(self, args: tuple[Any, ...], kwargs: dict[str, Any], flat: Flat, key: Any) -> Any:
         with self._lock:
             tracer = _tracing.ProgramTracer()
 
@@ -228,13 +249,29 @@ class _Compiled:
         title = getattr(owner.fn, "__qualname__", "function")
         self.generated: Generated = generate(program, title)
         self.program = program
-        self.source = self.generated.source
         self.run = self.generated.fn
+        scalar = scalar_source(program, title)
+        if scalar is not None:  # every value a scalar: on Python floats, the array program as the fallback
+            names.globals.update(run_arrays=self.run, pow_array=pow_array, isfinite=math.isfinite, bump=_versions.bump)
+            filename = self.generated.filename + " (scalars)"
+            exec(builtins.compile(scalar, filename, "exec"), names.globals)  # (compile: this module's)
+            linecache.cache[filename] = (len(scalar), None, scalar.splitlines(True), filename)
+            self.run = names.globals["run"]
+            self.scalar = scalar
+
+    scalar: str = ""
+
+    @property
+    def source(self) -> str:
+        if self.scalar:
+            fallback = "\n\n# the array program, which it runs where NumPy would warn:\n"
+            return self.scalar + fallback + self.generated.source
+        return self.generated.source
 
     def explain(self, err: BaseException) -> BaseException:
         """``err`` raised while the program ran, naming the user's line that recorded the op."""
         tb: TracebackType | None = err.__traceback__
-        instr = None
+        instr = getattr(err, "__ag_instr__", None)  # (a program run by a loop says which instruction failed)
         while tb is not None:
             code = tb.tb_frame.f_code
             if code.co_filename == self.generated.filename:
