@@ -623,3 +623,19 @@ def test_a_very_large_program_runs_by_a_loop_over_its_instructions(monkeypatch: 
     looped(np.array([0, 1]))
     with pytest.raises(IndexError, match=r"out of range.*\(in the compiled program, at .*test_compile.py"):
         looped(np.array([0, 5]))
+
+
+def test_arrays_are_written_in_place_only_where_no_one_else_holds_them() -> None:
+    def f(x: Tensor) -> Any:
+        y = x * 2.0  # a new array
+        z = (y * 3.0).exp()  # y dies here: written in place
+        view = (x * 5.0).reshape(-1)  # x * 5.0 lives on through its view: never written into
+        w = (x * 5.0).reshape(-1) * 0.0  # (shared with the line above) a view read: not in place
+        return z, view, w
+
+    step = ag.compile(f)
+    for i in range(3):
+        x = np.random.default_rng(i).normal(size=(2, 3))
+        got, expected = step(x), f(Tensor(x))
+        assert [t.data.tobytes() for t in got] == [t.data.tobytes() for t in expected]
+    assert "out=" in step.source and step.source.count("out=") == 2  # y * 3.0 into y, exp into it

@@ -40,7 +40,7 @@ from ._args import Flat, describe, flatten, rebuild
 from ._codegen import Generated, generate
 from ._ir import Builder, Program
 from ._names import Names
-from ._passes import eliminate_dead_code, share_common_subexpressions
+from ._passes import eliminate_dead_code, share_common_subexpressions, write_in_place
 from ._scalar import pow_array, scalar_source
 
 __all__ = ["compile", "CompiledFunction", "CompileWarning"]
@@ -246,6 +246,7 @@ class _Compiled:
         eliminate_dead_code(program)
         share_common_subexpressions(program)
         eliminate_dead_code(program)
+        write_in_place(program)
         title = getattr(owner.fn, "__qualname__", "function")
         self.generated: Generated = generate(program, title)
         self.program = program

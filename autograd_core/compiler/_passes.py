@@ -1,9 +1,12 @@
 """What a compiler does to a program, each only where it keeps the bits: dead code removed
-(gradients nobody reads, values only a removed op used), common subexpressions shared, constants
-folded."""
+(gradients nobody reads, values only a removed op used), common subexpressions shared, arrays
+written in place (``out=``) where no one else holds them. (Constants are folded as the program is
+built: ``_ir.Builder.fold``.)"""
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Any
 
 from ._codegen import output_vars
@@ -72,3 +75,101 @@ def _realias_outputs(program: Program, alias: dict[int, Any]) -> None:
         return spec
 
     program.output = walk(program.output)
+
+
+# ============================================================== in place: out= where no one else holds the array
+
+_BINARY = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide"}
+_UNARY_UFUNCS = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "abs", "absolute", "negative", "square"}
+_PLACEHOLDER = re.compile(r"\{i(\d+)\}")
+
+
+def _expression(instr: Instr) -> ast.expr | None:
+    """The expression a one-statement instruction assigns to ``{o0}`` (placeholders as names ``_i0``)."""
+    if len(instr.text) != 1 or not instr.text[0].startswith("{o0} = ") or instr.kind not in ("op", "vjp", "step"):
+        return None
+    source = _PLACEHOLDER.sub(r"_i\1", instr.text[0][7:])
+    if "{" in source:
+        return None
+    try:
+        return ast.parse(source, mode="eval").body
+    except SyntaxError:
+        return None
+
+
+def _fresh(expr: ast.expr | None) -> bool:
+    """Whether an expression's value is a new array: arithmetic, a ufunc, a product (never a view)."""
+    if isinstance(expr, ast.BinOp):
+        return type(expr.op) in (*_BINARY, ast.MatMult, ast.Pow)
+    if isinstance(expr, ast.UnaryOp):
+        return isinstance(expr.op, ast.USub)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and isinstance(expr.func.value, ast.Name):
+        return expr.func.value.id == "np" and (expr.func.attr in _UNARY_UFUNCS or expr.func.attr in _BINARY.values())
+    return False
+
+
+def _name(node: ast.expr) -> int | None:
+    """The input a bare placeholder stands for."""
+    if isinstance(node, ast.Name) and node.id.startswith("_i") and node.id[2:].isdigit():
+        return int(node.id[2:])
+    return None
+
+
+def _unparse(node: ast.expr) -> str:
+    return re.sub(r"\b_i(\d+)\b", r"{i\1}", ast.unparse(node))
+
+
+def write_in_place(program: Program) -> int:
+    """Give an elementwise operation its input's array as ``out=`` where that input dies there and no
+    one else holds it: a new array the program made (arithmetic, a ufunc, a product), read only by
+    operations that make new arrays (no view of it lives on), never passed to a call, an effect, a
+    ``.grad`` or the outputs, of the result's shape and dtype, not a scalar. NumPy computes the same
+    values into ``out``. Returns how many operations write in place."""
+    instrs = program.instrs
+    exprs = [_expression(i) for i in instrs]
+    fresh: set[int] = set()  # variables holding new arrays no one else holds
+    readers: dict[int, list[int]] = {}
+    for k, instr in enumerate(instrs):
+        for v in instr.ins:
+            readers.setdefault(v.n, []).append(k)
+        if _fresh(exprs[k]) and len(instr.outs) == 1:
+            fresh.add(instr.outs[0].n)
+    outputs = {v.n for v in output_vars(program.output)}
+    done = 0
+    for k, (instr, expr) in enumerate(zip(instrs, exprs)):
+        if expr is None or not _fresh(expr) or not instr.pure:
+            continue
+        out = instr.outs[0]
+        if out.kind != "array" or not out.shape:
+            continue
+        if isinstance(expr, ast.BinOp) and type(expr.op) in _BINARY:
+            operands = [expr.left, expr.right]
+            ufunc = _BINARY[type(expr.op)]
+        elif isinstance(expr, ast.UnaryOp):
+            operands, ufunc = [expr.operand], "negative"
+        elif isinstance(expr, ast.Call) and len(expr.args) == 1 and not expr.keywords:
+            operands, ufunc = [expr.args[0]], expr.func.attr  # type: ignore[attr-defined]
+        else:
+            continue
+        for node in operands:
+            i = _name(node)
+            if i is None:
+                continue
+            x = instr.ins[i]
+            if (
+                x.n not in fresh
+                or x.n in outputs
+                or x.const is not None
+                or x.kind != "array"
+                or x.shape != out.shape
+                or x.dtype != out.dtype
+                or readers[x.n][-1] != k
+                or not all(instrs[j].pure and _fresh(exprs[j]) for j in readers[x.n])
+            ):
+                continue
+            args = ", ".join(_unparse(o) for o in operands)
+            instr.text = [f"{{o0}} = np.{ufunc}({args}, out={{i{i}}})"]
+            fresh.add(out.n)
+            done += 1
+            break
+    return done
