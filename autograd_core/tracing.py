@@ -915,10 +915,10 @@ class ProgramTracer(Tracer):
             self.tape.inputs.append(value)
         return t
 
-    def input_array(self, a: np.ndarray) -> Any:
+    def input_array(self, a: np.ndarray, as_tensor: bool = True) -> Any:
         """An argument array as an input: floating data as a Tensor that does not require grad (no
-        copy), anything else (class labels, indices) as a :class:`TracedArray`."""
-        if a.dtype.kind == "f":
+        copy; unless ``as_tensor`` is False), anything else (class labels, indices) as a :class:`TracedArray`."""
+        if a.dtype.kind == "f" and as_tensor:
             obj: Any = Tensor._make(a, None)
             obj.__class__ = TracedTensor
         else:

@@ -14,6 +14,7 @@ written out from the ops' source forms (``np.exp(v3)``) or calling their ``forwa
 from __future__ import annotations
 
 import builtins
+import copy
 import functools
 import gc
 import inspect
@@ -91,9 +92,12 @@ class CompiledFunction:
     were traced), ``eager(*args, **kwargs)`` (run the function without compiling).
     """
 
-    def __init__(self, fn: Callable[..., Any], max_traces: int) -> None:
+    def __init__(self, fn: Callable[..., Any], max_traces: int, arrays_as_tensors: bool = True) -> None:
         self.fn = fn
         self.max_traces = max_traces
+        #: Whether floating array arguments reach ``fn`` as Tensors (the contract), or, for the library's
+        #: own steps that eager code gives arrays (nn.fit's batches), as the arrays they are (traced).
+        self.arrays_as_tensors = arrays_as_tensors
         self.traces = 0
         self._programs: OrderedDict[Any, list[_Compiled]] = OrderedDict()
         self._latest: _Compiled | None = None
@@ -130,7 +134,7 @@ class CompiledFunction:
         (floating arrays as Tensors that do not require grad; integer arrays as they are)."""
 
         def swap(x: Any) -> Any:
-            if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+            if isinstance(x, np.ndarray) and x.dtype.kind == "f" and self.arrays_as_tensors:
                 return Tensor(x)
             return x
 
@@ -152,7 +156,9 @@ class CompiledFunction:
             tracer = _tracing.ProgramTracer()
 
             def swap(x: Any) -> Any:
-                return tracer.input_tensor(x) if isinstance(x, Tensor) else tracer.input_array(x)
+                if isinstance(x, Tensor):
+                    return tracer.input_tensor(x)
+                return tracer.input_array(x, as_tensor=self.arrays_as_tensors)
 
             with tracer:
                 a, kw = rebuild(args, kwargs, swap)
@@ -224,6 +230,13 @@ class CompiledFunction:
     def __repr__(self) -> str:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         return f"<ag.compile of {name}: {self.traces} program(s)>"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CompiledFunction:
+        """A copy of the function, compiled afresh (programs are not copied: they hold the original's state)."""
+        return CompiledFunction(copy.deepcopy(self.fn, memo), self.max_traces, self.arrays_as_tensors)
+
+    def __reduce__(self) -> Any:
+        return (CompiledFunction, (self.fn, self.max_traces, self.arrays_as_tensors))
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         """On a method (``@ag.compile`` in a class body): the instance is an argument (by identity)."""
