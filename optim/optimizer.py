@@ -165,7 +165,7 @@ class Optimizer:
             if form is None:
                 return None
             return {"updates": [(p, state, group) for group, pairs in zip(self.param_groups, self._pairs)
-                                for p, state in pairs], "form": form}  # fmt: skip
+                                for p, state in pairs], "form": form, "refuse": self._bad_grad}  # fmt: skip
         return None
 
     # ------------------------------------------------------------------ training

@@ -77,6 +77,7 @@ RUNTIME: dict[str, Any] = {
     "sum_to": _engine.sum_to,
     "unindex": unindex,
     "_float_output": _float_output,
+    "bump": _versions.bump,
 }
 
 #: Programs kept per compiled function (the least recently used go first).
@@ -266,7 +267,7 @@ class _Compiled:
         self.run = self.generated.fn
         scalar = scalar_source(program, title)
         if scalar is not None:  # every value a scalar: on Python floats, the array program as the fallback
-            names.globals.update(run_arrays=self.run, pow_array=pow_array, isfinite=math.isfinite, bump=_versions.bump)
+            names.globals.update(run_arrays=self.run, pow_array=pow_array, isfinite=math.isfinite)
             filename = self.generated.filename + " (scalars)"
             exec(builtins.compile(scalar, filename, "exec"), names.globals)  # (compile: this module's)
             linecache.cache[filename] = (len(scalar), None, scalar.splitlines(True), filename)

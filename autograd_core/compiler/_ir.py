@@ -533,6 +533,33 @@ class Builder:
         describe = getattr(owner, "python_effect", None)
         if callable(describe) and all(type(a) is Constant for a in e.args) and not e.kwargs:
             instr.effect = describe(method, tuple(a.value for a in e.args))  # (ag.compile may write it out)
+            if instr.effect and "updates" in instr.effect and not outs:
+                instr.text = [f"# {type(owner).__name__}.step(), written out"] + self.updates(instr.effect)
+
+    def updates(self, what: dict[str, Any]) -> list[str]:
+        """An optimizer's step written out: for each parameter with a gradient (checked as the step
+        checks it), weight decay, the rule's ``py_update``, the version bump; what ``step`` does,
+        without its loop."""
+        lines = []
+        refuse = self.names.name(what["refuse"], "refuse")
+        for k, (p, state, group) in enumerate(what["updates"]):
+            P, S, G = self.names.name(p), self.names.name(state, "state"), self.names.name(group, "group")
+            g = f"_g{k}"
+            names = {"p": f"{P}.data", "g": g}
+            names.update({key: f"{G}[{key!r}]" for key in group if key != "params"})
+            names.update({key: f"{S}[{key!r}]" for key in state})
+            names.update({f"t{j}": f"_t{k}_{j}" for j in range(4)})
+            lines += [
+                f"{g} = {P}.grad",
+                f"if {g} is not None:",
+                f"    if not isinstance({g}, np.ndarray) or {g}.shape != {P}.data.shape:",
+                f"        raise {refuse}({P}, {g})",
+                f"    if {G}['weight_decay']:",
+                f"        {g} = {g} + {G}['weight_decay'] * {P}.data",
+                *("    " + line.format(**names) for line in what["form"]),
+                f"    bump({P}.data)",
+            ]
+        return lines
         self.data.clear()  # the effect may have changed any tensor's data: read it again
 
     def slot(self, s: Any, ins: list[Var]) -> str:
