@@ -263,8 +263,9 @@ class _Interpreted(Generated):
 
 
 def _interpreted(program: Program, title: str) -> Generated:
-    """A very large program as a table of (statement function, input slots, output slots, slots freed),
-    each distinct kind of statement compiled once, run by a loop."""
+    """A very large program as a table of steps, each a function of the slots list and its slots
+    (``k3(S, 5, 6, 4)``: reads ``S[5]``, writes ``S[6]``, frees ``S[4]``), one function per distinct
+    kind of statement and number of slots freed, compiled once, run by a loop."""
     instrs = program.instrs
     last, outputs = _last_uses(program)
     slot: dict[int, int] = {}
@@ -278,35 +279,35 @@ def _interpreted(program: Program, title: str) -> Generated:
     table = []
     sources = []
     for k, instr in enumerate(instrs):
-        names = {f"i{i}": f"i{i}" for i in range(len(instr.ins))}
-        consts = [v.const for v in instr.ins]
-        for i, c in enumerate(consts):
-            if c is not None:
-                names[f"i{i}"] = c
-        outs = [v for v in instr.outs if v.role != "temp"]
+        names = {}
+        for i, v in enumerate(instr.ins):
+            names[f"i{i}"] = v.const if v.const is not None else f"i{i}"
         for i, v in enumerate(instr.outs):
             names[f"o{i}"] = f"o{i}"
             if v.role == "temp":
                 names[f"t{v.value}"] = f"t{v.value}"
-        body = [line.format(**names) for line in instr.text]
-        params = [f"i{i}" for i, v in enumerate(instr.ins) if v.const is None]
-        result = [f"o{i}" for i, v in enumerate(instr.outs) if v.role != "temp"]
-        key = (tuple(body), tuple(params), tuple(result))
+        body = tuple(line.format(**names) for line in instr.text)
+        reads = [i for i, v in enumerate(instr.ins) if v.const is None]
+        writes = [i for i, v in enumerate(instr.outs) if v.role != "temp"]
+        dead = tuple(slot[v.n] for v in _dead(instr, k, last) if v.n in slot)
+        key = (body, tuple(reads), tuple(writes), len(dead))
         kind = kinds.get(key)
         if kind is None:
             kind = kinds[key] = len(kinds)
-            ret = "" if not result else result[0] if len(result) == 1 else "(" + ", ".join(result) + ",)"
-            sources.append(f"def k{kind}({', '.join(params)}):\n" + "".join(f"    {b}\n" for b in body)
-                           + f"    return {ret or 'None'}\n")  # fmt: skip
-        ins = tuple(slot[v.n] for v in instr.ins if v.const is None)
-        out_slots = tuple(slot[v.n] for v in outs)
-        dead = tuple(slot[v.n] for v in _dead(instr, k, last) if v.n in slot)
-        table.append((kind, ins, out_slots, dead))
+            params = [f"a{i}" for i in reads] + [f"b{i}" for i in writes] + [f"c{j}" for j in range(len(dead))]
+            lines = [f"def k{kind}(S, {', '.join(params)}):" if params else f"def k{kind}(S):"]
+            lines += [f"    i{i} = S[a{i}]" for i in reads]
+            lines += [f"    {b}" for b in body]
+            lines += [f"    S[b{i}] = o{i}" for i in writes]
+            lines += [f"    S[c{j}] = None" for j in range(len(dead))]
+            sources.append("\n".join(lines) + "\n")
+        args = tuple(slot[instr.ins[i].n] for i in reads) + tuple(slot[instr.outs[i].n] for i in writes) + dead
+        table.append((kind, args))
     filename = f"<ag.compile {title} #{next(_ids)} (interpreted)>"
     namespace = program.names.globals
     exec(compile("".join(sources), filename, "exec"), namespace)
     fns = [namespace[f"k{i}"] for i in range(len(kinds))]
-    steps = tuple((fns[kind], ins, outs, dead) for kind, ins, outs, dead in table)
+    steps = tuple((fns[kind], args) for kind, args in table)
     n_args = len(program.args)
     size = len(slot)
     guard_src = "\n".join(["def guards():"] + ["    " + line for line in _guard_lines(program)] + ["    return True"])
@@ -325,21 +326,12 @@ def _interpreted(program: Program, title: str) -> Generated:
 
     def run(*args: Any) -> Any:
         guards()
-        S = [None] * size
+        S: list[Any] = [None] * size
         S[:n_args] = args
-        get = S.__getitem__
         k = 0
         try:
-            for fn, ins, outs, dead in steps:
-                r = fn(*map(get, ins))
-                if outs:
-                    if len(outs) == 1:
-                        S[outs[0]] = r
-                    else:
-                        for o, x in zip(outs, r):
-                            S[o] = x
-                for d in dead:
-                    S[d] = None
+            for fn, slots in steps:
+                fn(S, *slots)
                 k += 1
         except Exception as err:
             err.__ag_instr__ = instrs[k]  # type: ignore[attr-defined]  # (named in the error: compiler.explain)

@@ -84,17 +84,48 @@ _UNARY_UFUNCS = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "
 _PLACEHOLDER = re.compile(r"\{i(\d+)\}")
 
 
-def _expression(instr: Instr) -> ast.expr | None:
-    """The expression a one-statement instruction assigns to ``{o0}`` (placeholders as names ``_i0``)."""
-    if len(instr.text) != 1 or not instr.text[0].startswith("{o0} = ") or instr.kind not in ("op", "vjp", "step"):
+class _Form:
+    """What the in-place pass knows of one statement text: whether it makes a new array, and, for an
+    elementwise one, its ufunc and for each input that may be its ``out``, the rewritten text."""
+
+    __slots__ = ("fresh", "rewrites")
+
+    def __init__(self, text: str) -> None:
+        self.fresh = False
+        self.rewrites: dict[int, str] = {}  # input placeholder -> the text writing into it
+        source = _PLACEHOLDER.sub(r"_i\1", text[7:]) if text.startswith("{o0} = ") else ""
+        if not source or "{" in source:
+            return
+        try:
+            expr = ast.parse(source, mode="eval").body
+        except SyntaxError:
+            return
+        self.fresh = _fresh(expr)
+        if not self.fresh:
+            return
+        if isinstance(expr, ast.BinOp) and type(expr.op) in _BINARY:
+            operands, ufunc = [expr.left, expr.right], _BINARY[type(expr.op)]
+        elif isinstance(expr, ast.UnaryOp):
+            operands, ufunc = [expr.operand], "negative"
+        elif isinstance(expr, ast.Call) and len(expr.args) == 1 and not expr.keywords:
+            operands, ufunc = [expr.args[0]], expr.func.attr  # type: ignore[attr-defined]
+        else:
+            return
+        args = ", ".join(_unparse(o) for o in operands)
+        for node in operands:
+            i = _name(node)
+            if i is not None:
+                self.rewrites.setdefault(i, f"{{o0}} = np.{ufunc}({args}, out={{i{i}}})")
+
+
+def _form(instr: Instr, cache: dict[str, _Form]) -> _Form | None:
+    if len(instr.text) != 1 or instr.kind not in ("op", "vjp", "step"):
         return None
-    source = _PLACEHOLDER.sub(r"_i\1", instr.text[0][7:])
-    if "{" in source:
-        return None
-    try:
-        return ast.parse(source, mode="eval").body
-    except SyntaxError:
-        return None
+    text = instr.text[0]
+    form = cache.get(text)
+    if form is None:
+        form = cache[text] = _Form(text)
+    return form
 
 
 def _fresh(expr: ast.expr | None) -> bool:
@@ -126,35 +157,25 @@ def write_in_place(program: Program) -> int:
     ``.grad`` or the outputs, of the result's shape and dtype, not a scalar. NumPy computes the same
     values into ``out``. Returns how many operations write in place."""
     instrs = program.instrs
-    exprs = [_expression(i) for i in instrs]
+    cache: dict[str, _Form] = {}
+    forms = [_form(i, cache) for i in instrs]
     fresh: set[int] = set()  # variables holding new arrays no one else holds
     readers: dict[int, list[int]] = {}
     for k, instr in enumerate(instrs):
         for v in instr.ins:
             readers.setdefault(v.n, []).append(k)
-        if _fresh(exprs[k]) and len(instr.outs) == 1:
+        form = forms[k]
+        if form is not None and form.fresh and len(instr.outs) == 1:
             fresh.add(instr.outs[0].n)
     outputs = {v.n for v in output_vars(program.output)}
     done = 0
-    for k, (instr, expr) in enumerate(zip(instrs, exprs)):
-        if expr is None or not _fresh(expr) or not instr.pure:
+    for k, (instr, form) in enumerate(zip(instrs, forms)):
+        if form is None or not form.rewrites or not instr.pure:
             continue
         out = instr.outs[0]
         if out.kind != "array" or not out.shape:
             continue
-        if isinstance(expr, ast.BinOp) and type(expr.op) in _BINARY:
-            operands = [expr.left, expr.right]
-            ufunc = _BINARY[type(expr.op)]
-        elif isinstance(expr, ast.UnaryOp):
-            operands, ufunc = [expr.operand], "negative"
-        elif isinstance(expr, ast.Call) and len(expr.args) == 1 and not expr.keywords:
-            operands, ufunc = [expr.args[0]], expr.func.attr  # type: ignore[attr-defined]
-        else:
-            continue
-        for node in operands:
-            i = _name(node)
-            if i is None:
-                continue
+        for i, text in form.rewrites.items():
             x = instr.ins[i]
             if (
                 x.n not in fresh
@@ -164,11 +185,10 @@ def write_in_place(program: Program) -> int:
                 or x.shape != out.shape
                 or x.dtype != out.dtype
                 or readers[x.n][-1] != k
-                or not all(instrs[j].pure and _fresh(exprs[j]) for j in readers[x.n])
+                or not all(instrs[j].pure and forms[j] is not None and forms[j].fresh for j in readers[x.n])  # type: ignore[union-attr]
             ):
                 continue
-            args = ", ".join(_unparse(o) for o in operands)
-            instr.text = [f"{{o0}} = np.{ufunc}({args}, out={{i{i}}})"]
+            instr.text = [text]
             fresh.add(out.n)
             done += 1
             break
