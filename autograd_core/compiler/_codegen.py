@@ -279,21 +279,27 @@ def _interpreted(program: Program, title: str) -> Generated:
     table = []
     sources = []
     for k, instr in enumerate(instrs):
-        names = {}
-        for i, v in enumerate(instr.ins):
-            names[f"i{i}"] = v.const if v.const is not None else f"i{i}"
-        for i, v in enumerate(instr.outs):
-            names[f"o{i}"] = f"o{i}"
-            if v.role == "temp":
-                names[f"t{v.value}"] = f"t{v.value}"
-        body = tuple(line.format(**names) for line in instr.text)
-        reads = [i for i, v in enumerate(instr.ins) if v.const is None]
-        writes = [i for i, v in enumerate(instr.outs) if v.role != "temp"]
+        ins, outs = instr.ins, instr.outs
         dead = tuple(slot[v.n] for v in _dead(instr, k, last) if v.n in slot)
-        key = (body, tuple(reads), tuple(writes), len(dead))
+        key = (
+            tuple(instr.text),
+            tuple(v.const for v in ins),
+            tuple(v.value if v.role == "temp" else -1 for v in outs),
+            len(dead),
+        )
+        reads = [i for i, v in enumerate(ins) if v.const is None]
+        writes = [i for i, v in enumerate(outs) if v.role != "temp"]
         kind = kinds.get(key)
         if kind is None:
             kind = kinds[key] = len(kinds)
+            names = {}
+            for i, v in enumerate(ins):
+                names[f"i{i}"] = v.const if v.const is not None else f"i{i}"
+            for i, v in enumerate(outs):
+                names[f"o{i}"] = f"o{i}"
+                if v.role == "temp":
+                    names[f"t{v.value}"] = f"t{v.value}"
+            body = [line.format(**names) for line in instr.text]
             params = [f"a{i}" for i in reads] + [f"b{i}" for i in writes] + [f"c{j}" for j in range(len(dead))]
             lines = [f"def k{kind}(S, {', '.join(params)}):" if params else f"def k{kind}(S):"]
             lines += [f"    i{i} = S[a{i}]" for i in reads]
