@@ -503,6 +503,78 @@ def test_a_users_optimizer_through_ag_effect_and_one_without_it() -> None:
     np.testing.assert_allclose(w.data, [0.64, 1.28])
 
 
+def test_a_tensors_data_is_read_again_after_an_effect() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+
+    def double(t: Tensor) -> None:
+        t.data = t.data * 2  # a new array: what the program read of w before is not w's data any more
+
+    def f(x: Tensor) -> tuple[Tensor, Tensor]:
+        before = (x * w).sum()
+        ag.effect(double, w)
+        return before, (x * w).sum()
+
+    step = ag.compile(f)
+    for k in range(3):
+        before, after = step(np.ones(2))
+        assert (before.item(), after.item()) == (3.0 * 2**k, 3.0 * 2 ** (k + 1))
+
+
+OPTIMIZERS = {
+    "gd": lambda ps, wd: optim.GradientDescent(ps, lr=0.1, weight_decay=wd),
+    "momentum": lambda ps, wd: optim.Momentum(ps, lr=0.1, beta=0.8, weight_decay=wd),
+    "rmsprop": lambda ps, wd: optim.RMSprop(ps, lr=0.01, beta=0.9, weight_decay=wd),
+    "adam": lambda ps, wd: optim.Adam(ps, lr=0.01, weight_decay=wd),
+}
+
+
+def _two_layers(seed: int) -> list[Tensor]:
+    rng = np.random.default_rng(seed)
+    return [Tensor(rng.normal(size=s), requires_grad=True) for s in [(4, 3), (3,), (3, 1), ()]]
+
+
+@pytest.mark.parametrize("wd", [0.0, 0.05])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_every_optimizer_with_and_without_weight_decay_is_eagers_bytes(name: str, wd: float) -> None:
+    x = np.random.default_rng(1).normal(size=(8, 4))
+    runs = []
+    for compiled in (False, True):
+        ps = _two_layers(0)
+        opt = OPTIMIZERS[name](ps, wd)
+
+        def step(x: Tensor, ps: list[Tensor] = ps, opt: optim.Optimizer = opt) -> float:
+            return opt.minimize(lambda: ((x @ ps[0] + ps[1]).tanh() @ ps[2] + ps[3]).square().mean())
+
+        run = ag.compile(step) if compiled else step
+        losses = [run(x) for _ in range(30)]
+        runs.append((losses, [p.data.tobytes() for p in ps], [p.grad.tobytes() for p in ps], opt.state_dict()))
+        if compiled:
+            assert run.traces == 1
+            assert "update" not in run.source and "_step" not in run.source  # py_update written out
+    (l1, p1, g1, s1), (l2, p2, g2, s2) = runs
+    assert l1 == l2 and p1 == p2 and g1 == g2
+    assert s1.keys() == s2.keys() and all(s1[k].tobytes() == s2[k].tobytes() for k in s1)
+
+
+def test_a_users_rule_without_py_update_is_called_as_its_step() -> None:
+    class Halving(optim.GradientDescent):
+        def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+            p.data -= 0.5 * group["lr"] * g
+
+    results = []
+    for compiled in (False, True):
+        ps = _two_layers(0)
+        opt = Halving(ps, lr=0.1, weight_decay=0.01)
+        step = lambda x, ps=ps, opt=opt: opt.minimize(lambda: (x @ ps[0] + ps[1]).sum())  # noqa: E731
+        run = ag.compile(step) if compiled else step
+        x = np.ones((2, 4))
+        losses = [run(x) for _ in range(5)]
+        results.append((losses, [p.data.tobytes() for p in ps]))
+        if compiled:
+            assert "halving_step()" in run.source  # its own step (bound method), called at every call
+    assert results[0] == results[1]
+
+
 def test_nested_grad_inside_compile_is_eagers_bytes() -> None:
     v = np.random.default_rng(5).normal(size=50)
     f = lambda z: (z.tanh() ** 2).sum()  # noqa: E731

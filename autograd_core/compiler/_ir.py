@@ -535,6 +535,7 @@ class Builder:
             instr.effect = describe(method, tuple(a.value for a in e.args))  # (ag.compile may write it out)
             if instr.effect and "updates" in instr.effect and not outs:
                 instr.text = [f"# {type(owner).__name__}.step(), written out"] + self.updates(instr.effect)
+        self.data.clear()  # the effect may have changed any tensor's data: read it again
 
     def updates(self, what: dict[str, Any]) -> list[str]:
         """An optimizer's step written out: for each parameter with a gradient (checked as the step
@@ -560,7 +561,6 @@ class Builder:
                 f"    bump({P}.data)",
             ]
         return lines
-        self.data.clear()  # the effect may have changed any tensor's data: read it again
 
     def slot(self, s: Any, ins: list[Var]) -> str:
         if type(s) is Traced:
