@@ -168,6 +168,9 @@ def _run(
     place) has changed no ``.grad``.
     """
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
+    # While forward mode is open (forward.py: hvp, jvp of a gradient), the VJPs get Tensors too,
+    # recorded or not, so that the tangents of what they compute follow them.
+    tensors = create_graph or bool(_forward.levels())
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the pass makes no reference cycles; collections would only cost time
     changes = versions.clock  # the latest in-place change: ops made before it are checked
@@ -188,16 +191,16 @@ def _run(
             if on_node is not None:
                 on_node(node, g)
             parents = node.parents
-            if create_graph:  # the VJP gets Tensors, so what it computes is recorded
+            if node.retained is not None and on_node is None and not create_graph:
+                kept = node.retained()
+                if kept is not None:
+                    retained.append((kept, g))
+            if tensors:  # the VJP gets Tensors, so what it computes is recorded (and carries tangents)
                 xs = []
                 for p, x in zip(parents, inputs):
                     xs.append(x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p))
                 grads = node.backward(g, Tensor._make(node.out, node), *xs)
             else:
-                if node.retained is not None and on_node is None:
-                    kept = node.retained()
-                    if kept is not None:
-                        retained.append((kept, g))
                 grads = node.backward(g, node.out, *inputs)
             if type(grads) is not tuple:
                 grads = (grads,)
@@ -362,7 +365,7 @@ def gradients(
             )
     if not isinstance(output, Tensor):
         raise TypeError(f"gradients: output is a {type(output).__name__}, not a Tensor")
-    seed = _seed(output, grad, "gradients", create_graph)
+    seed = _seed(output, grad, "gradients", create_graph or bool(_forward.levels()))
 
     leaf_ids = {id(x) for x in inputs if x._node is None}
     nodes = {x._node for x in inputs if x._node is not None}
@@ -391,3 +394,7 @@ def gradients(
             g = np.array(g, dtype=x.dtype)
         result.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=x.dtype), None))
     return tuple(result)
+
+
+# Forward mode needs the engine's Tensor path: imported last (it imports the ops, which need this module).
+from . import forward as _forward  # noqa: E402

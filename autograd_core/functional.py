@@ -6,8 +6,10 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from . import forward as _forward
 from .engine import gradients, leaves
 from .grad_mode import enable_grad, grad_enabled
+from .ops.elementwise import Clone
 from .tensor import Tensor
 
 
@@ -16,6 +18,18 @@ def _argnums(argnums: Any, where: str) -> tuple[int, ...]:
     if not nums or not all(isinstance(i, int) for i in nums):
         raise TypeError(f"{where}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
     return nums
+
+
+def fresh_leaf(a: Any) -> Tensor:
+    """A new leaf that requires grad, holding ``a``'s value: what a transform differentiates with
+    respect to. For a Tensor, a recorded copy (``clone``), so that it keeps ``a``'s forward-mode
+    tangents (marked as the open levels' own: ``forward.inner``) and a trace (``ag.compile``) sees
+    where it came from; ``a`` itself must not require grad."""
+    if isinstance(a, Tensor):
+        leaf = Clone.apply(a)
+        leaf.requires_grad = True
+        return _forward.inner(leaf) if _forward.active else leaf
+    return Tensor(a, requires_grad=True)
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., tuple[Tensor, Any]]:
@@ -46,7 +60,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
         for i in nums:
             a = args[i]
             if not (isinstance(a, Tensor) and a.requires_grad):
-                a = Tensor(a, requires_grad=True)
+                a = fresh_leaf(a)
                 args[i] = a
             xs.append(a)
         fresh = {id(x) for x, a in zip(xs, (args_in[i] for i in nums)) if x is not a}
@@ -73,7 +87,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
             )
             grads = gradients(out, xs, create_graph=create_graph)
             if not create_graph:
-                out = out.detach()
+                out = _forward.detach(out)  # (keeping its tangents, when forward mode is open)
         return out, grads[0] if single else grads
 
     return wrapped

@@ -9,7 +9,7 @@ from numpy.lib.array_utils import normalize_axis_tuple
 
 from ..function import Function
 from ..tensor import Tensor
-from .elementwise import Abs, Multiply, Power, Sqrt, Square, zero_safe
+from .elementwise import Abs, Multiply, Power, Sqrt, Square, tangent_sum, zero_safe
 from .reduce import Max, Min, Sum
 from .shape import Reshape
 
@@ -48,6 +48,10 @@ class MatMul(Function):
             if b_vec:
                 gb = gb.reshape(gb.shape[:-1])
         return ga, gb
+
+    def jvp(self, ds, out, a, b):
+        da, db = ds  # bilinear: the product of each tangent with the other input
+        return tangent_sum(None if da is None else da @ b, None if db is None else a @ db)
 
     def explain(self, err: Exception, xs: tuple[Any, ...]) -> str:
         sa, sb = np.shape(xs[0]), np.shape(xs[1])
