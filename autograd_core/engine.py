@@ -198,8 +198,8 @@ def _run(
             if tensors:  # the VJP gets Tensors, so what it computes is recorded (and carries tangents)
                 xs = []
                 for p, x in zip(parents, inputs):
-                    xs.append(x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p))
-                grads = node.backward(g, Tensor._make(node.out, node), *xs)
+                    xs.append(x if p is None else p if isinstance(p, Tensor) else _tensor(x, p))
+                grads = node.backward(g, _tensor(node.out, node), *xs)
             else:
                 grads = node.backward(g, node.out, *inputs)
             if type(grads) is not tuple:
@@ -245,6 +245,16 @@ def _run(
         grad_enabled.reset(mode)
         if gc_was_enabled:
             gc.enable()
+
+
+def _tensor(x: Any, node: Any) -> Tensor:
+    """The output of ``node`` (its saved array ``x``) as a Tensor, for a VJP run on Tensors: while a trace
+    records, the traced Tensor itself, so that the trace follows it (``tracing.output_of``)."""
+    if _tracing.active:
+        traced = _tracing.output_of(node)
+        if traced is not None:
+            return traced
+    return Tensor._make(x, node)
 
 
 def _owned(gi: Any, g: Any, grads: tuple[Any, ...], inputs: tuple[Any, ...], out: Any) -> bool:
@@ -396,5 +406,6 @@ def gradients(
     return tuple(result)
 
 
-# Forward mode needs the engine's Tensor path: imported last (it imports the ops, which need this module).
+# The Tensor path's helpers (forward mode, the tracer) import the ops, which need this module: imported last.
 from . import forward as _forward  # noqa: E402
+from . import tracing as _tracing  # noqa: E402

@@ -47,6 +47,7 @@ import numpy as np
 
 from . import tracing as _tracing
 from .grad_mode import grad_enabled
+from .grad_mode import no_grad as _no_grad
 from .tensor import Tensor
 
 __all__ = ["Level", "active", "level", "levels", "propagate", "detach", "carried", "inner"]
@@ -189,7 +190,7 @@ def propagate(fn: Any, args: tuple[Any, ...], raw: list[Any], out: Tensor) -> No
         record = record or (outer and grad_enabled.get())
         target = out.data
         if record or i or _tracing.active:  # something must see the rule's ops: run it on Tensors
-            d = _on_tensors(fn, stack, i, ds, args, raw, out, record)
+            d = _on_tensors(fn, stack, i, ds, args, raw, out, record, outer)
         else:  # nothing needs the rule's ops: on arrays, without the cost of Tensors (no op is made)
             for j, d in enumerate(ds):
                 if d is not None and type(d) is not np.ndarray:
@@ -202,18 +203,54 @@ def propagate(fn: Any, args: tuple[Any, ...], raw: list[Any], out: Tensor) -> No
 
 
 def _on_tensors(
-    fn: Any, stack: tuple[Level, ...], i: int, ds: list[Any], args: Any, raw: list[Any], out: Tensor, record: bool
+    fn: Any,
+    stack: tuple[Level, ...],
+    i: int,
+    ds: list[Any],
+    args: Any,
+    raw: list[Any],
+    out: Tensor,
+    record: bool,
+    outer: bool,
 ) -> Any:
     """``fn.jvp`` on Tensors for level ``stack[i]``, with only the levels outside it open (they see its
-    ops; the inner ones never do), recorded for reverse mode when ``record``."""
+    ops; the inner ones never do), recorded for reverse mode when ``record``.
+
+    Recorded, the rule sees the values that require grad only because of this level's own leaves
+    as constants: nothing outside can differentiate with respect to those leaves, so an edge from
+    the tangent back to them would only cost a walk through a graph that may be freed already."""
+    lv = stack[i]
+    xs = []
+    for a, r in zip(args, raw):
+        if not isinstance(a, Tensor):
+            a = r
+        elif record and a.requires_grad:
+            e = lv.entry(a)
+            if e is not None and e[1]:
+                a = _constant(a, stack[:i])
+        xs.append(a)
+    if record and not outer and out.requires_grad:
+        out = _constant(out, stack[:i])
     token = _stack.set(stack[:i])
     mode = grad_enabled.set(record)
     try:
-        d = fn.jvp(tuple(ds), out, *[a if isinstance(a, Tensor) else r for a, r in zip(args, raw)])
+        d = fn.jvp(tuple(ds), out, *xs)
         return None if d is None else _fit(d, out.data, fn)
     finally:
         grad_enabled.reset(mode)
         _stack.reset(token)
+
+
+def _constant(t: Tensor, outside: tuple[Level, ...]) -> Tensor:
+    """``t`` cut from the reverse-mode graph (``detach()``: recorded in a trace), keeping its tangents at
+    the levels ``outside``."""
+    with _no_grad():
+        d = t.detach()
+    for lv in outside:
+        e = lv.entry(t)
+        if e is not None:
+            lv.put(d, e[0], e[1])
+    return d
 
 
 def _fit(d: Any, target: np.ndarray, fn: Any) -> Any:
