@@ -147,10 +147,24 @@ def hvp_gradients(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> tupl
     return run, "torch.autograd.grad(create_graph=True), then torch.autograd.grad"
 
 
+def hvp_forward(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[Run, str]:
+    """W5-hvp: ``torch.func.jvp`` of ``torch.func.grad`` (forward over reverse, torch.func's recipe)."""
+    inner, x, v = _hvp_inputs(params, arrays)
+    g = torch.func.grad(_f)
+
+    def run() -> dict[str, Any]:
+        for _ in range(inner):
+            hv = torch.func.jvp(g, (x,), (v,))[1]
+        return {"hv": hv}
+
+    return run, "torch.func.jvp of torch.func.grad (forward over reverse)"
+
+
 BUILDERS = {
     "walkthrough": walkthrough,
     "mlp": mlp,
     "chain": chain,
     "hvp_nested": hvp_nested,
     "hvp_gradients": hvp_gradients,
+    "hvp_forward": hvp_forward,
 }
