@@ -170,7 +170,7 @@ def _run(
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
     # While forward mode is open (forward.py: hvp, jvp of a gradient), the VJPs get Tensors too,
     # recorded or not, so that the tangents of what they compute follow them.
-    tensors = create_graph or bool(_forward.levels())
+    tensors = create_graph or (_forward.active and bool(_forward.levels()))
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the pass makes no reference cycles; collections would only cost time
     changes = versions.clock  # the latest in-place change: ops made before it are checked
@@ -375,7 +375,7 @@ def gradients(
             )
     if not isinstance(output, Tensor):
         raise TypeError(f"gradients: output is a {type(output).__name__}, not a Tensor")
-    seed = _seed(output, grad, "gradients", create_graph or bool(_forward.levels()))
+    seed = _seed(output, grad, "gradients", create_graph or (_forward.active and bool(_forward.levels())))
 
     leaf_ids = {id(x) for x in inputs if x._node is None}
     nodes = {x._node for x in inputs if x._node is not None}

@@ -165,6 +165,7 @@ def propagate(fn: Any, args: tuple[Any, ...], raw: list[Any], out: Tensor) -> No
         ds = None
         outer = False  # an argument requires grad because of something outside this level
         record = False  # a tangent requires grad
+        tensors = False  # a tangent is a Tensor
         nodes, ids = lv.nodes, lv.ids
         for j, a in enumerate(args):
             if isinstance(a, Tensor):
@@ -182,7 +183,9 @@ def propagate(fn: Any, args: tuple[Any, ...], raw: list[Any], out: Tensor) -> No
                     ds = [None] * len(args)
                 d = ds[j] = e[0]
                 outer = outer or (a.requires_grad and not e[1])
-                record = record or (type(d) is not np.ndarray and d.requires_grad)
+                if type(d) is not np.ndarray:
+                    tensors = True
+                    record = record or d.requires_grad
         if ds is None:
             continue
         # Record the rule's ops for reverse mode when a tangent requires grad (then even in a backward pass
@@ -192,9 +195,8 @@ def propagate(fn: Any, args: tuple[Any, ...], raw: list[Any], out: Tensor) -> No
         if record or i or _tracing.active:  # something must see the rule's ops: run it on Tensors
             d = _on_tensors(fn, stack, i, ds, args, raw, out, record, outer)
         else:  # nothing needs the rule's ops: on arrays, without the cost of Tensors (no op is made)
-            for j, d in enumerate(ds):
-                if d is not None and type(d) is not np.ndarray:
-                    ds[j] = d.data
+            if tensors:
+                ds = [d if d is None or type(d) is np.ndarray else d.data for d in ds]
             d = fn.jvp(tuple(ds), target, *raw)
             if d is not None and (type(d) is not np.ndarray or d.shape != target.shape or d.dtype is not target.dtype):
                 d = _fit(d, target, fn)

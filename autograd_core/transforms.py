@@ -50,8 +50,10 @@ def _flatten(tree: Any) -> tuple[list[Any], Any]:
     """The leaves of ``tree`` (tuples, namedtuples, lists and dicts of anything else; None is an
     empty subtree), in order, and its spec (its shape without the leaves, comparable with ``==``).
     Dicts are walked in sorted key order, as JAX does, so ``{"a": .., "b": ..}`` matches in any order."""
-    if isinstance(tree, Tensor):  # the common case, without the walk
+    if isinstance(tree, Tensor):  # the common cases, without the walk
         return [tree], _LEAF
+    if type(tree) is tuple and all(isinstance(t, Tensor) for t in tree):
+        return list(tree), (tuple, (_LEAF,) * len(tree))
     found: list[Any] = []
 
     def walk(t: Any) -> Any:
@@ -75,6 +77,8 @@ def _unflatten(spec: Any, items: Sequence[Any]) -> Any:
     """The tree of ``spec`` with ``items`` as its leaves, in order."""
     if spec == _LEAF:
         return items[0]
+    if spec[0] is tuple and all(c == _LEAF for c in spec[1]):
+        return tuple(items)
     it = iter(items)
 
     def build(sp: Any) -> Any:
