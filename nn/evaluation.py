@@ -15,6 +15,7 @@ import numpy as np
 
 from autograd_core import Tensor, no_grad
 from autograd_core._checks import check_int
+from autograd_core.threads import blas_threads
 
 from .data import as_array, examples, iterate, slices
 from .metrics import metric_fns, metric_value, scalar
@@ -32,6 +33,7 @@ def _data(out: Any, where: str) -> np.ndarray:
     raise TypeError(f"{where}: the model must return a Tensor or an array, got {type(out).__name__}")
 
 
+@blas_threads()
 def predict(model: Module, x: Any, batch_size: int = 256) -> np.ndarray:
     """The model's outputs for ``x`` as one NumPy array, computed in batches in eval mode under ``no_grad``.
 
@@ -49,6 +51,7 @@ def predict(model: Module, x: Any, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(outs) if len(outs) > 1 else np.array(outs[0])
 
 
+@blas_threads()
 def evaluate(
     model: Module, x: Any, y: Any, *, loss: Callable[..., Any] | str, metrics: Any = None, batch_size: int = 256
 ) -> dict[str, float]:

@@ -28,6 +28,7 @@ import numpy as np
 
 from autograd_core import Tensor
 from autograd_core._checks import check_bool, check_int, check_real
+from autograd_core.threads import blas_threads
 
 from . import checkpoint as _ckpt
 from .callbacks import Callback, CallbackList
@@ -62,6 +63,7 @@ def _check_fit_args(model: Any, optimizer: Any, schedule: Any, epochs: Any, init
             raise TypeError(f"nn.fit: callbacks must be nn.Callback instances, got {cb!r}")
 
 
+@blas_threads()
 def fit(
     model: Module,
     x: Any,

@@ -16,6 +16,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from autograd_core import threads
 from autograd_core._checks import check_choice, check_int, check_real
 
 from .codec import round_trip
@@ -155,6 +156,7 @@ class _Driver:
         except TypeError:
             self.close(interrupted=True)
             raise
+        self.threads = threads.count()  # the user's count or the default, for every trial on every executor
         self.spaces: dict[int, dict[str, Distribution]] = {}
         self.numbers: list[int] = []
         self.checked = False  # a returned result has been seen holding the metric
@@ -225,6 +227,7 @@ class _Driver:
                 o.pruner,
                 list(self.curves) if o.pruner is not None else [],
                 remote=backend.remote,
+                threads=self.threads,
             )
             in_flight[backend.submit(task)] = n
 
