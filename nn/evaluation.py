@@ -1,6 +1,7 @@
 """Using a trained model: ``nn.predict`` (outputs as a NumPy array) and ``nn.evaluate`` (loss and metrics).
 
-Both run in eval mode under ``no_grad`` and restore every module's mode afterwards.
+Both run in eval mode under ``no_grad`` and restore every module's mode afterwards; NumPy's BLAS
+runs with ``nn.fit``'s thread count (one, or the count set by ``ag.set_num_threads``).
 
 >>> nn.predict(nn.Dense(3, 2, rng=0), np.ones((5, 3))).shape
 (5, 2)
@@ -33,7 +34,6 @@ def _data(out: Any, where: str) -> np.ndarray:
     raise TypeError(f"{where}: the model must return a Tensor or an array, got {type(out).__name__}")
 
 
-@blas_threads()
 def predict(model: Module, x: Any, batch_size: int = 256) -> np.ndarray:
     """The model's outputs for ``x`` as one NumPy array, computed in batches in eval mode under ``no_grad``.
 
@@ -44,14 +44,13 @@ def predict(model: Module, x: Any, batch_size: int = 256) -> np.ndarray:
     """
     x = as_array(x, "nn.predict: x")
     batch_size = check_int(batch_size, "batch_size", "nn.predict", low=1)
-    with model.evaluating():
+    with model.evaluating(), blas_threads():
         outs = [_data(model(xb), "nn.predict") for xb in iterate(x, None, slices(len(x), batch_size, False), None)]
         if not outs:  # no examples: the model still tells the output's shape
             outs = [_data(model(x), "nn.predict")]
     return np.concatenate(outs) if len(outs) > 1 else np.array(outs[0])
 
 
-@blas_threads()
 def evaluate(
     model: Module, x: Any, y: Any, *, loss: Callable[..., Any] | str, metrics: Any = None, batch_size: int = 256
 ) -> dict[str, float]:
@@ -73,8 +72,9 @@ def evaluate(
     if len(x) == 0:
         raise ValueError("nn.evaluate: no examples")
     fns = metric_fns(metrics)
-    out = predict(model, x, batch_size)
-    with no_grad():
-        logs = {"loss": scalar(loss(out, y), "nn.evaluate: the loss")}
-    logs.update({name: metric_value(name, fn, out, y, "nn.evaluate") for name, fn in fns.items()})
+    with blas_threads():  # the loss too (a long dot product's last bits depend on the count)
+        out = predict(model, x, batch_size)
+        with no_grad():
+            logs = {"loss": scalar(loss(out, y), "nn.evaluate: the loss")}
+        logs.update({name: metric_value(name, fn, out, y, "nn.evaluate") for name, fn in fns.items()})
     return logs
