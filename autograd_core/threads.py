@@ -3,9 +3,10 @@
 ``nn.fit``, ``nn.predict``, ``nn.evaluate`` and every trial of a hyperparameter search run with
 :data:`DEFAULT` (one) BLAS thread, or with the count the user set; the count in force before
 the call comes back after it. One thread, because OpenBLAS splits even a small matrix product
-(64 × 72 by 72 × 16) between its threads: on an idle machine that gains little for networks of
-this size, and when another process holds a core each product waits for that core (the digits
-CNN's epoch went from 0.06 s to 0.2–2 s). One count everywhere also keeps results bit for bit:
+(the digits CNN's 1024 × 72 by 72 × 16) between its threads, which gains little on products
+this small, and when another process holds a core each product waits for it: an epoch of the
+digits CNN took 0.7–2.3 s with two threads and 0.05–0.12 s with one, on 2 cores with one busy
+(``python -m benchmarks --only THREADS``). One count everywhere also keeps results bit for bit:
 OpenBLAS's ``dot`` of a vector longer than 10,000 gives other last bits with 2 threads than
 with 1, so a resumed ``fit`` and a trial run by any executor compute with the same count.
 
@@ -83,7 +84,7 @@ def set_num_threads(n: int) -> None:
 
     The count holds until changed, and wins over the default of ``nn.fit``, ``nn.predict``,
     ``nn.evaluate`` and a search (:data:`DEFAULT`, one thread): a search hands it to every
-    trial, on every executor. More threads pay off for large matrix products (a layer of
+    trial, on every executor. More threads can pay off for large matrix products (a layer of
     2048 units on batches of 512) on a machine with idle cores.
 
     >>> ag.set_num_threads(2); ag.get_num_threads()
