@@ -47,6 +47,14 @@ _count = 0  # the count they run with
 _before: list[tuple[Any, int]] = []  # each library's count before the first of them started
 _warned = False
 
+if hasattr(os, "register_at_fork"):  # a child forked while another thread held the lock must not wait for it forever
+
+    def _new_lock() -> None:
+        global _lock
+        _lock = threading.RLock()
+
+    os.register_at_fork(after_in_child=_new_lock)
+
 
 def _blas(refresh: bool = False) -> list[Any]:
     """The BLAS libraries threadpoolctl controls, NumPy's first (found once: a scan costs 0.4 ms)."""

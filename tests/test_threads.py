@@ -9,6 +9,7 @@ resumed fit as in the uninterrupted one whatever the process's own count. (The s
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,18 @@ def test_a_resumed_fit_is_the_uninterrupted_one_bit_for_bit(tmp_path: Path, user
     ag.set_num_threads(1 if user == 2 else 2)
     other, _ = train(4)
     assert not np.array_equal(weights(other)["dense.weight"], weights(full)["dense.weight"])
+
+
+def test_without_a_blas_it_can_control_set_num_threads_warns_once_and_the_calls_still_run(monkeypatch) -> None:
+    """Apple's Accelerate, say: threadpoolctl finds nothing; the count cannot be applied, and says so."""
+    monkeypatch.setattr(threads, "_libs", [])
+    monkeypatch.setattr(threads, "_warned", False)
+    monkeypatch.setattr(threads, "_blas", lambda refresh=False: [])
+    with pytest.warns(RuntimeWarning, match="finds no BLAS it can control"):
+        ag.set_num_threads(3)
+    assert ag.get_num_threads() == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once is enough
+        ag.set_num_threads(2)
+        model, _ = train(1)
+    assert model.seen == [2] * 4 and nn.predict(model, X).shape == (60, 3)
