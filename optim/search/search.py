@@ -473,7 +473,10 @@ def random_search(
     -----
     **The same trials everywhere**: the parameters depend only on the seed and the trial's
     number, so every executor tries the same ones, and without a pruner a deterministic
-    objective gives the same results on every executor. With a pruner, a trial is compared
+    objective gives the same results on every executor. Each trial runs NumPy's BLAS with one
+    thread, or with the count ``ag.set_num_threads`` set here before the search, wherever it
+    runs: the workers do not fight over the cores, and a long dot product (whose last bits
+    depend on the count) comes out the same on every executor. With a pruner, a trial is compared
     with the trials that had finished when it started, so a parallel search's results depend on
     which trials finished first (serially, trial ``i`` sees every trial before it).
 
