@@ -12,7 +12,6 @@ chain of 100,000 ops back-propagates.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
@@ -151,9 +150,9 @@ def _run(
     be kept without a copy), so a pass refused half way (a freed graph, a value changed in
     place) has changed no ``.grad``.
     """
+    # (The garbage collector is left alone: its switch is process-wide, and pausing it here
+    # would undo a choice another thread makes meanwhile, for no measurable gain.)
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the pass makes no reference cycles; collections would only cost time
     changes = versions.clock  # the latest in-place change: ops made before it are checked
     anomaly = _anomaly.active
     try:
@@ -224,8 +223,6 @@ def _run(
             on_leaf(leaf, g, owned)
     finally:
         grad_enabled.reset(mode)
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _owned(gi: Any, g: Any, grads: tuple[Any, ...], inputs: tuple[Any, ...], out: Any) -> bool:
