@@ -43,3 +43,45 @@ def test_backward_leaves_the_collector_as_another_thread_set_it_during_the_pass(
         np.testing.assert_array_equal(x.grad, [2.0, 2.0])
     finally:
         gc.enable()
+
+
+# ============================================================== max pooling at NaN and -inf
+
+
+def test_max_pool_sends_the_gradient_of_a_nan_window_to_the_nan_and_nothing_else():
+    x = Tensor(np.array([[[[np.nan, 1.0, 5.0, 6.0], [2.0, 3.0, 7.0, 8.0]]]]), requires_grad=True)
+    y = ag.max_pool2d(x, 2)  # windows [[nan, 1], [2, 3]] and [[5, 6], [7, 8]]
+    assert np.isnan(y.data[0, 0, 0, 0]) and y.data[0, 0, 0, 1] == 8.0
+    y[..., 1].sum().backward()  # the NaN window's output is never read: its pixels get 0, not NaN
+    np.testing.assert_array_equal(x.grad, [[[[0, 0, 0, 0], [0, 0, 0, 1]]]])
+    x.grad = None
+    ag.max_pool2d(x, 2).sum().backward()  # as PyTorch: the gradient goes to the NaN
+    np.testing.assert_array_equal(x.grad, [[[[1, 0, 0, 0], [0, 0, 0, 1]]]])
+
+
+def test_max_pool_splits_a_window_holding_two_nans_between_them_as_max_does():
+    data = np.array([[[[np.nan, 1.0], [np.nan, 3.0]]]])
+    x = Tensor(data, requires_grad=True)
+    ag.max_pool2d(x, 2).sum().backward()
+    m = Tensor(data.reshape(-1), requires_grad=True)
+    m.max().backward()
+    np.testing.assert_array_equal(x.grad.reshape(-1), m.grad)
+    np.testing.assert_array_equal(x.grad, [[[[0.5, 0], [0.5, 0]]]])
+
+
+def test_max_pool_padding_never_ties_with_an_input_of_minus_infinity():
+    x = Tensor(np.array([[[[-np.inf, 1.0], [2.0, 3.0]]]]), requires_grad=True)
+    y = ag.max_pool2d(x, 2, stride=2, padding=1)  # each window: one pixel and three of padding
+    np.testing.assert_array_equal(y.data, x.data)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.ones((1, 1, 2, 2)))  # PyTorch's; was [0.25, 1, 1, 1]
+
+
+def test_max_pool_recorded_gradient_at_nan_and_minus_infinity_is_the_same():
+    x = Tensor(np.array([[[[np.nan, 1.0, -np.inf, -np.inf], [2.0, 3.0, 0.0, -1.0]]]]), requires_grad=True)
+    w = Tensor(np.ones((1, 1, 2, 2)), requires_grad=True)  # makes the upstream gradient a recorded Tensor
+    y = (ag.max_pool2d(x, 2, stride=2, padding=(1, 0)) * w).sum()
+    (g,) = ag.gradients(y, [x], create_graph=True)
+    np.testing.assert_array_equal(g.data, [[[[1, 0, 0.5, 0.5], [0, 1, 1, 0]]]])
+    (gw,) = ag.gradients(g.sum(), [w])  # d/dw of the gradient sent to x: each window's share, summed
+    np.testing.assert_array_equal(gw.data, np.ones((1, 1, 2, 2)))

@@ -480,7 +480,9 @@ def _count(hits: list[np.ndarray]) -> np.ndarray:
 
 class MaxPool2d(Function):
     """Maximum over each window (padding is ``-inf``). VJP: ``g`` goes to the window's maximum;
-    ``t`` tied maxima each get ``g / t``, as ``max`` splits it."""
+    ``t`` tied maxima each get ``g / t``, as ``max`` splits it. The padding is never a maximum
+    (an input of ``-inf`` gets the whole gradient of its window), and a window holding NaN
+    (whose maximum is NaN) sends its gradient to its NaNs, as ``max`` and PyTorch do."""
 
     name = "max_pool2d"
 
@@ -500,8 +502,13 @@ class MaxPool2d(Function):
         xd = _floating(x.data if isinstance(x, Tensor) else x)
         od = out.data if isinstance(out, Tensor) else out
         win = self.win
-        xp = _pad(xd, win, -np.inf)
-        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in win.offsets()]
+        xp = _pad(xd, win, np.nan)  # NaN equals nothing: the padding is never a maximum, even of -inf inputs
+        offsets = win.offsets()
+        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in offsets]
+        if od.size and np.isnan(od.min()):  # (min: NaN if any is, without a mask) a window holding NaN has NaN as its maximum: its NaNs share the gradient
+            nan_out = np.isnan(od)
+            nan_in = _pad(np.isnan(xd), win, False)
+            hits = [hit | (nan_in[:, :, rows, cols] & nan_out) for hit, (_, rows, cols) in zip(hits, offsets)]
         count = _count(hits)
         share = _in_layout_of(g, od) / count  # t tied maxima: g / t to each
         if type(share) is np.ndarray:
