@@ -85,3 +85,36 @@ def test_max_pool_recorded_gradient_at_nan_and_minus_infinity_is_the_same():
     np.testing.assert_array_equal(g.data, [[[[1, 0, 0.5, 0.5], [0, 1, 1, 0]]]])
     (gw,) = ag.gradients(g.sum(), [w])  # d/dw of the gradient sent to x: each window's share, summed
     np.testing.assert_array_equal(gw.data, np.ones((1, 1, 2, 2)))
+
+
+# ============================================================== indices kept by the graph
+
+
+def test_embedding_keeps_its_own_indices_when_the_callers_buffer_is_refilled():
+    emb = nn.Embedding(5, 2, rng=0)
+    batch = np.array([[0, 1], [1, 2]])
+    out = emb(batch)
+    batch[...] = 4  # a data loader refills its reused buffer before backward
+    out.sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad[:, 0], [1, 2, 1, 0, 0])
+
+
+@pytest.mark.parametrize("kind", ["integers", "mask", "tuple"])
+def test_indexing_keeps_its_own_index_arrays_until_backward(kind):
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    if kind == "integers":
+        index = np.array([2, 0, 2])
+        y, expected = x[:, index], [[1, 0, 2], [1, 0, 2]]
+    elif kind == "mask":
+        index = np.array([[True, False, True], [False, False, True]])
+        y, expected = x[index], index.astype(float)
+    else:
+        index = (np.array([0, 1]), np.array([1, 1]))
+        y, expected = x[index], [[0, 1, 0], [0, 1, 0]]
+    for part in index if isinstance(index, tuple) else (index,):
+        if part.dtype == bool:  # changed behind the graph's back
+            np.logical_not(part, out=part)
+        else:
+            part.fill(0)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, expected)

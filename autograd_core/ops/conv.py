@@ -505,7 +505,9 @@ class MaxPool2d(Function):
         xp = _pad(xd, win, np.nan)  # NaN equals nothing: the padding is never a maximum, even of -inf inputs
         offsets = win.offsets()
         hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in offsets]
-        if od.size and np.isnan(od.min()):  # (min: NaN if any is, without a mask) a window holding NaN has NaN as its maximum: its NaNs share the gradient
+        # A window holding NaN has NaN as its maximum: its NaNs share the gradient. (The minimum
+        # is NaN if any output is: a test without a mask.)
+        if od.size and np.isnan(od.min()):
             nan_out = np.isnan(od)
             nan_in = _pad(np.isnan(xd), win, False)
             hits = [hit | (nan_in[:, :, rows, cols] & nan_out) for hit, (_, rows, cols) in zip(hits, offsets)]
