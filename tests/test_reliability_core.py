@@ -118,3 +118,51 @@ def test_indexing_keeps_its_own_index_arrays_until_backward(kind):
             part.fill(0)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, expected)
+
+
+# ============================================================== norms without overflow
+
+
+@pytest.mark.parametrize(
+    ("value", "ord", "dtype"),
+    [(1e150, 2.5, np.float64), (1e200, 2, np.float64), (1e-200, 2, np.float64), (1e-160, 3, np.float64),
+     (1e20, 2, np.float32), (1e-25, 2, np.float32), (1e200, None, np.float64)],
+)  # fmt: skip
+def test_norm_scales_before_it_overflows_or_underflows(value, ord, dtype):
+    p = 2.0 if ord is None else ord
+    x = Tensor(np.full(4, value, dtype=dtype) * np.array([1, -1, 1, 1], dtype=dtype), requires_grad=True)
+    with np.errstate(all="raise"):  # and no warning about an intermediate overflow
+        y = ag.norm(x, ord)
+    np.testing.assert_allclose(y.data, 4 ** (1 / p) * value, rtol=1e-6)
+    assert y.dtype == dtype
+    y.backward()  # d‖x‖ₚ/dx = sign(x) (|x| / ‖x‖ₚ)^(p-1): 4^(-(p-1)/p) each, as PyTorch gives
+    np.testing.assert_allclose(x.grad, 4 ** (-(p - 1) / p) * np.array([1, -1, 1, 1]), rtol=1e-6)
+
+
+def test_norm_scales_each_slice_on_its_own_and_keeps_the_matrix_and_keepdims_forms():
+    data = np.array([[1e200, 1e200], [3.0, 4.0], [0.0, 0.0], [1e-200, 0.0]])
+    x = Tensor(data, requires_grad=True)
+    y = ag.norm(x, axis=1, keepdims=True)
+    np.testing.assert_allclose(y.data[:, 0], [np.sqrt(2) * 1e200, 5.0, 0.0, 1e-200], rtol=1e-12)
+    assert y.shape == (4, 1)
+    y.sum().backward()
+    expected = [[2**-0.5, 2**-0.5], [0.6, 0.8], [0.0, 0.0], [1.0, 0.0]]  # 0 at the zero vector, not NaN
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
+    fro = ag.norm(Tensor(data[:2]), "fro")
+    np.testing.assert_allclose(fro.data, np.sqrt(2) * 1e200, rtol=1e-12)  # 3 and 4 are lost in it
+
+
+def test_norm_of_ordinary_values_matches_numpy_and_huge_ones_have_the_same_second_derivatives():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 7))
+    for ord in (None, 2, 3.5):
+        np.testing.assert_allclose(ag.norm(x, ord, axis=1).data, np.linalg.norm(x, ord, axis=1), rtol=1e-14)
+    v = rng.normal(size=(5, 7))
+    for ord in (2, 3.5):  # ‖s·x‖ / s = ‖x‖: the Hessian-vector products agree at every scale s
+
+        def hvp(scale, ord=ord):
+            t = Tensor(x, requires_grad=True)
+            (g,) = ag.gradients(ag.norm(t * scale, ord, axis=1).sum() / scale, [t], create_graph=True)
+            return ag.gradients((g * v).sum(), [t])[0].data
+
+        np.testing.assert_allclose(hvp(1e200), hvp(1.0), rtol=1e-10)

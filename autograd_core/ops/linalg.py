@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ from numpy.lib.array_utils import normalize_axis_tuple
 
 from ..function import Function
 from ..tensor import Tensor
-from .elementwise import Abs, Multiply, Power, Sqrt, Square, zero_safe
+from .elementwise import Abs, Divide, Multiply, Power, Sqrt, Square, zero_safe
 from .reduce import Max, Min, Sum
 from .shape import Reshape
 
@@ -134,7 +135,55 @@ def _is_fro(ord: Any) -> bool:
 
 
 def _two_norm(x: Any, axis: Any, keepdims: bool) -> Tensor:
+    return _unscaled_or_scaled(_plain_two_norm, x, 2.0, axis, keepdims)
+
+
+def _plain_two_norm(x: Any, p: float, axis: Any, keepdims: bool) -> Tensor:
     return zero_safe(Sqrt.apply, Sum.apply(Square.apply(x), axis=axis, keepdims=keepdims))
+
+
+def _plain_p_norm(x: Any, p: float, axis: Any, keepdims: bool) -> Tensor:
+    # |x|ᵖ for p < 2 has an infinite (p < 1) or NaN-making second (1 < p < 2) derivative at 0:
+    # each element goes through the safe-where pattern (a 0 element gets gradient 0).
+    terms = zero_safe(lambda a: Power.apply(a, p), Abs.apply(x))
+    return zero_safe(lambda s: Power.apply(s, 1 / p), Sum.apply(terms, axis=axis, keepdims=keepdims))
+
+
+_LOW: dict[tuple[np.dtype, float], float] = {}
+
+
+def _unscaled_or_scaled(plain: Any, x: Any, p: float, axis: Any, keepdims: bool) -> Tensor:
+    """``plain(x)``, the p-norm ``(Σ|x|ᵖ)^(1/p)``, unless ``|x|ᵖ`` overflowed (an infinite norm
+    of finite values) or underflowed (a norm too small for ``Σ|x|ᵖ`` to keep its precision):
+    then ``m · plain(x / m)`` with ``m`` a power of two near ``max|x|`` of each slice.
+
+    ``‖x‖ = m‖x/m‖`` for any constant ``m``, so ``m`` is a constant to autodiff, and dividing by
+    a power of two is exact: the scaled norm and its derivatives (PyTorch's values) differ
+    from the plain ones only where those overflowed. The common case pays a look at the result.
+    """
+    with np.errstate(over="ignore", under="ignore"):  # handled below
+        out = plain(x, p, axis, keepdims)
+    r = out.data
+    dtype = r.dtype
+    low = _LOW.get((dtype, p))
+    if low is None:  # below it, Σ|x|ᵖ has lost digits
+        low = _LOW[dtype, p] = (float(np.finfo(dtype).tiny) / float(np.finfo(dtype).eps)) ** (1 / p)
+    if r.ndim == 0:
+        v = float(r)
+        if low <= v < math.inf or v != v:  # (NaN data stays as it is)
+            return out
+    elif not r.size or (r.min() >= low and r.max() < math.inf):  # (False for NaN: then checked below)
+        return out
+    data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=dtype)
+    biggest = np.max(np.abs(data), axis=axis, keepdims=True, initial=0)
+    flagged = r.reshape(biggest.shape)
+    scaled_slices = (np.isinf(flagged) | (flagged < low)) & np.isfinite(biggest) & (biggest > 0)
+    if not scaled_slices.any():  # zero vectors, or infinite data: nothing to scale
+        return out
+    power = np.frexp(np.where(scaled_slices, biggest, 1))[1]  # 2^power > max|x| >= 2^(power - 1)
+    scale = np.where(scaled_slices, np.ldexp(np.ones_like(biggest), power), 1).astype(dtype, copy=False)
+    scaled = plain(Divide.apply(x, scale), p, axis, keepdims)
+    return Multiply.apply(scaled, scale if keepdims else scale.reshape(r.shape))
 
 
 def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Tensor:
@@ -154,11 +203,7 @@ def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Tensor:
     if ord == 0 or ord < 0 or np.isnan(ord):
         why = "is not supported" if ord else "counts the non-zero elements, which has no gradient: use (x != 0).sum()"
         raise NotImplementedError(f"norm: ord={ord!r} {why}; the vector norms are None or 2, 1, inf, -inf and p > 0")
-    p = float(ord)
-    # |x|ᵖ for p < 2 has an infinite (p < 1) or NaN-making second (1 < p < 2) derivative at 0:
-    # each element goes through the safe-where pattern (a 0 element gets gradient 0).
-    terms = zero_safe(lambda a: Power.apply(a, p), Abs.apply(x))
-    return zero_safe(lambda s: Power.apply(s, 1 / p), Sum.apply(terms, axis=axis, keepdims=keepdims))
+    return _unscaled_or_scaled(_plain_p_norm, x, float(ord), axis, keepdims)
 
 
 def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool, shape: tuple[int, ...]) -> Tensor:
