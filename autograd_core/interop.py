@@ -91,6 +91,15 @@ def _unwrap(x: Any) -> Any:
     return x
 
 
+def _out_refused(name: str) -> TypeError:
+    """``np.clip(t, 0, 1, out=t)``: say how to change a tensor's values in place instead."""
+    return TypeError(
+        f"np.{name} with out= is not supported on Tensors: an op on Tensors makes a new Tensor (that is how "
+        f"it is recorded for autodiff). Write t = np.{name}(...) to rebind the name, or, to change the values "
+        f"of t in place outside the graph, `with ag.no_grad(): t[...] = np.{name}(...)`"
+    )
+
+
 def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if method == "__call__" and not kwargs:
         impl = UFUNCS.get(ufunc)
@@ -98,6 +107,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
             return impl(*inputs)
     if ufunc in RAW_UFUNCS and method == "__call__" and "out" not in kwargs:
         return ufunc(*_unwrap(inputs), **kwargs)
+    if "out" in kwargs and method == "__call__" and (ufunc in UFUNCS or ufunc in RAW_UFUNCS):
+        raise _out_refused(ufunc.__name__)
     detail = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     if "out" in kwargs:
         detail += " with out="
@@ -110,6 +121,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
 def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     impl = FUNCTIONS.get(func)
     if impl is not None:
+        if kwargs.get("out") is not None:
+            raise _out_refused(func.__name__)
         return impl(*args, **kwargs)
     if func in RAW_FUNCTIONS:
         return func(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})

@@ -166,3 +166,84 @@ def test_norm_of_ordinary_values_matches_numpy_and_huge_ones_have_the_same_secon
             return ag.gradients((g * v).sum(), [t])[0].data
 
         np.testing.assert_allclose(hvp(1e200), hvp(1.0), rtol=1e-10)
+
+
+# ============================================================== clear errors (and NumPy's behaviour)
+
+
+def test_numpy_functions_with_out_say_how_to_change_a_tensor_in_place():
+    t = Tensor([0.5, 2.0, -1.0])
+    with pytest.raises(TypeError, match=r"np\.clip with out=.*t\[\.\.\.\] = "):
+        np.clip(t, 0, 1, out=t)
+    with pytest.raises(TypeError, match=r"np\.clip with out="):
+        np.clip(np.zeros(3), 0, 1, out=t)
+    with pytest.raises(TypeError, match=r"np\.add with out=.*t\[\.\.\.\] = "):
+        np.add(t, 1, out=t)
+    np.testing.assert_array_equal(t.data, [0.5, 2.0, -1.0])  # untouched
+    with ag.no_grad():  # what the message proposes works, and is seen by the version counter
+        t[...] = np.clip(t, 0, 1)
+    np.testing.assert_array_equal(t.data, [0.5, 1.0, 0.0])
+    assert t._version == 1
+
+
+def test_cat_with_axis_none_flattens_as_numpy_does():
+    a = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    b = Tensor([5.0, 6.0, 7.0], requires_grad=True)
+    y = ag.cat([a, b], axis=None)
+    np.testing.assert_array_equal(y.data, np.concatenate([a.data, b.data], axis=None))
+    (y * np.arange(7.0)).sum().backward()
+    np.testing.assert_array_equal(a.grad, [[0, 1], [2, 3]])
+    np.testing.assert_array_equal(b.grad, [4, 5, 6])
+    np.testing.assert_array_equal(np.concatenate([a, b], axis=None).data, np.arange(1.0, 8.0))
+
+
+@pytest.mark.parametrize("axis", ["0", 1.0, True, None])
+def test_cat_and_stack_refuse_an_axis_that_is_not_an_integer(axis):
+    error = ValueError if isinstance(axis, float) else TypeError  # (as the other argument checks)
+    if axis is not None:
+        with pytest.raises(error, match=rf"concatenate: axis must be an integer, got {axis!r}"):
+            ag.cat([Tensor([1.0]), Tensor([2.0])], axis=axis)
+    with pytest.raises(error, match=rf"stack: axis must be an integer, got {axis!r}"):
+        ag.stack([Tensor([1.0]), Tensor([2.0])], axis=axis)
+    assert ag.stack([Tensor([1.0]), Tensor([2.0])], axis=np.int64(1)).shape == (1, 2)
+
+
+def test_max_norms_of_empty_slices_are_zero_as_in_numpy():
+    x = Tensor(np.zeros((0, 3)), requires_grad=True)
+    for ord, axis in [(np.inf, 0), (np.inf, None), (1, 0), (2, 0), (3, 0)]:
+        y = ag.norm(x, ord, axis=axis)
+        np.testing.assert_array_equal(y.data, np.linalg.norm(x.data, ord, axis=axis))
+        y.sum().backward()
+        assert x.grad.shape == (0, 3)
+    np.testing.assert_array_equal(ag.norm(x, np.inf).data, np.linalg.norm(x.data, np.inf))  # matrix: max row sum
+    np.testing.assert_array_equal(ag.norm(x.T, 1).data, np.linalg.norm(x.data.T, 1))  # max column sum
+    assert ag.norm(x, np.inf, axis=0, keepdims=True).shape == (1, 3)
+
+
+def test_min_norms_of_empty_slices_are_refused_clearly():
+    x = Tensor(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=r"norm: ord=-inf over axis 0 of shape \(0, 3\) is the smallest of no values"):
+        ag.norm(x, -np.inf, axis=0)
+    with pytest.raises(ValueError, match=r"norm: ord=-inf over axis 0 of shape \(0, 3\)"):
+        ag.norm(x, -np.inf)  # the matrix norm: the smallest row sum, of no rows
+    np.testing.assert_array_equal(ag.norm(x, -np.inf, axis=1).data, np.zeros(0))  # no slices: nothing to refuse
+
+
+def test_conv2d_hints_at_a_batch_without_its_channel_axis_and_at_channels_last():
+    one = nn.Conv2d(1, 4, 3)
+    with pytest.raises(ValueError, match=r"\(32, 8, 8\) is 3-D.*one-channel images.*x\[:, None\]") as err:
+        one(np.zeros((32, 8, 8)))
+    assert "x[None]" not in str(err.value)  # (1, 32, 8, 8) would be one image of 32 channels
+    with pytest.raises(ValueError, match=r"\(1, 8, 8\) is 3-D.*x\[None\]"):
+        one(np.zeros((1, 8, 8)))  # one image or a batch of one: both hints give (1, 1, 8, 8)
+    three = nn.Conv2d(3, 4, 3)
+    channels_last = r"\(32, 28, 28, 3\) has 28 channels.*channels last.*x\.transpose\(0, 3, 1, 2\)"
+    with pytest.raises(ValueError, match=channels_last):
+        three(np.zeros((32, 28, 28, 3)))
+    with pytest.raises(ValueError, match=r"\(28, 28, 3\) is 3-D.*channels last.*x\.transpose\(2, 0, 1\)\[None\]"):
+        three(np.zeros((28, 28, 3)))
+    with pytest.raises(ValueError, match=r"\(32, 8, 8\) is 3-D.*x\[None\].*x\[:, None\]"):
+        ag.max_pool2d(np.zeros((32, 8, 8)), 2)  # a pooling cannot tell: both
+    with pytest.raises(ValueError, match=r"has 2 channels, but the weight.*expects 3") as err:
+        three(np.zeros((32, 2, 8, 8)))
+    assert "transpose" not in str(err.value)

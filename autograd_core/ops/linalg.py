@@ -194,16 +194,28 @@ def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Tensor:
             f"norm: ord={ord!r} is not a vector norm; use None or 2, 1, inf, -inf or a number p > 0"
             + (" ('fro' is for matrices: pass a 2-D tensor or axis=(0, 1))" if _is_fro(ord) else "")
         )
-    if ord == np.inf:
-        return Max.apply(Abs.apply(x), axis=axis, keepdims=keepdims)
-    if ord == -np.inf:
-        return Min.apply(Abs.apply(x), axis=axis, keepdims=keepdims)
+    if ord in (np.inf, -np.inf):
+        return _extreme(Abs.apply(x), ord, axis, keepdims, np.shape(x.data if isinstance(x, Tensor) else x))
     if ord == 1:
         return Sum.apply(Abs.apply(x), axis=axis, keepdims=keepdims)
     if ord == 0 or ord < 0 or np.isnan(ord):
         why = "is not supported" if ord else "counts the non-zero elements, which has no gradient: use (x != 0).sum()"
         raise NotImplementedError(f"norm: ord={ord!r} {why}; the vector norms are None or 2, 1, inf, -inf and p > 0")
     return _unscaled_or_scaled(_plain_p_norm, x, float(ord), axis, keepdims)
+
+
+def _extreme(t: Tensor, ord: Any, axis: int, keepdims: bool, shape: tuple[int, ...]) -> Tensor:
+    """The largest (``ord > 0``) or smallest of the non-negative ``t`` along ``axis`` (``shape``: the
+    norm's input's, for the message). Of no values the largest is 0, as in NumPy (a sum of nothing:
+    its gradient is empty too); the smallest is undefined."""
+    if t.shape[axis]:
+        return (Max if ord > 0 else Min).apply(t, axis=axis, keepdims=keepdims)
+    if ord > 0:
+        return Sum.apply(t, axis=axis, keepdims=keepdims)
+    raise ValueError(
+        f"norm: ord={ord!r} over axis {axis} of shape {shape} is the smallest of no values, which is "
+        "undefined (NumPy refuses it too); the largest (ord=inf or 1) of no values is 0"
+    )
 
 
 def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool, shape: tuple[int, ...]) -> Tensor:
@@ -213,8 +225,7 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool, shape:
     if _is_number(ord) and ord in (1, -1, np.inf, -np.inf):
         # 1: the largest column sum of |x| (sum over rows, then the max over columns); inf: the largest row sum
         summed, picked = (row, col) if ord in (1, -1) else (col, row)
-        pick = Max if ord > 0 else Min
-        out = pick.apply(Sum.apply(Abs.apply(x), axis=summed, keepdims=True), axis=picked, keepdims=True)
+        out = _extreme(Sum.apply(Abs.apply(x), axis=summed, keepdims=True), ord, picked, True, shape)
         if keepdims:
             return out
         return Reshape.apply(out, shape=tuple(n for i, n in enumerate(shape) if i not in axes))

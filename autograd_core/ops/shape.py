@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_int
 from ..engine import sum_to
 from ..function import Function
 from ..grad_mode import grad_enabled
@@ -267,15 +268,25 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(tensors: Sequence[Any], axis: int | None = 0) -> Tensor:
+    """Join tensors along an existing axis; ``axis=None`` flattens them first, as NumPy does.
+
+    >>> concatenate([Tensor([[1.0, 2.0]]), Tensor([3.0])], axis=None)
+    Tensor([1., 2., 3.])
+    """
     if len(tensors) == 0:
         raise ValueError("concatenate: need at least one tensor")
-    return Concatenate.apply(*tensors, axis=axis)
+    if axis is None:
+        return Concatenate.apply(*[Reshape.apply(t, shape=(-1,)) for t in tensors], axis=0)
+    return Concatenate.apply(*tensors, axis=_axis(axis, "concatenate"))
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     if len(tensors) == 0:
         raise ValueError("stack: need at least one tensor")
-    return Stack.apply(*tensors, axis=axis)
+    return Stack.apply(*tensors, axis=_axis(axis, "stack"))
+
+
+def _axis(axis: Any, where: str) -> int:
+    return axis if type(axis) is int else check_int(axis, "axis", where)
