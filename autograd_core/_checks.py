@@ -47,9 +47,10 @@ def check_int(value: Any, what: str, where: str, *, low: int | None = None, high
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
             raise ValueError(f"{where}: {what} must be {_integer_phrase(low, high)}, got {value!r}")
         raise TypeError(f"{where}: {what} must be {_integer_phrase(low, high)}, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
         raise ValueError(f"{where}: {what} must be {_integer_phrase(low, high)}, got {value!r}")
-    return int(value)
+    return number
 
 
 def check_real(

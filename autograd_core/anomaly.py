@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -66,7 +67,7 @@ class detect_anomaly:
 
 def caller() -> tuple[str, int, str, str]:
     """``(file, line, function, code)`` of the innermost frame outside the library."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY):
         frame = frame.f_back
     if frame is None:  # the whole stack is ours (an op made inside the library's own code)

@@ -113,6 +113,7 @@ def _seed(t: Tensor, grad: Any, where: str, create_graph: bool) -> Any:
             one = _ONES[key] = np.ones(t.shape, dtype=t.dtype)
             one.flags.writeable = False
         return one
+    g: Any
     if isinstance(grad, Tensor):
         if create_graph:
             g = grad
@@ -329,8 +330,7 @@ def gradients(
     >>> gradients((g * Tensor([1.0, 0.0])).sum(), [x])[0]           # Hessian-vector product: 6x·v
     Tensor([6., 0.])
     """
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if retain_graph is None:
         retain_graph = create_graph
     for i, x in enumerate(inputs):

@@ -34,24 +34,23 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
 
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
-        args_in = args
-        args = list(args)
+        given = list(args)
         for i in nums:
-            if not -len(args) <= i < len(args):
+            if not -len(given) <= i < len(given):
                 raise IndexError(
                     f"grad: argnums={argnums!r} names argument {i}, but the function was called with "
-                    f"{len(args)} positional argument(s)"
+                    f"{len(given)} positional argument(s)"
                 )
         xs = []
         for i in nums:
-            a = args[i]
+            a = given[i]
             if not (isinstance(a, Tensor) and a.requires_grad):
                 a = Tensor(a, requires_grad=True)
-                args[i] = a
+                given[i] = a
             xs.append(a)
-        fresh = {id(x) for x, a in zip(xs, (args_in[i] for i in nums)) if x is not a}
+        fresh = {id(x) for x, a in zip(xs, (args[i] for i in nums)) if x is not a}
         with enable_grad():
-            out = f(*args, **kwargs)
+            out = f(*given, **kwargs)
         if not isinstance(out, Tensor):
             raise TypeError(
                 f"grad: the function must return a Tensor computed from its inputs, got "

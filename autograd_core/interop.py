@@ -10,6 +10,7 @@ rather than silently dropping the gradient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ def _positive(x: Any) -> Any:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-UFUNCS = {
+UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.add: ew.add,
     np.subtract: ew.subtract,
     np.multiply: ew.multiply,
@@ -52,7 +53,7 @@ RAW_UFUNCS = {
     np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
 }  # fmt: skip
 
-FUNCTIONS = {
+FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.sum: reduce.sum,
     np.mean: reduce.mean,
     np.max: reduce.max,

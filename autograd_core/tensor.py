@@ -73,7 +73,7 @@ class Tensor:
             requires_grad = bool(requires_grad)
         self.requires_grad: bool = requires_grad
         self.name: str | None = name
-        self._node = None  # the Function that produced this tensor; None for a leaf
+        self._node: Any = None  # the Function that produced this tensor; None for a leaf
 
     @staticmethod
     def _make(data: np.ndarray, node: Any) -> Tensor:

@@ -195,7 +195,7 @@ def draw_graph(
         dot.node("out", _label(_value_lines(rootv, t, grads)), shape="plaintext")
         dot.edge(rootv.ident, "out", penwidth="2")
 
-    cut_consumers = []
+    cut_consumers: list[_Value] = []
     for v in drawn:
         if not v.is_op:
             continue
@@ -256,8 +256,9 @@ def _label_all(values: dict[int, _Value], root: Any, given: dict[int, str], widt
     for node in reversed(engine.topological_order(root)):  # inputs first
         v = values[id(node)]
         name = given.get(id(node))
-        if name is None and _retained(node) is not None:
-            name = _retained(node).name
+        kept = _retained(node)
+        if name is None and kept is not None:
+            name = kept.name
         if name is not None:
             v.text, v.prec = name, ATOM
         else:
@@ -436,8 +437,8 @@ def _gradients(t: Tensor, values: dict[int, _Value]) -> dict[int, Any]:
         if isinstance(v.obj, Tensor):
             if v.obj.grad is not None:
                 grads[id(v.obj)] = v.obj.grad
-        elif _retained(v.obj) is not None and _retained(v.obj).grad is not None:
-            grads[id(v.obj)] = _retained(v.obj).grad
+        elif (kept := _retained(v.obj)) is not None and kept.grad is not None:
+            grads[id(v.obj)] = kept.grad
     root = t._node if t._node is not None else t
     if id(root) not in grads and t.requires_grad and t.data.size == 1:
         grads[id(root)] = np.ones_like(t.data)

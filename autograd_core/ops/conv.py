@@ -442,7 +442,7 @@ def _window_sum(x: np.ndarray, weights: Any, win: Window) -> np.ndarray:
     """``y[p] = Σ_k weights[k] · xp[window k of pixel p]`` (zero padding), the transpose of :func:`_scatter`."""
     xp = _pad(x, win, 0.0)
     scalar = not isinstance(weights, (list, tuple))
-    total = None
+    total: Any = None
     for k, rows, cols in win.offsets():
         part = xp[:, :, rows, cols] if scalar else xp[:, :, rows, cols] * weights[k]
         if total is None:

@@ -114,9 +114,8 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> T
                 "pass axis= (an int for vector norms, a pair for matrix norms)"
             )
         axis = tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
     try:
-        axes = normalize_axis_tuple(axes, ndim)
+        axes = normalize_axis_tuple(int(axis) if isinstance(axis, (int, np.integer)) else axis, ndim)
     except (ValueError, TypeError) as err:
         raise ValueError(f"norm: bad axis={axis!r} for a tensor of shape {shape}: {err}") from None
     if len(axes) == 1:
