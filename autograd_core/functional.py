@@ -6,16 +6,18 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from ._checks import check_int
 from .engine import gradients, leaves
 from .grad_mode import enable_grad, grad_enabled
 from .tensor import Tensor
 
 
 def _argnums(argnums: Any, where: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) for i in nums):
-        raise TypeError(f"{where}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
-    return nums
+    expected = "an int or a non-empty tuple of ints"
+    many = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
+    if not many:
+        raise TypeError(f"{where}: argnums must be {expected}, got {argnums!r}")
+    return tuple(check_int(i, "argnums", where, expected=expected) for i in many)
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., tuple[Tensor, Any]]:
@@ -30,7 +32,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
     (Tensor(5.), Tensor([2., 4.]))
     """
     nums = _argnums(argnums, "value_and_grad")
-    single = isinstance(argnums, int)
+    single = not isinstance(argnums, (tuple, list))
 
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:

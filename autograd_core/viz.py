@@ -30,6 +30,7 @@ import graphviz
 import numpy as np
 
 from . import engine
+from ._checks import check_choice, check_int
 from .function import Function
 from .ops.shape import _index_text
 from .tensor import DEFAULT_DTYPE, Tensor
@@ -152,13 +153,12 @@ def draw_graph(
     """
     if not isinstance(t, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor, got {type(t).__name__}")
-    if labels not in ("values", "ops"):
-        raise ValueError(f"draw_graph: labels must be 'values' or 'ops', got {labels!r}")
-    for what, limit in (("max_nodes", max_nodes), ("max_depth", max_depth)):
-        if limit is not None and (not isinstance(limit, int) or limit < (1 if what == "max_nodes" else 0)):
-            raise ValueError(f"draw_graph: {what} must be a positive integer or None, got {limit!r}")
-    if label_width < 4:
-        raise ValueError(f"draw_graph: label_width must be at least 4, got {label_width!r}")
+    check_choice(labels, "labels", "draw_graph", ("values", "ops"), expected="'values' or 'ops'")
+    if max_nodes is not None:
+        max_nodes = check_int(max_nodes, "max_nodes", "draw_graph", low=1, expected="a positive integer or None")
+    if max_depth is not None:
+        max_depth = check_int(max_depth, "max_depth", "draw_graph", low=0, expected="a non-negative integer or None")
+    label_width = check_int(label_width, "label_width", "draw_graph", low=4)
 
     root = t._node if t._node is not None else t
     values = _walk(root)

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from autograd_core._checks import check_int, check_real
+
 from .optimizer import Optimizer
 
 
@@ -66,9 +68,7 @@ class Schedule:
         """Move to the next epoch (or to ``epoch``) and set the optimizer's learning rate."""
         if epoch is None:
             epoch = self.epoch + 1
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 1:
-            raise ValueError(f"{type(self).__name__}.step: epoch must be an integer >= 1, got {epoch!r}")
-        self.epoch = int(epoch)
+        self.epoch = check_int(epoch, "epoch", f"{type(self).__name__}.step", low=1, expected="an integer >= 1")
         self._apply()
 
     def _apply(self) -> None:
@@ -114,11 +114,8 @@ class Schedule:
 
 
 def _positive(owner: str, name: str, value: float, *, allow_zero: bool = False) -> float:
-    v = float(value)
-    if not (v > 0 or (allow_zero and v == 0)) or not math.isfinite(v):
-        need = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{owner}: {name} must be a {need} finite number, got {value}")
-    return v
+    need = "non-negative" if allow_zero else "positive"
+    return check_real(value, name, owner, low=0, low_open=not allow_zero, expected=f"a {need} finite number")
 
 
 class InverseTimeDecay(Schedule):
@@ -191,12 +188,8 @@ class StaircaseDecay(Schedule):
 
     def __init__(self, optimizer: Optimizer, every: int, drop: float = 0.5) -> None:
         name = type(self).__name__
-        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-            raise ValueError(f"{name}: every must be a positive integer (epochs per step), got {every!r}")
-        if not 0 < float(drop) <= 1:
-            raise ValueError(f"{name}: drop must be in (0, 1], got {drop}")
-        self.every = int(every)
-        self.drop = float(drop)
+        self.every = check_int(every, "every", name, low=1, expected="a positive integer (epochs per step)")
+        self.drop = check_real(drop, "drop", name, low=0, high=1, low_open=True, expected="in (0, 1]")
         super().__init__(optimizer)
 
     def factor(self, epoch: int) -> float:
