@@ -1,11 +1,11 @@
-"""Learning-rate decay, as the lecture teaches it: small objects that set ``optimizer.lr``.
+"""Learning-rate decay, as the deep-learning course teaches it: small objects that set ``optimizer.lr``.
 
 A schedule keeps the learning rate each group had when the schedule was made (``base_lr``,
-the lecture's α₀) and sets ``lr = α₀ · factor(epoch)``. Epochs are numbered from 1, as in the
-lecture's table (α₀ = 0.2 and ``decay_rate = 1`` give 0.1, 0.067, 0.05, 0.04 for epochs 1-4):
+α₀) and sets ``lr = α₀ · factor(epoch)``. Epochs are numbered from 1, as in the course's
+table (α₀ = 0.2 and ``decay_rate = 1`` give 0.1, 0.067, 0.05, 0.04 for epochs 1-4):
 creating a schedule sets the learning rate of epoch 1, and :meth:`Schedule.step` moves to the
-next epoch. Call it once per epoch, or once per mini-batch to decay per step (the lecture's
-``t``). Any optimizer works::
+next epoch. Call it once per epoch, or once per mini-batch to decay per step (then the epoch
+is the step ``t``). Any optimizer works::
 
     opt = optim.Adam(params, lr=0.2)
     schedule = optim.InverseTimeDecay(opt, decay_rate=1.0)   # opt.lr == 0.1 (epoch 1)
@@ -17,7 +17,7 @@ next epoch. Call it once per epoch, or once per mini-batch to decay per step (th
 PyTorch's schedulers start at ``α₀`` on their epoch 0, so e.g. ``ExponentialLR(gamma=0.95)``
 gives our sequence one epoch later.
 
-To change the learning rate by hand while a schedule runs (the lecture's "babysitting"), set
+To change the learning rate by hand while a schedule runs ("babysitting" one model), set
 ``schedule.base_lr``; it takes effect at once, and the decay continues from there.
 """
 
@@ -138,7 +138,7 @@ class InverseTimeDecay(Schedule):
 
 
 class ExponentialDecay(Schedule):
-    """``lr = rate^epoch · α₀`` (the lecture's ``0.95^epoch · α₀``).
+    """``lr = rate^epoch · α₀`` (for example ``0.95^epoch · α₀``).
 
     >>> import optim
     >>> from autograd_core import Tensor
