@@ -15,7 +15,7 @@ from hypothesis import settings
 # No deadline: the machines the suite runs on are shared, and a slow first call (an import,
 # a cache filling) is not a failure.
 settings.register_profile("quick", max_examples=20, deadline=None)
-settings.register_profile("thorough", max_examples=100, deadline=None, print_blob=True)
+settings.register_profile("thorough", max_examples=80, deadline=None, print_blob=True)
 
 _ci = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("thorough" if _ci else "quick"))
