@@ -108,7 +108,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
             return impl(*inputs)
     if ufunc in RAW_UFUNCS and method == "__call__" and "out" not in kwargs:
         return ufunc(*_unwrap(inputs), **kwargs)
-    if "out" in kwargs and method == "__call__" and (ufunc in UFUNCS or ufunc in RAW_UFUNCS):
+    if "out" in kwargs and method == "__call__" and ufunc in UFUNCS:
         raise _out_refused(ufunc.__name__)
     detail = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     if "out" in kwargs:
