@@ -66,7 +66,7 @@ from . import testing  # noqa: E402  (no Hypothesis needed)
 cat = concatenate  # PyTorch's name
 pow = power  # noqa: A001 - NumPy 2's and PyTorch's name
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
     "Tensor", "Function", "testing", "detect_anomaly", "gradients", "grad", "value_and_grad", "no_grad", "enable_grad",

@@ -12,7 +12,6 @@ chain of 100,000 ops back-propagates.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
@@ -130,6 +129,7 @@ def _seed(t: Tensor, grad: Any, where: str, create_graph: bool) -> Any:
             one = _ONES[key] = np.ones(t.shape, dtype=t.dtype)
             one.flags.writeable = False
         return one
+    g: Any
     if isinstance(grad, Tensor):
         if create_graph:
             g = grad
@@ -167,9 +167,9 @@ def _run(
     be kept without a copy), so a pass refused half way (a freed graph, a value changed in
     place) has changed no ``.grad``.
     """
+    # (The garbage collector is left alone: its switch is process-wide, and pausing it here
+    # would undo a choice another thread makes meanwhile, for no measurable gain.)
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the pass makes no reference cycles; collections would only cost time
     changes = versions.clock  # the latest in-place change: ops made before it are checked
     anomaly = _anomaly.active
     try:
@@ -240,8 +240,6 @@ def _run(
             on_leaf(leaf, g, owned)
     finally:
         grad_enabled.reset(mode)
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _owned(gi: Any, g: Any, grads: tuple[Any, ...], inputs: tuple[Any, ...], out: Any) -> bool:
@@ -348,8 +346,7 @@ def gradients(
     >>> gradients((g * Tensor([1.0, 0.0])).sum(), [x])[0]           # Hessian-vector product: 6x·v
     Tensor([6., 0.])
     """
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if retain_graph is None:
         retain_graph = create_graph
     for i, x in enumerate(inputs):

@@ -63,6 +63,14 @@ class Function:
     """Base class of every op, built-in or user-defined. See the module docstring."""
 
     __slots__ = ("parents", "inputs", "out", "saved", "stamp", "__dict__")
+    #: Per input: the node that made it, the leaf Tensor itself, or None (needs no gradient).
+    parents: tuple[Any, ...]
+    #: What backward reads (see the module docstring); None once released after backward.
+    inputs: tuple[Any, ...] | None
+    out: Any
+    saved: Any
+    #: The op's place in time (``versions.order``): backward's order, in-place checks.
+    stamp: int
 
     #: The op's name, used in error messages and graph drawings.
     name: str = "function"
@@ -120,8 +128,8 @@ class Function:
         """Run the op on Tensors, numbers or arrays and record it when a gradient is needed."""
         # This is the hot path of every op: keep it to plain loops and attribute stores.
         fn = cls()
-        raw = []
-        parents = []
+        raw: list[Any] = []
+        parents: Any = []  # a list, then the node's tuple
         track = 0  # how many inputs need a gradient
         for a in args:
             if isinstance(a, Tensor):

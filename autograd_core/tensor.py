@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import versions as _versions
+from ._checks import check_bool
 from .grad_mode import grad_enabled
 
 DEFAULT_DTYPE = np.dtype(np.float64)
@@ -67,13 +68,11 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
         self.data: np.ndarray = as_float_array(data, dtype)
         self.grad: np.ndarray | None = None
-        if requires_grad is not True and requires_grad is not False:
-            if not isinstance(requires_grad, np.bool_):  # "no" or 0 would silently mean True or False
-                raise TypeError(f"Tensor: requires_grad must be True or False, got {requires_grad!r}")
-            requires_grad = bool(requires_grad)
+        if requires_grad is not True and requires_grad is not False:  # "no" or 0 would silently mean True or False
+            requires_grad = check_bool(requires_grad, "requires_grad", "Tensor")
         self.requires_grad: bool = requires_grad
         self.name: str | None = name
-        self._node = None  # the Function that produced this tensor; None for a leaf
+        self._node: Any = None  # the Function that produced this tensor; None for a leaf
 
     @staticmethod
     def _make(data: np.ndarray, node: Any) -> Tensor:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from autograd_core import Tensor
+from autograd_core._checks import check_real
 from autograd_core.ops.elementwise import LeakyRelu, Relu
 from autograd_core.ops.elementwise import Sigmoid as _Sigmoid
 from autograd_core.ops.elementwise import Tanh as _Tanh
@@ -36,9 +35,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
-            raise TypeError(f"LeakyReLU: negative_slope must be a real number, got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_real(negative_slope, "negative_slope", "LeakyReLU", noun="real number")
 
     def forward(self, x: Any) -> Tensor:
         return LeakyRelu.apply(x, slope=self.negative_slope)

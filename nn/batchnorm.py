@@ -19,6 +19,7 @@ import numpy as np
 
 from autograd_core import Function, Tensor
 from autograd_core import versions as _versions
+from autograd_core._checks import check_real
 
 from .module import Module, Parameter, layer_input, positive_int
 
@@ -242,7 +243,7 @@ class BatchNorm(Module):
     so any batch, even one example, can be predicted. They are buffers: part of
     ``state_dict`` but not of ``parameters()``.
 
-    ``momentum`` is the weight of the *old* average (the lecture's β = 0.9). PyTorch's
+    ``momentum`` is the weight of the *old* average (β = 0.9 in the deep-learning course). PyTorch's
     ``momentum`` is the weight of the *new* batch: our ``momentum=0.9`` is PyTorch's
     ``momentum=0.1``. (PyTorch also feeds the unbiased batch variance to its running
     average; we use the biased one, the same σ² as the normalisation.)
@@ -262,16 +263,11 @@ class BatchNorm(Module):
         super().__init__()
         name = type(self).__name__
         positive_int(num_features, "channels" if self._axes != (0,) else "num_features", name)
-        if not 0 <= momentum <= 1:
-            raise ValueError(
-                f"{name}: momentum is the weight of the old running average and must be in [0, 1] "
-                f"(0.9 is usual; PyTorch's 0.1 is our 0.9), got {momentum!r}"
-            )
-        if not eps > 0:
-            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
+        meaning = "the weight of the old running average"
+        expected = "in [0, 1] (0.9 is usual; PyTorch's 0.1 is our 0.9)"
+        self.momentum = check_real(momentum, "momentum", name, low=0, high=1, meaning=meaning, expected=expected)
+        self.eps = check_real(eps, "eps", name, low=0, low_open=True)
         self.num_features = int(num_features)
-        self.momentum = float(momentum)
-        self.eps = float(eps)
         dtype = np.dtype(dtype or np.float64)
         self.gamma = Parameter(np.ones(num_features), dtype=dtype)
         self.beta = Parameter(np.zeros(num_features), dtype=dtype)

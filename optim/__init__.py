@@ -1,4 +1,5 @@
-"""Optimizers with the lecture's update rules, learning-rate schedules and checkpoints.
+"""Optimizers (gradient descent, momentum, RMSprop, Adam, with the deep-learning course's update
+rules), learning-rate schedules and checkpoints.
 
 Swapping the optimizer is one line::
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import check_real
 from ..function import Function
 from ..tensor import Tensor
 
@@ -527,9 +528,8 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     >>> leaky_relu(Tensor([-2.0, 0.0, 3.0]), 0.1)
     Tensor([-0.2,  0. ,  3. ])
     """
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
-        raise TypeError(f"leaky_relu: negative_slope must be a real number, got {negative_slope!r}")
-    return LeakyRelu.apply(x, slope=float(negative_slope))
+    slope = check_real(negative_slope, "negative_slope", "leaky_relu", noun="real number")
+    return LeakyRelu.apply(x, slope=slope)
 
 
 def clone(x: Any) -> Tensor:
