@@ -247,6 +247,17 @@ class _Recurrence(Function):
         self.lengths = lengths
         self.reverse = reverse
 
+    def _consume(self, *xs: Any) -> tuple[np.ndarray, ...]:
+        """The arrays the forward saved, handed over to be overwritten by the backward (which saves
+        a second array of their size); a second backward through a retained graph recomputes them."""
+        if self.saved is None:
+            self.forward(*xs, **self._keywords())
+        saved, self.saved = self.saved, None
+        return saved
+
+    def _keywords(self) -> dict[str, Any]:
+        return {"lengths": self.lengths, "reverse": self.reverse}
+
     def explain(self, err: Exception, xs: tuple[Any, ...]) -> str:
         shapes = ", ".join(str(np.shape(x)) for x in xs)
         return f"{self.name}: {err} (input shapes {shapes})"
@@ -260,12 +271,20 @@ class LSTMLayer(_Recurrence):
 
     Inputs ``x (T, B, I)``, ``w_ih (4H, I)``, ``b_ih (4H,)``, ``h0 (B, H)``, ``c0 (B, H)``,
     ``w_hh (4H, H)``, ``b_hh (4H,)``; output ``(T + 2, B, H)``: every step's ``h``, then the
-    final ``h`` and ``c``. Backward through time, per step from the last (``dh``, ``dc`` the
-    gradients reaching ``h'``, ``c'``; ``τ = tanh(c')``)::
+    final ``h`` and ``c``.
 
-        do = dh ⊙ τ,   dc ← dc + dh ⊙ o ⊙ (1 − τ²),   di = dc ⊙ g,   df = dc ⊙ c,   dg = dc ⊙ i
-        dA = [di ⊙ σ', df ⊙ σ', dg ⊙ (1 − g²), do ⊙ σ']        (the gates' pre-activations)
+    Forward, per step, on the ``(B, 4H)`` block: the rows of the weights that feed ``σ`` are
+    halved once per call (exact: a power of two), so that one ``tanh`` over the whole block
+    gives ``tanh`` for ``g`` and ``tanh(z/2)`` for the others, and ``σ(z) = (1 + tanh(z/2)) / 2``
+    is one scale and one shift of the block. Backward through time, per step from the last
+    (``dh``, ``dc`` the gradients reaching ``h'``, ``c'``; ``τ = tanh(c')``)::
+
+        dc ← dc + dh ⊙ o ⊙ (1 − τ²)
+        dA = [dc ⊙ g, dc ⊙ c, dc ⊙ i, dh ⊙ τ] ⊙ [i (1 − i), f (1 − f), 1 − g², o (1 − o)]
         dh_prev = dA W_hh,   dc_prev = dc ⊙ f
+
+    ``dA``, the gradient of the gates' pre-activations, overwrites the saved activations step
+    by step (a second backward through a retained graph recomputes them first).
     """
 
     name = "lstm"
@@ -275,82 +294,92 @@ class LSTMLayer(_Recurrence):
         self._start(lengths, reverse)
         steps, batch, _ = x.shape
         n = w_hh.shape[1]
-        acts, x2 = _project(x, w_ih, _sum_biases(b_ih, b_hh))
+        half = np.ones(4 * n, dtype=w_hh.dtype)
+        half[: 2 * n] = half[3 * n :] = 0.5  # the rows of i, f and o
+        bias = _sum_biases(b_ih, b_hh)
+        acts, x2 = _project(x, w_ih * half[:, None], None if bias is None else bias * half)
+        w_hh_t = (w_hh * half[:, None]).T
         valid = _valid(lengths, steps)
         out = np.empty((steps + 2, batch, n), dtype=acts.dtype)
         cs = np.empty((steps, batch, n), dtype=acts.dtype)  # c after each step
         taus = np.empty((steps, batch, n), dtype=acts.dtype)  # tanh(c')
         hs = out if valid is None else np.empty((steps, batch, n), dtype=acts.dtype)  # h after each step
-        w_hh_t = w_hh.T
+        hidden = np.empty((batch, 4 * n), dtype=acts.dtype)  # W_hh h, one buffer for every step
         h, c = h0, c0
-        with np.errstate(over="ignore"):
-            for t in _steps(steps, reverse):
-                a = acts[t]
-                a += h @ w_hh_t
-                _sigmoid_(a[:, : 2 * n])
-                np.tanh(a[:, 2 * n : 3 * n], out=a[:, 2 * n : 3 * n])
-                _sigmoid_(a[:, 3 * n :])
-                c2 = np.multiply(a[:, n : 2 * n], c, out=cs[t])
-                c2 += a[:, :n] * a[:, 2 * n : 3 * n]
-                tau = np.tanh(c2, out=taus[t])
-                h2 = np.multiply(a[:, 3 * n :], tau, out=hs[t])
-                if valid is not None:
-                    m = valid[t]
-                    np.multiply(h2, m, out=out[t])
-                    np.copyto(h2, h, where=~m)
-                    np.copyto(c2, c, where=~m)
-                h, c = h2, c2
+        for t in _steps(steps, reverse):
+            a = acts[t]
+            a += np.matmul(h, w_hh_t, out=hidden)
+            np.tanh(a, out=a)
+            a *= half  # σ = (1 + tanh(z/2)) / 2 for i, f, o; g stays tanh(z)
+            a += half  # (half is 1 for g: subtract that back below)
+            a[:, 2 * n : 3 * n] -= 1
+            i, f, g, o = a[:, :n], a[:, n : 2 * n], a[:, 2 * n : 3 * n], a[:, 3 * n :]
+            c2 = np.multiply(f, c, out=cs[t])
+            c2 += i * g
+            tau = np.tanh(c2, out=taus[t])
+            h2 = np.multiply(o, tau, out=hs[t])
+            if valid is not None:
+                m = valid[t]
+                np.multiply(h2, m, out=out[t])
+                np.copyto(h2, h, where=~m)
+                np.copyto(c2, c, where=~m)
+            h, c = h2, c2
         out[steps] = h
         out[steps + 1] = c
         self.saved = (acts, x2, cs, taus, hs)
         return out
 
     def vjp(self, g, out, x, w_ih, b_ih, h0, c0, w_hh, b_hh):
-        acts, x2, cs, taus, hs = self.saved
-        steps, _, n = cs.shape
+        acts, x2, cs, taus, hs = self._consume(x, w_ih, b_ih, h0, c0, w_hh, b_hh)
+        steps, batch, n = cs.shape
         valid = _valid(self.lengths, steps)
-        d = np.empty_like(acts)
+        # σ' = s (1 − s) for i, f, o and tanh' = 1 − g² for g, as one expression: a (k1 − a) + k0
+        k1 = np.ones(4 * n, dtype=acts.dtype)
+        k1[2 * n : 3 * n] = 0
+        k0 = 1 - k1
+        deriv = np.empty((batch, 4 * n), dtype=acts.dtype)
         dh = g[steps].copy()
         dc = g[steps + 1].copy()
-        order = _steps(steps, not self.reverse)
         first = steps - 1 if self.reverse else 0
-        for t in order:
-            before = t + 1 if self.reverse else t - 1
-            c_prev = c0 if t == first else cs[before]
-            a, dt, tau = acts[t], d[t], taus[t]
+        for t in _steps(steps, not self.reverse):
+            c_prev = c0 if t == first else cs[t + 1 if self.reverse else t - 1]
+            a, tau = acts[t], taus[t]
+            i, f, gg, o = a[:, :n], a[:, n : 2 * n], a[:, 2 * n : 3 * n], a[:, 3 * n :]
             if valid is None:
                 dh += g[t]
             else:
                 m = valid[t]
                 dh += g[t] * m
-            do = np.multiply(dh, tau, out=dt[:, 3 * n :])
             tmp = np.multiply(tau, tau)
             np.subtract(1, tmp, out=tmp)
-            tmp *= a[:, 3 * n :]
+            tmp *= o
             tmp *= dh
-            if valid is None:
-                dc += tmp
-            else:
+            if valid is not None:
                 tmp *= m
-                dc += tmp
-            np.multiply(dc, a[:, 2 * n : 3 * n], out=dt[:, :n])  # di
-            np.multiply(dc, c_prev, out=dt[:, n : 2 * n])  # df
-            dg = np.multiply(dc, a[:, :n], out=dt[:, 2 * n : 3 * n])
-            _times_dsigmoid_(dt[:, : 2 * n], a[:, : 2 * n])
-            _times_dtanh_(dg, a[:, 2 * n : 3 * n])
-            _times_dsigmoid_(do, a[:, 3 * n :])
+            dc += tmp
+            np.subtract(k1, a, out=deriv)
+            deriv *= a
+            deriv += k0
+            # the block becomes [dc ⊙ g, dc ⊙ c, dc ⊙ i, dh ⊙ τ] (in an order that reads each value before it goes)
+            dc_prev = dc * f
+            np.multiply(dc, c_prev, out=f)
+            np.multiply(dh, tau, out=o)
+            di = dc * gg
+            np.multiply(dc, i, out=gg)
+            i[...] = di
+            a *= deriv
             if valid is None:
-                dc *= a[:, n : 2 * n]
-                dh = dt @ w_hh
+                dc = dc_prev
+                dh = a @ w_hh
             else:  # past a sequence's end its state was carried over unchanged: so is its gradient
-                dt *= m
-                dc *= np.where(m, a[:, n : 2 * n], 1)
+                a *= m
+                dc = np.where(m, dc_prev, dc)
                 carried = dh * ~m
-                dh = dt @ w_hh
+                dh = a @ w_hh
                 dh += carried
-        gx, gw_ih, gb_ih = self._input_grads(d, x2, w_ih, x.shape)
-        gw_hh = _hidden_weight_grad(d, hs[:steps], h0, self.reverse) if self.needs(5) else None
-        gb_hh = d.sum(axis=(0, 1)) if self.needs(6) else None
+        gx, gw_ih, gb_ih = self._input_grads(acts, x2, w_ih, x.shape)
+        gw_hh = _hidden_weight_grad(acts, hs[:steps], h0, self.reverse) if self.needs(5) else None
+        gb_hh = acts.sum(axis=(0, 1)) if self.needs(6) else None
         return gx, gw_ih, gb_ih, (dh if self.needs(3) else None), (dc if self.needs(4) else None), gw_hh, gb_hh
 
 
@@ -415,37 +444,42 @@ class GRULayer(_Recurrence):
         return out
 
     def vjp(self, g, out, x, w_ih, b_ih, h0, w_hh, b_hh):
-        acts, x2, hns, hs = self.saved
+        acts, x2, hns, hs = self._consume(x, w_ih, b_ih, h0, w_hh, b_hh)
         steps, _, n = hns.shape
         valid = _valid(self.lengths, steps)
-        d_in = np.empty_like(acts)  # gradient of W_ih x + b_ih
-        d_hid = np.empty_like(acts)  # gradient of W_hh h + b_hh
+        d_hid = np.empty_like(acts)  # gradient of W_hh h + b_hh (acts becomes that of W_ih x + b_ih)
         dh = g[steps].copy()
         first = steps - 1 if self.reverse else 0
         for t in _steps(steps, not self.reverse):
             h_prev = h0 if t == first else hs[t + 1 if self.reverse else t - 1]
-            a, di, dd = acts[t], d_in[t], d_hid[t]
+            a, dd = acts[t], d_hid[t]
             if valid is None:
                 dh += g[t]
             else:
                 m = valid[t]
                 dh += g[t] * m
             r, z, cand = a[:, :n], a[:, n : 2 * n], a[:, 2 * n :]
-            dz = np.subtract(h_prev, cand, out=di[:, n : 2 * n])
-            dz *= dh
-            dn = np.subtract(1, z, out=di[:, 2 * n :])
+            carried = dh * z if valid is None else dh * np.where(m, z, 1)
+            dn = np.subtract(1, z)
             dn *= dh
             _times_dtanh_(dn, cand)
-            np.multiply(dn, hns[t], out=di[:, :n])  # dr
-            _times_dsigmoid_(di[:, : 2 * n], a[:, : 2 * n])
+            dz = np.subtract(h_prev, cand)
+            dz *= dh
+            np.multiply(dn, r, out=dd[:, 2 * n :])
+            dr = dn * hns[t]
+            rz = a[:, : 2 * n]  # becomes σ' = s (1 − s), then the gradients of r and z
+            deriv = 1 - rz
+            rz *= deriv
+            r *= dr
+            z *= dz
+            cand[...] = dn
             if valid is not None:
-                di *= m
-            dd[:, : 2 * n] = di[:, : 2 * n]
-            np.multiply(di[:, 2 * n :], r, out=dd[:, 2 * n :])
-            carried = dh * z if valid is None else dh * np.where(m, z, 1)
+                a *= m
+                dd[:, 2 * n :] *= m
+            dd[:, : 2 * n] = rz
             dh = dd @ w_hh
             dh += carried
-        gx, gw_ih, gb_ih = self._input_grads(d_in, x2, w_ih, x.shape)
+        gx, gw_ih, gb_ih = self._input_grads(acts, x2, w_ih, x.shape)
         gw_hh = _hidden_weight_grad(d_hid, hs[:steps], h0, self.reverse) if self.needs(4) else None
         gb_hh = d_hid.sum(axis=(0, 1)) if self.needs(5) else None
         return gx, gw_ih, gb_ih, (dh if self.needs(3) else None), gw_hh, gb_hh
@@ -491,6 +525,9 @@ class RNNLayer(_Recurrence):
         out[steps] = h
         self.saved = (x2, hs)
         return out
+
+    def _keywords(self) -> dict[str, Any]:
+        return {**super()._keywords(), "relu": self.kind == "rnn_relu"}
 
     def vjp(self, g, out, x, w_ih, b_ih, h0, w_hh, b_hh):
         x2, hs = self.saved
