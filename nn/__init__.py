@@ -10,7 +10,7 @@
 from typing import Any
 
 from . import init
-from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm, BatchNorm2d, batch_norm
 from .callbacks import Callback, EarlyStopping, ModelCheckpoint, TerminateOnNaN
 from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
@@ -20,6 +20,7 @@ from .init import seed
 from .layers import Dense, Dropout
 from .losses import binary_cross_entropy, mse, softmax_cross_entropy
 from .module import LoadResult, Module, Parameter, Sequential
+from .normalization import LayerNorm, layer_norm
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .saving import load, save
 from .training import History, accuracy, batches, binary_accuracy, evaluate, fit, predict
@@ -41,7 +42,7 @@ __all__ = [
     "Embedding", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "mse", "save", "load", "seed", "init",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BatchNorm2d",
-    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "LayerNorm", "layer_norm", "GELU", "Identity",
     "export_onnx",
     "batches", "accuracy", "binary_accuracy", "fit", "evaluate", "predict",
     "History", "Callback", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN", *_SKLEARN,
