@@ -73,10 +73,17 @@ def erfc_nonnegative(z: np.ndarray) -> np.ndarray:
     p *= 0.5
     p -= b2
     p += c[0]
-    p -= z * z
+    with np.errstate(over="ignore"):  # z² overflows past 1e154: exp(−inf) = 0 is erfc's value there
+        p -= z * z
     np.exp(p, out=p)
     p *= t
     return p.reshape(shape)
+
+
+def _floats(x: Any) -> np.ndarray:
+    """A number or an integer array as a floating array (a float array as it is)."""
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:
@@ -93,6 +100,7 @@ class NormalCdf(Function):
     saves_output = False
 
     def forward(self, x):
+        x = _floats(x)
         return _normal_cdf(x).astype(x.dtype, copy=False)
 
     def backward(self, g, out, x):
@@ -106,6 +114,7 @@ class Gelu(Function):
     saves_output = False
 
     def forward(self, x):
+        x = _floats(x)
         cdf = _normal_cdf(x).astype(x.dtype, copy=False)
         self.saved = cdf
         return x * cdf
