@@ -25,9 +25,8 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
 import autograd_core as ag  # noqa: E402
 from autograd_core import Tensor  # noqa: E402
 from autograd_core.testing import numerical_gradient  # noqa: E402
-from benchmarks import numpy_cnn  # noqa: E402
+from benchmarks import numpy_cnn, numpy_rnn  # noqa: E402
 from benchmarks import numpy_reference as ref  # noqa: E402
-from benchmarks import numpy_rnn  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 from benchmarks.workloads import WORKLOADS, Report, Sizes, Skip, max_discrepancy, w1, w5  # noqa: E402
 
