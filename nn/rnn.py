@@ -108,7 +108,7 @@ class _Recurrent(Module):
             features = self.input_size if layer == 0 else self.hidden_size * self.directions
             for suffix in ("", "_reverse")[: self.directions]:
                 names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
-                shapes = [(rows, features), (rows, self.hidden_size)]
+                shapes: list[tuple[int, ...]] = [(rows, features), (rows, self.hidden_size)]
                 if self.bias:
                     names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
                     shapes += [(rows,), (rows,)]
@@ -348,11 +348,11 @@ class _Cell(Module):
         rows = GATES[self.kind] * self.hidden_size
         self.weight_ih = Parameter(_uniform(draw, self.hidden_size, (rows, self.input_size)), dtype=dtype)
         self.weight_hh = Parameter(_uniform(draw, self.hidden_size, (rows, self.hidden_size)), dtype=dtype)
+        self.bias_ih: Parameter | None = None
+        self.bias_hh: Parameter | None = None
         if self.bias:
             self.bias_ih = Parameter(_uniform(draw, self.hidden_size, (rows,)), dtype=dtype)
             self.bias_hh = Parameter(_uniform(draw, self.hidden_size, (rows,)), dtype=dtype)
-        else:
-            self.bias_ih = self.bias_hh = None
 
     def _where(self) -> str:
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size})"
