@@ -296,6 +296,8 @@ class LSTMLayer(_Recurrence):
         n = w_hh.shape[1]
         half = np.ones(4 * n, dtype=w_hh.dtype)
         half[: 2 * n] = half[3 * n :] = 0.5  # the rows of i, f and o
+        shift = half.copy()
+        shift[2 * n : 3 * n] = 0  # g: tanh as it is
         bias = _sum_biases(b_ih, b_hh)
         acts, x2 = _project(x, w_ih * half[:, None], None if bias is None else bias * half)
         w_hh_t = (w_hh * half[:, None]).T
@@ -311,8 +313,7 @@ class LSTMLayer(_Recurrence):
             a += np.matmul(h, w_hh_t, out=hidden)
             np.tanh(a, out=a)
             a *= half  # σ = (1 + tanh(z/2)) / 2 for i, f, o; g stays tanh(z)
-            a += half  # (half is 1 for g: subtract that back below)
-            a[:, 2 * n : 3 * n] -= 1
+            a += shift
             i, f, g, o = a[:, :n], a[:, n : 2 * n], a[:, 2 * n : 3 * n], a[:, 3 * n :]
             c2 = np.multiply(f, c, out=cs[t])
             c2 += i * g
