@@ -113,14 +113,18 @@ def _valid(lengths: np.ndarray | None, steps: int) -> np.ndarray | None:
     return (np.arange(steps)[:, None] < lengths[None, :])[:, :, None]
 
 
+def _bias(b: Any) -> Any:
+    """A bias input: None where the layer has none (the fused ops take the number 0.0 for it)."""
+    return None if isinstance(b, float) else b
+
+
 def _composite(
     kind: str, x: Any, w_ih: Any, b_ih: Any, h0: Any, c0: Any, w_hh: Any, b_hh: Any, lengths: Any, reverse: bool
 ) -> Tensor:
     """A fused op's output computed step by step from primitive ops (the same layout)."""
     steps = np.shape(x)[0]
     valid = _valid(lengths, steps)
-    b_ih = None if isinstance(b_ih, float) else b_ih
-    b_hh = None if isinstance(b_hh, float) else b_hh
+    b_ih, b_hh = _bias(b_ih), _bias(b_hh)
     h, c = h0, c0
     ys: list[Any] = [None] * steps
     for t in _steps(steps, reverse):
@@ -150,13 +154,6 @@ def _sigmoid_(a: np.ndarray) -> None:
     np.reciprocal(a, out=a)
 
 
-def _times_dsigmoid_(d: np.ndarray, s: np.ndarray) -> None:
-    """``d ← d ⊙ σ'`` in place, from ``s = σ(a)``: ``σ' = s (1 − s)``."""
-    tmp = 1 - s
-    tmp *= s
-    d *= tmp
-
-
 def _times_dtanh_(d: np.ndarray, y: np.ndarray) -> None:
     """``d ← d ⊙ tanh'`` in place, from ``y = tanh(a)``: ``tanh' = 1 − y²``."""
     tmp = y * y
@@ -172,10 +169,6 @@ def _project(x: np.ndarray, w_ih: np.ndarray, bias: Any) -> tuple[np.ndarray, np
     if bias is not None:
         acts += bias
     return acts.reshape(steps, batch, -1), x2
-
-
-def _bias(b: Any) -> np.ndarray | None:
-    return None if isinstance(b, float) else b
 
 
 def _sum_biases(b_ih: Any, b_hh: Any) -> np.ndarray | None:
@@ -201,8 +194,8 @@ def _hidden_weight_grad(d: np.ndarray, states: np.ndarray, h0: np.ndarray, rever
 
 
 class _Recurrence(Function):
-    """What the three fused layers share: the checks of a recorded second derivative, the
-    gradients of the projections, and the order of the steps.
+    """What the three fused layers share: second derivatives (through the same layer built from
+    primitive ops), the gradients of the input projection, the saved activations' hand-over.
 
     Inputs ``x, w_ih, b_ih, h0, [c0,] w_hh, b_hh`` (a bias may be the number 0.0: no bias);
     keywords ``lengths`` (an int array, or None) and ``reverse``. Under ``create_graph``
@@ -248,8 +241,9 @@ class _Recurrence(Function):
         self.reverse = reverse
 
     def _consume(self, *xs: Any) -> tuple[np.ndarray, ...]:
-        """The arrays the forward saved, handed over to be overwritten by the backward (which saves
-        a second array of their size); a second backward through a retained graph recomputes them."""
+        """The arrays the forward saved, handed over to the backward, which overwrites them (so it
+        needs no second array of their size); a second backward through a retained graph
+        recomputes them first."""
         if self.saved is None:
             self.forward(*xs, **self._keywords())
         saved, self.saved = self.saved, None
