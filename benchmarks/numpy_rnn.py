@@ -5,9 +5,9 @@ as the framework's and PyTorch's layers hold them), its last hidden state into a
 layer, softmax cross-entropy. Arrays are time-major inside: the input projection of every
 step is one matrix product before the loop, each step one product with ``W_hh`` and the
 gates' functions on the ``(batch, 4H)`` block; the forward pass caches the activations, and
-the backward pass through time is written out, collecting the gates' gradients of every
-step so that each weight's gradient is one matrix product at the end. Nothing here uses
-``autograd_core``.
+the backward pass through time is written out, each step's gates' gradients overwriting its
+saved activations (no second array of their size), so that each weight's gradient is one
+matrix product over all the steps at the end. Nothing here uses ``autograd_core``.
 """
 
 from __future__ import annotations
@@ -62,18 +62,18 @@ class LSTMClassifier:
         db = dlogits.sum(axis=0)
         dh = dlogits @ w.T
         dc = np.zeros_like(dh)
-        dacts = np.empty_like(acts)
-        for t in reversed(range(steps)):
+        for t in reversed(range(steps)):  # each step's gradients overwrite its activations, read just before
             a, tau = acts[t], taus[t]
             i, f, g, o = a[:, :h1], a[:, h1:h2], a[:, h2:h3], a[:, h3:]
-            da = dacts[t]
             dc += dh * o * (1 - tau * tau)
-            da[:, :h1] = dc * g * i * (1 - i)
-            da[:, h1:h2] = dc * cs[t] * f * (1 - f)
-            da[:, h2:h3] = dc * i * (1 - g * g)
-            da[:, h3:] = dh * tau * o * (1 - o)
+            di = dc * g * i * (1 - i)
+            df = dc * cs[t] * f * (1 - f)
+            dg = dc * i * (1 - g * g)
+            do = dh * tau * o * (1 - o)
             dc *= f
-            dh = da @ w_hh
+            a[:, :h1], a[:, h1:h2], a[:, h2:h3], a[:, h3:] = di, df, dg, do
+            dh = a @ w_hh
+        dacts = acts
         d2 = dacts.reshape(steps * n, 4 * hidden)
         dw_ih = d2.T @ xs
         dw_hh = d2.T @ hs[:steps].reshape(steps * n, hidden)

@@ -161,11 +161,14 @@ def _times_dtanh_(d: np.ndarray, y: np.ndarray) -> None:
     d *= tmp
 
 
-def _project(x: np.ndarray, w_ih: np.ndarray, bias: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``x W_ihᵀ + bias`` for all steps at once, ``(time, batch, rows)``, and ``x`` as ``(time·batch, features)``."""
+def _project(
+    x: np.ndarray, w_ih: np.ndarray, bias: Any, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``x W_ihᵀ + bias`` for all steps at once, ``(time, batch, rows)`` (into ``out`` if given), and
+    ``x`` as ``(time·batch, features)``."""
     steps, batch, features = x.shape
     x2 = x.reshape(steps * batch, features)  # a copy only when x is not time-major in memory
-    acts = x2 @ w_ih.T
+    acts = np.matmul(x2, w_ih.T, out=None if out is None else out.reshape(steps * batch, -1))
     if bias is not None:
         acts += bias
     return acts.reshape(steps, batch, -1), x2
@@ -293,12 +296,15 @@ class LSTMLayer(_Recurrence):
         shift = half.copy()
         shift[2 * n : 3 * n] = 0  # g: tanh as it is
         bias = _sum_biases(b_ih, b_hh)
-        acts, x2 = _project(x, w_ih * half[:, None], None if bias is None else bias * half)
+        dtype = np.result_type(x, w_ih, w_hh)
+        # One allocation for what the backward reads (the gates, c and tanh(c) of every step): fewer,
+        # larger blocks, which the allocator keeps from one call to the next (fresh pages cost faults).
+        saved = np.empty((6, steps, batch, n), dtype=dtype)
+        acts, x2 = _project(x, w_ih * half[:, None], None if bias is None else bias * half, out=saved[:4])
+        cs, taus = saved[4], saved[5]  # c after each step, tanh(c')
         w_hh_t = (w_hh * half[:, None]).T
         valid = _valid(lengths, steps)
         out = np.empty((steps + 2, batch, n), dtype=acts.dtype)
-        cs = np.empty((steps, batch, n), dtype=acts.dtype)  # c after each step
-        taus = np.empty((steps, batch, n), dtype=acts.dtype)  # tanh(c')
         hs = out if valid is None else np.empty((steps, batch, n), dtype=acts.dtype)  # h after each step
         hidden = np.empty((batch, 4 * n), dtype=acts.dtype)  # W_hh h, one buffer for every step
         h, c = h0, c0
@@ -402,12 +408,13 @@ class GRULayer(_Recurrence):
         steps, batch, _ = x.shape
         n = w_hh.shape[1]
         b_ih, b_hh = _bias(b_ih), _bias(b_hh)
-        acts, x2 = _project(x, w_ih, b_ih)  # r, z: their hidden biases are added here too
+        saved = np.empty((4, steps, batch, n), dtype=np.result_type(x, w_ih, w_hh))  # one block (see LSTMLayer)
+        acts, x2 = _project(x, w_ih, b_ih, out=saved[:3])  # r, z: their hidden biases are added here too
         if b_hh is not None:
             acts[:, :, : 2 * n] += b_hh[: 2 * n]
+        hns = saved[3]  # W_hn h + b_hn
         valid = _valid(lengths, steps)
         out = np.empty((steps + 1, batch, n), dtype=acts.dtype)
-        hns = np.empty((steps, batch, n), dtype=acts.dtype)  # W_hn h + b_hn
         hs = out if valid is None else np.empty((steps, batch, n), dtype=acts.dtype)
         w_hh_t = w_hh.T
         h = h0
