@@ -252,11 +252,14 @@ class _Recurrent(Module):
 class RNN(_Recurrent):
     """Elman RNN layers: ``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`` (``nonlinearity="relu"``: relu).
 
-    ``layer(x, h0=None, lengths=None)`` → ``(output, h_n)``; see :meth:`_Recurrent.forward` for
-    the shapes. Parameters ``weight_ih_l{k}`` ``(hidden, features)``, ``weight_hh_l{k}``
-    ``(hidden, hidden)``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` (``..._reverse`` for the backward
-    direction), each drawn from ``U(−1/√hidden, 1/√hidden)``; ``dropout`` acts on the outputs of
-    every layer but the last, in training mode.
+    ``layer(x, h0=None, lengths=None)`` → ``(output, h_n)``: ``x`` is ``(batch, time, features)``
+    (``(time, batch, features)`` with ``batch_first=False``), ``h0`` and ``h_n`` are
+    ``(layers·directions, batch, hidden)``, ``output`` is ``(batch, time, directions·hidden)``;
+    ``lengths`` (one per sequence) gives PyTorch's packed-sequence results. Parameters
+    ``weight_ih_l{k}`` ``(hidden, features)``, ``weight_hh_l{k}`` ``(hidden, hidden)``,
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (``..._reverse`` for the backward direction), each drawn
+    from ``U(−1/√hidden, 1/√hidden)``; ``dropout`` acts on the outputs of every layer but the
+    last, in training mode.
 
     >>> rnn = RNN(3, 5, num_layers=2, rng=0)
     >>> out, h_n = rnn(np.ones((4, 7, 3)))      # 4 sequences of 7 steps
