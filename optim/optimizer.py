@@ -120,6 +120,10 @@ class Optimizer:
         self._pairs.append(list(zip(params, self.state[len(self.state) - len(params) :])))
 
     # ------------------------------------------------------------------ the rule
+    #: True when :meth:`update` applies ``weight_decay`` itself (AdamW's decoupled decay) instead
+    #: of the L2 term ``weight_decay · w`` being added to the gradient here.
+    decoupled_weight_decay: bool = False
+
     #: State arrays that can never be negative (second-moment estimates): a loaded checkpoint
     #: holding a negative one is refused.
     nonnegative_state: tuple[str, ...] = ()
@@ -158,7 +162,7 @@ class Optimizer:
                         continue
                     if type(g) is not np.ndarray or g.shape != p.data.shape:
                         raise self._bad_grad(p, g)
-                    if wd:
+                    if wd and not self.decoupled_weight_decay:
                         g = g + wd * p.data  # a new array: p.grad stays the loss's gradient
                     self.update(p, g, state, group)
                     _versions.bump(p.data)
