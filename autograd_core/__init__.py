@@ -12,10 +12,12 @@ from .tensor import Tensor  # noqa: I001 - first: the ops import it
 from .anomaly import detect_anomaly
 from .creation import arange, eye, full, full_like, linspace, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .engine import gradients
-from .export import export_onnx  # onnx itself is imported on first use
+from .onnx import export_onnx  # onnx itself is imported on first use
+from . import export  # noqa: F401  (the export's former module: its names still import from there)
 from .function import Function
 from .functional import grad, value_and_grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .tracing import TracingError
 from .ops.elementwise import (
     abs,
     add,
@@ -65,7 +67,7 @@ from . import testing  # noqa: E402  (no Hypothesis needed)
 cat = concatenate  # PyTorch's name
 pow = power  # noqa: A001 - NumPy 2's and PyTorch's name
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
     "Tensor", "Function", "testing", "detect_anomaly", "gradients", "grad", "value_and_grad", "no_grad", "enable_grad",
@@ -78,5 +80,5 @@ __all__ = [
     "randn", "rand", "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
     "argmin", "unsqueeze",
     "conv2d", "max_pool2d", "avg_pool2d",
-    "export_onnx", "set_num_threads", "get_num_threads",
+    "export_onnx", "TracingError", "set_num_threads", "get_num_threads",
 ]  # fmt: skip

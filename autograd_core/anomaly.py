@@ -1,7 +1,7 @@
 """``detect_anomaly()``: find the op whose derivative produced the first NaN or infinity.
 
 Inside it, every recorded op remembers where the user's code called it (the first frame
-outside ``autograd_core``, ``nn`` and ``optim``), and backward checks each op's gradients
+outside the library, see ``_callers.py``), and backward checks each op's gradients
 as they are computed: the first that holds a NaN or an infinity raises a
 ``FloatingPointError`` naming the op, the input and that file and line. Outside it,
 nothing is remembered and nothing is checked. The mode is process-wide, as PyTorch's is.
@@ -16,15 +16,13 @@ FloatingPointError: sqrt: its backward produced infinity in the gradient of inpu
 
 from __future__ import annotations
 
-import linecache
-import os
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
 
+from . import _callers
 from .grad_mode import wrap_in_context
 from .tensor import Tensor
 
@@ -36,9 +34,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 active = False
 _depth = 0
 _lock = threading.Lock()
-
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_LIBRARY = tuple(os.path.join(_ROOT, package) + os.sep for package in ("autograd_core", "nn", "optim"))
 
 
 class detect_anomaly:
@@ -64,15 +59,8 @@ class detect_anomaly:
         return wrap_in_context(fn, type(self))
 
 
-def caller() -> tuple[str, int, str, str]:
-    """``(file, line, function, code)`` of the innermost frame outside the library."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY):
-        frame = frame.f_back
-    if frame is None:  # the whole stack is ours (an op made inside the library's own code)
-        frame = sys._getframe(1)
-    code = frame.f_code
-    return code.co_filename, frame.f_lineno, code.co_name, linecache.getline(code.co_filename, frame.f_lineno).strip()
+#: ``(file, line, function, code)`` of the innermost frame outside the library (``_callers.py``).
+caller = _callers.caller
 
 
 def check(node: Any, grads: tuple[Any, ...]) -> None:

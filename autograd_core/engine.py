@@ -12,9 +12,8 @@ chain of 100,000 ops back-propagates.
 
 from __future__ import annotations
 
-import gc
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
 from typing import Any
 
@@ -47,26 +46,42 @@ def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
     return g.reshape(shape) if lead else g
 
 
-def topological_order(root: Any) -> list[Any]:
-    """Nodes reachable from ``root``, each after every node that consumes it.
+def node_inputs(node: Any) -> list[Any]:
+    """The ops a recorded op reads from (its parents that are ops, not leaves), in input order."""
+    return [p for p in node.parents or () if p is not None and not isinstance(p, Tensor)]
 
-    Iterative depth-first post-order, reversed: the root comes first.
+
+def walk(roots: Iterable[Any], inputs: Callable[[Any], Iterable[Any]] = node_inputs) -> list[Any]:
+    """Every node reachable from ``roots`` through ``inputs(node)``, each after all the nodes it
+    reads: the one graph walk (the engine's graph by default; the export's tape, the drawing's
+    values). Iterative depth-first post-order, so a chain of 100,000 ops walks; deterministic:
+    roots and inputs are visited in their order. Nodes must be hashable (identity will do).
+
+    >>> x = Tensor(2.0, requires_grad=True)
+    >>> [node.name for node in walk([(x.exp() * 3).sum()._node])]
+    ['exp', 'multiply', 'sum']
     """
-    order = []
-    seen = set()
-    stack = [(root, False)]
+    order: list[Any] = []
+    seen: set[Any] = set()
+    stack = [(r, False) for r in reversed(list(roots))]
     while stack:
         node, expanded = stack.pop()
         if expanded:
-            order.append(node)  # every node it feeds on is already in order
+            order.append(node)  # every node it reads is already in order
             continue
         if node in seen:  # pushed twice, already finished (a DAG has no cycles)
             continue
         seen.add(node)
         stack.append((node, True))
-        for p in node.parents or ():
-            if p is not None and not isinstance(p, Tensor) and p not in seen:
+        for p in reversed(list(inputs(node))):
+            if p not in seen:
                 stack.append((p, False))
+    return order
+
+
+def topological_order(root: Any) -> list[Any]:
+    """Nodes reachable from ``root``, each after every node that consumes it (the root first)."""
+    order = walk([root])
     order.reverse()
     return order
 
@@ -114,6 +129,7 @@ def _seed(t: Tensor, grad: Any, where: str, create_graph: bool) -> Any:
             one = _ONES[key] = np.ones(t.shape, dtype=t.dtype)
             one.flags.writeable = False
         return one
+    g: Any
     if isinstance(grad, Tensor):
         if create_graph:
             g = grad
@@ -151,9 +167,9 @@ def _run(
     be kept without a copy), so a pass refused half way (a freed graph, a value changed in
     place) has changed no ``.grad``.
     """
+    # (The garbage collector is left alone: its switch is process-wide, and pausing it here
+    # would undo a choice another thread makes meanwhile, for no measurable gain.)
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the pass makes no reference cycles; collections would only cost time
     changes = versions.clock  # the latest in-place change: ops made before it are checked
     anomaly = _anomaly.active
     try:
@@ -224,8 +240,6 @@ def _run(
             on_leaf(leaf, g, owned)
     finally:
         grad_enabled.reset(mode)
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _owned(gi: Any, g: Any, grads: tuple[Any, ...], inputs: tuple[Any, ...], out: Any) -> bool:
@@ -332,8 +346,7 @@ def gradients(
     >>> gradients((g * Tensor([1.0, 0.0])).sum(), [x])[0]           # Hessian-vector product: 6x·v
     Tensor([6., 0.])
     """
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if retain_graph is None:
         retain_graph = create_graph
     for i, x in enumerate(inputs):

@@ -24,6 +24,10 @@ what arrays and Tensors share (``sum``, ``reshape``, ``transpose``, ``.T``, ``.m
 ``astype``, indexing); never assign into arrays in place. Arrays kept in ``self.saved`` are
 released after backward and are constants to higher-order derivatives.
 
+An op's ONNX form sits beside its forward and VJP too: a class attribute ``onnx_op =
+"Exp"`` when it is one ONNX node on the inputs, else a method ``to_onnx(self, builder,
+inputs, output)`` (see :meth:`Function.to_onnx` and ``autograd_core.onnx``).
+
 Non-differentiable arguments (an axis, a shape, an index) are passed to ``apply``
 as keywords and reach ``forward`` as keywords; keep what ``backward`` needs on
 ``self``.
@@ -42,7 +46,7 @@ detection (``versions.py``) checks only what is read.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -51,11 +55,22 @@ from . import versions as _versions
 from .grad_mode import grad_enabled
 from .tensor import DEFAULT_DTYPE, Tensor, as_float_array
 
+if TYPE_CHECKING:
+    from .onnx.builder import OnnxBuilder
+
 
 class Function:
     """Base class of every op, built-in or user-defined. See the module docstring."""
 
     __slots__ = ("parents", "inputs", "out", "saved", "stamp", "__dict__")
+    #: Per input: the node that made it, the leaf Tensor itself, or None (needs no gradient).
+    parents: tuple[Any, ...]
+    #: What backward reads (see the module docstring); None once released after backward.
+    inputs: tuple[Any, ...] | None
+    out: Any
+    saved: Any
+    #: The op's place in time (``versions.order``): backward's order, in-place checks.
+    stamp: int
 
     #: The op's name, used in error messages and graph drawings.
     name: str = "function"
@@ -82,6 +97,20 @@ class Function:
     def backward(self, g: Any, out: Any, *xs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
+    #: The ONNX operator that computes this op in one node on its inputs cast to the output's
+    #: dtype (``"Exp"``); ops that need more write :meth:`to_onnx` instead.
+    onnx_op: str | None = None
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        """Write this op's ONNX form: nodes through ``builder`` (``autograd_core.onnx.OnnxBuilder``)
+        that compute ``output`` (a value name) from ``inputs`` (the names of the values given to
+        ``forward``, one per positional input); what ``forward`` stored on ``self`` is there to
+        read. The default writes the one node ``onnx_op``."""
+        if self.onnx_op is None:
+            raise NotImplementedError(f"{self.name}: no ONNX form (set onnx_op or define to_onnx)")
+        dt = builder.dtype(output)
+        builder.op(self.onnx_op, *(builder.cast(x, dt) for x in inputs), out=output)
+
     def needs(self, i: int) -> bool:
         """Whether input ``i`` needs a gradient (skip the work when it does not)."""
         return self.parents[i] is not None
@@ -99,8 +128,8 @@ class Function:
         """Run the op on Tensors, numbers or arrays and record it when a gradient is needed."""
         # This is the hot path of every op: keep it to plain loops and attribute stores.
         fn = cls()
-        raw = []
-        parents = []
+        raw: list[Any] = []
+        parents: Any = []  # a list, then the node's tuple
         track = 0  # how many inputs need a gradient
         for a in args:
             if isinstance(a, Tensor):
@@ -146,6 +175,8 @@ class Function:
         else:
             t.requires_grad = False
             t._node = None
+        if _tracing.active:  # a trace is recording (tracing.py): it sees the op and its real arguments
+            _tracing.record(fn, args, raw, params, t)
         return t
 
 
@@ -215,3 +246,9 @@ def _constant(a: Any, op: str) -> Any:
         f"{'' if not isinstance(a, np.ndarray) else f' with dtype {a.dtype}'}; "
         "expected a Tensor, a number or a numeric NumPy array"
     )
+
+
+# The tracer imports the ops, which need this module: imported last.
+from . import tracing as _tracing  # noqa: E402
+
+_tracing.OP_CALLERS.add(Function.apply.__func__.__code__)  # type: ignore[attr-defined]  # forward runs on arrays

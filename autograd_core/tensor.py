@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import versions as _versions
+from ._checks import check_bool
 from .grad_mode import grad_enabled
 
 DEFAULT_DTYPE = np.dtype(np.float64)
@@ -67,13 +68,11 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
         self.data: np.ndarray = as_float_array(data, dtype)
         self.grad: np.ndarray | None = None
-        if requires_grad is not True and requires_grad is not False:
-            if not isinstance(requires_grad, np.bool_):  # "no" or 0 would silently mean True or False
-                raise TypeError(f"Tensor: requires_grad must be True or False, got {requires_grad!r}")
-            requires_grad = bool(requires_grad)
+        if requires_grad is not True and requires_grad is not False:  # "no" or 0 would silently mean True or False
+            requires_grad = check_bool(requires_grad, "requires_grad", "Tensor")
         self.requires_grad: bool = requires_grad
         self.name: str | None = name
-        self._node = None  # the Function that produced this tensor; None for a leaf
+        self._node: Any = None  # the Function that produced this tensor; None for a leaf
 
     @staticmethod
     def _make(data: np.ndarray, node: Any) -> Tensor:
@@ -303,24 +302,25 @@ class Tensor:
     def __imatmul__(self, other: Any) -> Tensor:
         return self._inplace(other, "@=")
 
-    # Comparisons are not differentiable: they return plain boolean arrays.
+    # Comparisons are not differentiable: they return plain boolean arrays. While a trace records
+    # (tracing.py) they are recorded ops (ops/compare.py), whose masks the trace can follow.
     def __lt__(self, other: Any) -> np.ndarray:
-        return self.data < _raw(other)
+        return _cmp.Less.apply(self, other) if _tracing.active else self.data < _raw(other)
 
     def __le__(self, other: Any) -> np.ndarray:
-        return self.data <= _raw(other)
+        return _cmp.LessEqual.apply(self, other) if _tracing.active else self.data <= _raw(other)
 
     def __gt__(self, other: Any) -> np.ndarray:
-        return self.data > _raw(other)
+        return _cmp.Greater.apply(self, other) if _tracing.active else self.data > _raw(other)
 
     def __ge__(self, other: Any) -> np.ndarray:
-        return self.data >= _raw(other)
+        return _cmp.GreaterEqual.apply(self, other) if _tracing.active else self.data >= _raw(other)
 
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data == _raw(other)
+        return _cmp.Equal.apply(self, other) if _tracing.active else self.data == _raw(other)
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data != _raw(other)
+        return _cmp.NotEqual.apply(self, other) if _tracing.active else self.data != _raw(other)
 
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, index: Any) -> Tensor:
@@ -494,6 +494,8 @@ def _raw(x: Any) -> Any:
 # The ops need the Tensor class, so they are imported after it is defined.
 from . import engine as _engine  # noqa: E402
 from . import interop as _interop  # noqa: E402
+from . import tracing as _tracing  # noqa: E402
+from .ops import compare as _cmp  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402

@@ -6,7 +6,7 @@ command only::
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python -m benchmarks
 
 With ``--peers``, PyTorch and JAX (when installed: ``pip install -e ".[peers]"``) run
-W1–W5 too, each in its own process, and the table gets a column per peer.
+W1–W5 and W9 too, each in its own process, and the table gets a column per peer.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from .threads import busy_core
 from .workloads import TARGETS, Sizes, Skip
 
 #: What ``--peers`` runs unless ``--only`` says otherwise: the workloads with peer versions.
-PEER_WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
+PEER_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W9")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -13,14 +13,18 @@ and the vector-Jacobian product the fused op computes in one pass::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autograd_core import Function, Tensor
 from autograd_core import versions as _versions
+from autograd_core._checks import check_real
 
 from .module import Module, Parameter, layer_input, positive_int
+
+if TYPE_CHECKING:
+    from autograd_core.onnx import OnnxBuilder
 
 __all__ = ["BatchNorm", "BatchNorm2d", "batch_norm", "batch_norm_eval"]
 
@@ -99,6 +103,19 @@ class BatchNormFn(Function):
             gbeta = g.sum(axis=axes)
         return gx, ggamma, gbeta
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        # normalised with the batch's own statistics, which BatchNormalization cannot do in inference
+        b, dt = builder, builder.dtype(output)
+        x, gamma, beta = (b.cast(v, dt) for v in inputs)
+        axes = list(self.axes)
+        if self.kept is not None:  # per channel of an image: (C,) → (1, C, 1, 1), keeping the batch axis symbolic
+            shape = b.const(np.array([1 if i in self.axes else -1 for i in range(len(self.kept))], dtype=np.int64))
+            gamma, beta = b.op("Reshape", gamma, shape), b.op("Reshape", beta, shape)
+        xc = b.op("Sub", x, b.reduce("ReduceMean", x, axes, keepdims=True))
+        var = b.reduce("ReduceMean", b.op("Mul", xc, xc), axes, keepdims=True)
+        inv = b.op("Reciprocal", b.op("Sqrt", b.op("Add", var, b.const(self.eps, dt, name="eps"))))
+        b.op("Add", b.op("Mul", b.op("Mul", xc, inv), gamma), beta, out=output)
+
 
 def batch_norm(
     x: Any, gamma: Any, beta: Any, eps: float = 1e-5, fused: bool = True, axes: tuple[int, ...] = (0,)
@@ -153,6 +170,32 @@ class BatchNormEvalFn(Function):
         gbeta = g.sum(axis=axes) if self.needs(2) else None
         return gx, ggamma, gbeta, None, None
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        b, dt = builder, builder.dtype(output)
+        x, gamma, beta, mean, var = (b.cast(v, dt) for v in inputs)
+        ndim = len(b.dims(inputs[0]))
+        if ndim < 2 or tuple(self.axes) != (0, *range(2, ndim)):  # the features are not on ONNX's channel axis, 1
+            if self.kept is not None:
+                raise NotImplementedError(
+                    f"export_onnx: {b.current}: batch norm over axes {tuple(self.axes)} of a {ndim}-D input has no "
+                    "ONNX form: BatchNormalization keeps axis 1 (the channels); move the features there (transpose)"
+                )
+            # statistics that broadcast as they are (over the leading axes): our maths, elementwise
+            scale = b.op("Div", gamma, b.op("Sqrt", b.op("Add", var, b.const(self.eps, dt, name="eps"))))
+            shift = b.op("Sub", beta, b.op("Mul", mean, scale))
+            b.op("Add", b.op("Mul", x, scale), shift, out=output)
+            return
+        # BatchNormalization's epsilon is a float32 attribute; in float64 the rest of ε goes into the variance
+        eps32 = float(np.float32(self.eps))
+        if dt == np.float64 and eps32 != self.eps:
+            rest = self.eps - eps32
+            stored = b.constant(var)
+            if stored is not None:  # e.g. "1.running_var+2.5e-13"
+                var = b.const(stored + rest, dt, name=f"{var}{rest:+.2g}")
+            else:
+                var = b.op("Add", var, b.const(rest, dt, name="eps"))
+        b.op("BatchNormalization", x, gamma, beta, mean, var, out=output, epsilon=eps32)
+
 
 def batch_norm_eval(
     x: Any,
@@ -200,7 +243,7 @@ class BatchNorm(Module):
     so any batch, even one example, can be predicted. They are buffers: part of
     ``state_dict`` but not of ``parameters()``.
 
-    ``momentum`` is the weight of the *old* average (the lecture's β = 0.9). PyTorch's
+    ``momentum`` is the weight of the *old* average (β = 0.9 in the deep-learning course). PyTorch's
     ``momentum`` is the weight of the *new* batch: our ``momentum=0.9`` is PyTorch's
     ``momentum=0.1``. (PyTorch also feeds the unbiased batch variance to its running
     average; we use the biased one, the same σ² as the normalisation.)
@@ -220,16 +263,11 @@ class BatchNorm(Module):
         super().__init__()
         name = type(self).__name__
         positive_int(num_features, "channels" if self._axes != (0,) else "num_features", name)
-        if not 0 <= momentum <= 1:
-            raise ValueError(
-                f"{name}: momentum is the weight of the old running average and must be in [0, 1] "
-                f"(0.9 is usual; PyTorch's 0.1 is our 0.9), got {momentum!r}"
-            )
-        if not eps > 0:
-            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
+        meaning = "the weight of the old running average"
+        expected = "in [0, 1] (0.9 is usual; PyTorch's 0.1 is our 0.9)"
+        self.momentum = check_real(momentum, "momentum", name, low=0, high=1, meaning=meaning, expected=expected)
+        self.eps = check_real(eps, "eps", name, low=0, low_open=True)
         self.num_features = int(num_features)
-        self.momentum = float(momentum)
-        self.eps = float(eps)
         dtype = np.dtype(dtype or np.float64)
         self.gamma = Parameter(np.ones(num_features), dtype=dtype)
         self.beta = Parameter(np.zeros(num_features), dtype=dtype)

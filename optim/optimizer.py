@@ -9,7 +9,6 @@ lives here, once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from autograd_core import Tensor
 from autograd_core import versions as _versions
+from autograd_core._checks import check_real
 from autograd_core.grad_mode import grad_enabled
 
 ParamsLike = Iterable[Tensor] | Iterable[Mapping[str, Any]]
@@ -69,18 +69,11 @@ class Optimizer:
         Python floats (not NumPy scalars) keep float32 parameters in float32 arithmetic.
         """
         name = type(self).__name__
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating, np.ndarray)):
-            raise TypeError(f"{name}: {key} must be a number, got {value!r}")
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: {key} must be a number, got {value!r}") from None
-        if key.startswith("beta"):
-            if not 0.0 <= v < 1.0:
-                raise ValueError(f"{name}: {key} must be in [0, 1), got {value}")
-        elif not (v >= 0.0 and math.isfinite(v)):
-            raise ValueError(f"{name}: {key} must be a non-negative finite number, got {value}")
-        return v
+        if isinstance(value, np.ndarray) and value.size == 1:  # a loaded state's entry
+            value = value.reshape(()).item()
+        if key.startswith("beta"):  # the weight of an old average
+            return check_real(value, key, name, low=0, high=1, high_open=True, expected="in [0, 1)")
+        return check_real(value, key, name, low=0, expected="a non-negative finite number")
 
     @property
     def lr(self) -> float:
@@ -127,6 +120,10 @@ class Optimizer:
         self._pairs.append(list(zip(params, self.state[len(self.state) - len(params) :])))
 
     # ------------------------------------------------------------------ the rule
+    #: True when :meth:`update` applies ``weight_decay`` itself (AdamW's decoupled decay) instead
+    #: of the L2 term ``weight_decay · w`` being added to the gradient here.
+    decoupled_weight_decay: bool = False
+
     #: State arrays that can never be negative (second-moment estimates): a loaded checkpoint
     #: holding a negative one is refused.
     nonnegative_state: tuple[str, ...] = ()
@@ -165,7 +162,7 @@ class Optimizer:
                         continue
                     if type(g) is not np.ndarray or g.shape != p.data.shape:
                         raise self._bad_grad(p, g)
-                    if wd:
+                    if wd and not self.decoupled_weight_decay:
                         g = g + wd * p.data  # a new array: p.grad stays the loss's gradient
                     self.update(p, g, state, group)
                     _versions.bump(p.data)

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
 import autograd_core as ag  # noqa: E402
 from autograd_core import Tensor  # noqa: E402
 from autograd_core.testing import numerical_gradient  # noqa: E402
-from benchmarks import numpy_cnn  # noqa: E402
+from benchmarks import numpy_cnn, numpy_rnn  # noqa: E402
 from benchmarks import numpy_reference as ref  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 from benchmarks.suite import WORKLOADS  # noqa: E402
@@ -176,6 +176,19 @@ def test_numpy_cnn_backward_matches_finite_differences() -> None:
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
 
 
+def test_numpy_lstm_backward_matches_finite_differences() -> None:
+    rng = np.random.default_rng(4)
+    shapes = [(12, 2), (12, 3), (12,), (12,), (3, 4), (4,)]  # 2 inputs, 3 hidden, 4 classes
+    lstm = numpy_rnn.LSTMClassifier([rng.uniform(-0.8, 0.8, s) for s in shapes])
+    x = rng.standard_normal((3, 5, 2))
+    y = rng.integers(0, 4, size=3)
+    _, grads = lstm.loss_and_grads(x, y)
+    for p, g in zip(lstm.params, grads):
+        assert g.shape == p.shape
+        num = numerical_gradient(lambda: lstm.loss_and_grads(x, y)[0], p)
+        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8)
+
+
 def test_numpy_conv_layer_matches_finite_differences() -> None:
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
@@ -194,7 +207,7 @@ def test_command_line_quick_run_of_the_conv_workload(capsys: pytest.CaptureFixtu
 
 def test_command_line_rejects_unknown_workloads() -> None:
     with pytest.raises(SystemExit):
-        main(["--quick", "--only", "W9"])
+        main(["--quick", "--only", "W99"])
 
 
 def test_search_report_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -119,6 +119,14 @@ def C(name: str, body: Callable[..., Any], *inputs: tuple[Any, ...], **kw: Any) 
 
 N3, N34, IMG = ("n", 3), ("n", 3, 4), ("n", 2, 6, 5)
 
+
+def _not_finite(x: Tensor) -> Tensor:
+    """Masks of NaN (log x where x < 0) and of inf (e^(1000 x) where it overflows), from the input."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        nan, inf = x.log(), (x * 1000).exp()
+        return ag.where(np.isnan(nan) | np.isinf(inf), 0, x) + ag.where(np.isfinite(inf), 1, -1)
+
+
 CASES = [
     # ---- elementwise, with broadcasting against weights, constants and a second input
     C("add weight", lambda x, w: x + w, N3, weights=(("w", (3,)),)),
@@ -157,6 +165,14 @@ CASES = [
     C("clip low", lambda x: ag.clip(x, low=0.1)),
     C("clip array bounds", lambda x, lo: ag.clip(x, lo, lo + 1.0), N3, weights=(("c", (3,)),)),
     C("cast", lambda x: x.astype(np.float64).exp().astype(np.float32)),
+    C("detach", lambda x: x * x.detach()),
+    # ---- comparisons and masks: recorded, so the mask is computed from the input, never frozen
+    C("where of a comparison", lambda x: ag.where(x > 0, x, 0.1 * x)),
+    C("mask times x", lambda x: x * (x > 0.2) - (x < -0.2)),
+    C("mask logic", lambda x, y: ag.where((x < y) | ~(x >= 0.5) & (y <= 1), x, y), N3, N3),
+    C("equal, not equal, xor", lambda x: (lambda c: ag.where((c == 0.5) ^ (c != -0.5), c, 2 * c))(x.clip(-0.5, 0.5))),
+    C("where of a tensor", lambda x: ag.where(x.relu(), 1.0, x)),
+    C("isnan isinf isfinite", lambda x: _not_finite(x), N34),
     C("array constant", lambda x: np.array([2.0, -1.0, 0.5]) * x),  # float64 wins: NumPy's promotion
     # ---- reductions over all axes, the batch axis, other axes, with and without keepdims
     C("sum", lambda x: x.sum(), N34),
@@ -491,8 +507,10 @@ def test_cnn_runs_in_onnxruntime_like_ours_for_every_batch_size(dtype: Any, pool
     assert model.training  # its mode is back
     ops = [n.op_type for n in proto.graph.node]
     if dtype == np.float32:
-        second = "MaxPool" if pool is nn.MaxPool2d else "AveragePool"
-        assert ops == ["Conv", "BatchNormalization", "Relu", "MaxPool", "Conv", "Relu", second, "Reshape", "Gemm"]
+        # MaxPool, with NaN propagated and windows of -inf giving -inf, as ours
+        max_pool = ["MaxPool", "LessOrEqual", "Where", "IsNaN", "Cast", "MaxPool", "Greater", "Where"]
+        second = max_pool if pool is nn.MaxPool2d else ["AveragePool"]
+        assert ops == ["Conv", "BatchNormalization", "Relu", *max_pool, "Conv", "Relu", *second, "Reshape", "Gemm"]
     else:  # onnxruntime has no double Conv or AveragePool: their maths instead
         assert "Conv" not in ops and "AveragePool" not in ops and ops.count("MatMul") == 2
         assert ops.count("BatchNormalization") == 1

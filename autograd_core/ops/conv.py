@@ -29,13 +29,16 @@ the next layer's im2col reads fastest); ``np.ascontiguousarray`` gives C order.
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..onnx.builder import OnnxBuilder
 
 # ============================================================== geometry
 
@@ -137,17 +140,32 @@ def as_pair(value: Any, what: str, where: str, least: int) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _image_shape(shape: tuple[int, ...], where: str, channels: str = "channels") -> tuple[int, ...]:
+def _image_shape(shape: tuple[int, ...], where: str, in_channels: int | None = None) -> tuple[int, ...]:
+    """Refuse an input that is not 4-D, with a hint at the likely fix (``in_channels``: the
+    number a convolution expects, None for a pooling, which cannot tell)."""
     if len(shape) == 4:
         return shape
     hint = ""
     if len(shape) == 3:
-        hint = "; for a single image use x[None], a batch of one"
+        first, last = shape[0], shape[2]
+        if in_channels is None:
+            hint = (
+                "; for a single image (channels, height, width) use x[None], a batch of one; for a batch of "
+                "one-channel images (batch, height, width) use x[:, None]"
+            )
+        elif first == in_channels:  # (1, H, W) with one channel: x[None] and x[:, None] are the same
+            hint = "; for a single image use x[None], a batch of one"
+        elif in_channels == 1:
+            hint = "; for a batch of one-channel images (batch, height, width) use x[:, None] (the channel axis)"
+        elif last == in_channels:
+            hint = (
+                f"; for a single image stored channels last (height, width, {in_channels}) use "
+                "x.transpose(2, 0, 1)[None], a batch of one in (batch, channels, height, width)"
+            )
     elif len(shape) == 2:
         hint = "; for a single one-channel image use x[None, None]"
     raise ValueError(
-        f"{where}: input of shape {tuple(shape)} is {len(shape)}-D; expected 4-D (batch, {channels}, height, width)"
-        f"{hint}"
+        f"{where}: input of shape {tuple(shape)} is {len(shape)}-D; expected 4-D (batch, channels, height, width){hint}"
     )
 
 
@@ -173,13 +191,19 @@ def conv_window(
     where: str = "conv2d",
 ) -> Window:
     """Check the shapes of a convolution (``where`` names the op or layer in errors) and place its window."""
-    _image_shape(x_shape, where)
     if len(w_shape) != 4:
         raise ValueError(f"{where}: weight of shape {tuple(w_shape)} must be 4-D (out_channels, in_channels, kh, kw)")
+    _image_shape(x_shape, where, w_shape[1])
     if x_shape[1] != w_shape[1]:
+        hint = ""
+        if x_shape[3] == w_shape[1]:
+            hint = (
+                f"; the input looks channels last (batch, height, width, {w_shape[1]}): images here are "
+                "(batch, channels, height, width), so pass x.transpose(0, 3, 1, 2)"
+            )
         raise ValueError(
             f"{where}: input of shape {tuple(x_shape)} has {x_shape[1]} channels, but the weight of shape "
-            f"{tuple(w_shape)} expects {w_shape[1]} (weights are (out_channels, in_channels, kh, kw))"
+            f"{tuple(w_shape)} expects {w_shape[1]} (weights are (out_channels, in_channels, kh, kw)){hint}"
         )
     if b_shape is not None and tuple(b_shape) != (w_shape[0],):
         raise ValueError(f"{where}: bias of shape {tuple(b_shape)}; expected ({w_shape[0]},), one per output channel")
@@ -346,6 +370,23 @@ class Conv2d(Function):
                 gb = g.sum(axis=(0, 2, 3))
         return (gx, gw, gb) if b else (gx, gw)
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt, win = builder.dtype(output), self.win
+        x, w, *bias = (builder.cast(v, dt) for v in inputs)
+        if dt != np.float64:
+            builder.op("Conv", x, w, *bias, out=output, **_window_attrs(win))
+            return
+        # im2col: the views side by side, (N, kh·kw·C, Ho, Wo), times W as a (kh·kw·C, O) matrix
+        o, c = (d.size for d in builder.dims(inputs[1])[:2])
+        views = builder.op("Concat", *_shifted_views(builder, x, win), axis=1)
+        cols = builder.op("Transpose", views, perm=[0, 2, 3, 1])
+        shape = builder.const(np.array([win.kh * win.kw * c, o], dtype=np.int64), name="shape")
+        matrix = builder.op("Reshape", builder.op("Transpose", w, perm=[2, 3, 1, 0]), shape)
+        y = builder.op("MatMul", cols, matrix)  # (N, Ho, Wo, O)
+        if bias:
+            y = builder.op("Add", y, bias[0])
+        builder.op("Transpose", y, out=output, perm=[0, 3, 1, 2])
+
 
 class Conv2dTranspose(Function):
     """``conv_transpose(g, W)``: the VJP of a convolution for its input, of ``x``'s shape (col2im of ``Wᵀ g``).
@@ -421,7 +462,7 @@ def _window_sum(x: np.ndarray, weights: Any, win: Window) -> np.ndarray:
     """``y[p] = Σ_k weights[k] · xp[window k of pixel p]`` (zero padding), the transpose of :func:`_scatter`."""
     xp = _pad(x, win, 0.0)
     scalar = not isinstance(weights, (list, tuple))
-    total = None
+    total: Any = None
     for k, rows, cols in win.offsets():
         part = xp[:, :, rows, cols] if scalar else xp[:, :, rows, cols] * weights[k]
         if total is None:
@@ -467,6 +508,17 @@ class AvgPool2d(WindowSum):
 
     name = "avg_pool2d"
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt, win = builder.dtype(output), self.win
+        if isinstance(self.weights, (list, tuple)) or self.weights != 1.0 / (win.kh * win.kw):
+            raise NotImplementedError(f"export_onnx: {builder.current}: a window sum with weights other than 1/(kh·kw)")
+        x = builder.cast(inputs[0], dt)
+        if dt != np.float64:  # the padding counts as zeros: every window is divided by kh·kw
+            builder.op("AveragePool", x, out=output, count_include_pad=1, **_window_attrs(win))
+            return
+        total = builder.op("Sum", *_shifted_views(builder, x, win))
+        builder.op("Mul", total, builder.const(self.weights, dt, name="weight"), out=output)
+
 
 def _count(hits: list[np.ndarray]) -> np.ndarray:
     """How many of the masks are True at each element (as bytes, the cheapest to add, below 128)."""
@@ -480,9 +532,24 @@ def _count(hits: list[np.ndarray]) -> np.ndarray:
 
 class MaxPool2d(Function):
     """Maximum over each window (padding is ``-inf``). VJP: ``g`` goes to the window's maximum;
-    ``t`` tied maxima each get ``g / t``, as ``max`` splits it."""
+    ``t`` tied maxima each get ``g / t``, as ``max`` splits it. The padding is never a maximum
+    (an input of ``-inf`` gets the whole gradient of its window), and a window holding NaN
+    (whose maximum is NaN) sends its gradient to its NaNs, as ``max`` and PyTorch do."""
 
     name = "max_pool2d"
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        # MaxPool leaves the padding out of every window, as our -inf padding does (no window is all
+        # padding). Where it differs from ours: onnxruntime gives the lowest float, not -inf, for a
+        # window of -inf (so the lowest float itself comes out as -inf too); and MaxPool skips NaN,
+        # which ours propagates: a window holding one gives NaN (found by a MaxPool of the NaN mask)
+        b, dt, attrs = builder, builder.dtype(output), _window_attrs(self.win)
+        x = b.cast(inputs[0], dt)
+        y = b.op("MaxPool", x, **attrs)
+        lowest = b.op("LessOrEqual", y, b.const(np.finfo(dt).min, dt, name="lowest"))
+        y = b.op("Where", lowest, b.const(-np.inf, dt, name="minus_inf"), y)
+        nan = b.op("Greater", b.op("MaxPool", b.cast(b.op("IsNaN", x), dt), **attrs), b.const(0, dt, name="zero"))
+        b.op("Where", nan, b.const(np.nan, dt, name="nan"), y, out=output)
 
     def forward(self, x, win):
         self.win = win
@@ -500,13 +567,48 @@ class MaxPool2d(Function):
         xd = _floating(x.data if isinstance(x, Tensor) else x)
         od = out.data if isinstance(out, Tensor) else out
         win = self.win
-        xp = _pad(xd, win, -np.inf)
-        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in win.offsets()]
+        xp = _pad(xd, win, np.nan)  # NaN equals nothing: the padding is never a maximum, even of -inf inputs
+        offsets = win.offsets()
+        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in offsets]
+        # A window holding NaN has NaN as its maximum: its NaNs share the gradient. (The minimum
+        # is NaN if any output is: a test without a mask.)
+        if od.size and np.isnan(od.min()):
+            nan_out = np.isnan(od)
+            nan_in = _pad(np.isnan(xd), win, False)
+            hits = [hit | (nan_in[:, :, rows, cols] & nan_out) for hit, (_, rows, cols) in zip(hits, offsets)]
         count = _count(hits)
         share = _in_layout_of(g, od) / count  # t tied maxima: g / t to each
         if type(share) is np.ndarray:
             return _scatter(share, hits, win)
         return WindowScatter.apply(share, weights=hits, win=win)
+
+
+# ============================================================== ONNX forms
+# onnxruntime's CPU provider has no double Conv or AveragePool: in float64 they are written as what they
+# compute, from the kh·kw shifted views of the padded image (a matrix product, a sum); MaxPool has both.
+
+
+def _window_attrs(win: Window) -> dict[str, Any]:
+    return {"kernel_shape": [win.kh, win.kw], "strides": [win.sh, win.sw], "pads": [win.ph, win.pw, win.ph, win.pw]}
+
+
+def _shifted_views(b: OnnxBuilder, x: str, win: Window) -> list[str]:
+    """The image ``x`` zero-padded, seen from each window offset ``(i, j)`` (in the order ``i·kw + j``):
+    ``xp[:, :, i::sh, j::sw]`` cut to the output's ``Ho × Wo``, for an image of any size."""
+    from ..onnx.builder import INT64_MAX
+
+    if win.ph or win.pw:
+        x = b.op("Pad", x, b.const(np.array([0, 0, win.ph, win.pw] * 2, dtype=np.int64), name="pads"))
+    axes = b.const(np.array([2, 3], dtype=np.int64), name="axes")
+    steps = b.const(np.array([win.sh, win.sw], dtype=np.int64), name="steps")
+    views = []
+    for i in range(win.kh):
+        for j in range(win.kw):
+            # offset i's last window starts kh - 1 - i rows before the end: stop there
+            ends = [-(win.kh - 1 - i) or INT64_MAX, -(win.kw - 1 - j) or INT64_MAX]
+            starts = b.const(np.array([i, j], dtype=np.int64), name="starts")
+            views.append(b.op("Slice", x, starts, b.const(np.array(ends, dtype=np.int64), name="ends"), axes, steps))
+    return views
 
 
 # ============================================================== public functions

@@ -1,23 +1,29 @@
 """Elementwise ops: each forward beside its vector-Jacobian product.
 
 Binary ops broadcast like NumPy; their VJPs return gradients of the broadcast shape
-and the engine sums them back to each input's shape.
+and the engine sums them back to each input's shape. Most are one ONNX node on inputs
+cast to the output's dtype (NumPy's promotion): ``onnx_op``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import check_real
 from ..function import Function
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..onnx.builder import OnnxBuilder
 
 # ============================================================== binary arithmetic
 
 
 class Add(Function):
+    onnx_op = "Add"
     saves_inputs = False
     saves_output = False
 
@@ -29,6 +35,7 @@ class Add(Function):
 
 
 class Subtract(Function):
+    onnx_op = "Sub"
     saves_inputs = False
     saves_output = False
 
@@ -40,6 +47,7 @@ class Subtract(Function):
 
 
 class Multiply(Function):
+    onnx_op = "Mul"
     saves_inputs = "others"  # d(ab)/da = b: each input is read only for the other's gradient
     saves_output = False
 
@@ -51,6 +59,8 @@ class Multiply(Function):
 
 
 class Divide(Function):
+    onnx_op = "Div"
+
     def forward(self, a, b):
         return a / b
 
@@ -77,10 +87,19 @@ class Power(Function):
             gb = g * out * np.log(np.where(a == 0, 1, a))
         return ga, gb
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt = builder.dtype(output)
+        base, exponent = builder.cast(inputs[0], dt), builder.constant(inputs[1])
+        if exponent is not None and exponent.shape == () and exponent == 2:
+            builder.op("Mul", base, base, out=output)  # NumPy squares for x ** 2; so do we
+        else:
+            builder.op("Pow", base, builder.cast(inputs[1], dt), out=output)
+
 
 class Maximum(Function):
     """Elementwise maximum; where ``a == b`` the gradient is split evenly."""
 
+    onnx_op = "Max"
     saves_output = False
 
     def forward(self, a, b):
@@ -94,6 +113,7 @@ class Maximum(Function):
 class Minimum(Function):
     """Elementwise minimum; where ``a == b`` the gradient is split evenly."""
 
+    onnx_op = "Min"
     saves_output = False
 
     def forward(self, a, b):
@@ -105,7 +125,8 @@ class Minimum(Function):
 
 
 class Where(Function):
-    """``cond ? a : b`` with a constant boolean ``cond``."""
+    """``cond ? a : b`` with a boolean ``cond`` (not differentiated; in a trace, a mask computed
+    from traced values is recorded with them, see ``ops/compare.py``)."""
 
     saves_inputs = False
     saves_output = False
@@ -117,11 +138,17 @@ class Where(Function):
     def backward(self, g, out, a, b):
         return np.where(self.cond, g, 0), np.where(self.cond, 0, g)
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt = builder.dtype(output)
+        cond = builder.traced(self.cond) or builder.const(self.cond, bool, name="cond")
+        builder.op("Where", cond, builder.cast(inputs[0], dt), builder.cast(inputs[1], dt), out=output)
+
 
 # ============================================================== unary
 
 
 class Negative(Function):
+    onnx_op = "Neg"
     name = "neg"
     saves_inputs = False
     saves_output = False
@@ -142,8 +169,13 @@ class Square(Function):
     def backward(self, g, out, x):
         return g * (2 * x)
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        x = builder.cast(inputs[0], builder.dtype(output))
+        builder.op("Mul", x, x, out=output)
+
 
 class Exp(Function):
+    onnx_op = "Exp"
     saves_inputs = False
 
     def forward(self, x):
@@ -154,6 +186,7 @@ class Exp(Function):
 
 
 class Log(Function):
+    onnx_op = "Log"
     saves_output = False
 
     def forward(self, x):
@@ -174,6 +207,12 @@ class Log1p(Function):
     def backward(self, g, out, x):
         return g / (1 + x)
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        # ONNX has no Log1p: log(1 + x) loses the digits of x below the dtype's epsilon (absolute error ≤ ε)
+        dt = builder.dtype(output)
+        one = builder.const(1, dt, name="one")
+        builder.op("Log", builder.op("Add", builder.cast(inputs[0], dt), one), out=output)
+
 
 class Expm1(Function):
     """eˣ - 1, accurate for tiny x; d/dx = eˣ = out + 1."""
@@ -186,10 +225,16 @@ class Expm1(Function):
     def backward(self, g, out, x):
         return g * (out + 1)
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt = builder.dtype(output)  # ONNX has no Expm1: exp(x) - 1, absolute error ≤ ε as for log1p
+        one = builder.const(1, dt, name="one")
+        builder.op("Sub", builder.op("Exp", builder.cast(inputs[0], dt)), one, out=output)
+
 
 class Sqrt(Function):
     """Square root; its derivative 1/(2√x) is inf at 0."""
 
+    onnx_op = "Sqrt"
     saves_inputs = False
 
     def forward(self, x):
@@ -200,6 +245,7 @@ class Sqrt(Function):
 
 
 class Sin(Function):
+    onnx_op = "Sin"
     saves_output = False
 
     def forward(self, x):
@@ -210,6 +256,7 @@ class Sin(Function):
 
 
 class Cos(Function):
+    onnx_op = "Cos"
     saves_output = False
 
     def forward(self, x):
@@ -220,6 +267,7 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    onnx_op = "Tanh"
     saves_inputs = False
 
     def forward(self, x):
@@ -232,6 +280,7 @@ class Tanh(Function):
 class Sigmoid(Function):
     """1 / (1 + e^-x), computed without overflow; d/dx = σ(1 - σ)."""
 
+    onnx_op = "Sigmoid"
     saves_inputs = False
 
     def forward(self, x):
@@ -246,6 +295,7 @@ class Relu(Function):
     """max(x, 0); the gradient at 0 is 0. The mask comes from the output (out > 0 exactly where
     x > 0), so the input need not be kept: a Dense layer's pre-activation is freed at once."""
 
+    onnx_op = "Relu"
     saves_inputs = False
 
     def forward(self, x):
@@ -269,10 +319,22 @@ class LeakyRelu(Function):
     def backward(self, g, out, x):
         return g * np.where(x > 0, 1, self.slope).astype(x.dtype)
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt = builder.dtype(output)
+        x = builder.cast(inputs[0], dt)
+        if float(np.float32(self.slope)) == self.slope or dt != np.float64:
+            builder.op("LeakyRelu", x, out=output, alpha=float(self.slope))
+        else:  # LeakyRelu's alpha is a float32 attribute: in float64 a slope such as 0.01 would be rounded
+            positive = builder.op("Greater", x, builder.const(0, dt, name="zero"))
+            builder.op(
+                "Where", positive, x, builder.op("Mul", x, builder.const(self.slope, dt, name="slope")), out=output
+            )
+
 
 class Abs(Function):
     """|x|; the gradient at 0 is 0."""
 
+    onnx_op = "Abs"
     saves_output = False
 
     def forward(self, x):
@@ -298,10 +360,19 @@ class Clip(Function):
         inside = ~(above | below)
         return g * inside, (g * below if self.needs(1) else None), (g * above if self.needs(2) else None)
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt = builder.dtype(output)
+        x, low, high = (builder.cast(v, dt) for v in inputs)
+        if all(len(builder.dims(v)) == 0 for v in inputs[1:]):
+            builder.op("Clip", x, low, high, out=output)  # scalar bounds (an absent one is ±inf)
+        else:  # bounds that broadcast, which Clip's scalar bounds cannot: NumPy's minimum(maximum(x, low), high)
+            builder.op("Min", builder.op("Max", x, low), high, out=output)
+
 
 class Clone(Function):
     """A copy of x in a new array; the gradient passes through unchanged."""
 
+    onnx_op = "Identity"
     saves_inputs = False
     saves_output = False
 
@@ -321,6 +392,24 @@ class Cast(Function):
 
     def backward(self, g, out, x):
         return g.astype(x.dtype)
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        builder.cast(inputs[0], builder.dtype(output), out=output)
+
+
+class Detach(Function):
+    """``x`` itself, cut from the graph: what ``detach()`` of a traced tensor records (eager
+    ``detach()`` makes no op; a recorded one keeps the value traced rather than captured)."""
+
+    onnx_op = "Identity"
+    saves_inputs = False
+    saves_output = False
+
+    def forward(self, x):
+        return x
+
+    def backward(self, g, out, x):
+        return None
 
 
 # ============================================================== public functions
@@ -362,10 +451,13 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
-    """Elements of ``a`` where ``cond`` is true, else of ``b`` (``cond`` is not differentiated)."""
+    """Elements of ``a`` where ``cond`` is true, else of ``b`` (``cond`` is not differentiated;
+    a Tensor ``cond`` is true where it is non-zero)."""
     if isinstance(cond, Tensor):
-        cond = cond.data
-    return Where.apply(a, b, cond=np.asarray(cond, dtype=bool))
+        cond = cond != 0  # (a comparison: recorded while tracing, like x > 0)
+    elif not (isinstance(cond, np.ndarray) and cond.dtype == bool):  # a mask stays the same object
+        cond = np.asarray(cond, dtype=bool)
+    return Where.apply(a, b, cond=cond)
 
 
 def negative(x: Any) -> Tensor:
@@ -436,9 +528,8 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     >>> leaky_relu(Tensor([-2.0, 0.0, 3.0]), 0.1)
     Tensor([-0.2,  0. ,  3. ])
     """
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
-        raise TypeError(f"leaky_relu: negative_slope must be a real number, got {negative_slope!r}")
-    return LeakyRelu.apply(x, slope=float(negative_slope))
+    slope = check_real(negative_slope, "negative_slope", "leaky_relu", noun="real number")
+    return LeakyRelu.apply(x, slope=slope)
 
 
 def clone(x: Any) -> Tensor:
@@ -483,12 +574,7 @@ def zero_safe(fn: Callable[[Tensor], Tensor], s: Tensor) -> Tensor:
     second ones included. Used by ``std`` and ``norm`` (0 at a constant slice or the zero
     vector: a subgradient).
     """
-    zero = s.data == 0
+    zero = s == 0  # (a comparison: in a trace, recorded, so an exported model computes the mask)
     if not s.requires_grad or not zero.any():
         return fn(s)
-    inner = Where.apply(1, s, cond=zero)
-    out = Where.apply(0, fn(inner), cond=zero)
-    for t in (inner, out):  # tells ONNX export that cond is s == 0 (computed in the graph), not a constant
-        if t._node is not None:
-            t._node.zero_safe = True
-    return out
+    return Where.apply(0, fn(Where.apply(1, s, cond=zero)), cond=zero)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
@@ -14,6 +14,9 @@ from ..function import Function
 from ..tensor import Tensor
 from .elementwise import Sqrt, zero_safe
 from .shape import expand
+
+if TYPE_CHECKING:
+    from ..onnx.builder import OnnxBuilder
 
 
 def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
@@ -24,10 +27,37 @@ def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def _onnx_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
+    """``axis`` as sorted non-negative axes (None: all of them), as ONNX's reductions take them."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    return tuple(sorted(int(a) % ndim for a in axes))
+
+
 # ============================================================== reductions
 
 
-class Sum(Function):
+class Reduction(Function):
+    """A reduction over ``axis`` (kept on ``self`` by ``forward``, with ``keepdims``): its ONNX form is
+    the one node ``onnx_reduce`` (``ReduceSum``, ...), written for the opset by the builder."""
+
+    name = ""  # a base class of ops, not an op
+    onnx_reduce: str = ""
+    axis: Any  # set by forward
+    keepdims: bool
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        ndim = len(builder.dims(inputs[0]))
+        axes = _onnx_axes(self.axis, ndim) if ndim else ()
+        if axes == () or (axes is None and ndim == 0):
+            builder.op("Identity", inputs[0], out=output)  # nothing to reduce
+            return
+        builder.reduce(self.onnx_reduce, inputs[0], axes, keepdims=self.keepdims, out=output)
+
+
+class Sum(Reduction):
+    onnx_reduce = "ReduceSum"
     saves_inputs = False
     saves_output = False
 
@@ -41,7 +71,8 @@ class Sum(Function):
         return expand(g.reshape(self.kept), x.shape)
 
 
-class Mean(Function):
+class Mean(Reduction):
+    onnx_reduce = "ReduceMean"
     saves_inputs = False
     saves_output = False
 
@@ -56,9 +87,10 @@ class Mean(Function):
         return expand(g.reshape(self.kept) / self.n, x.shape)
 
 
-class Max(Function):
+class Max(Reduction):
     """Maximum over ``axis``; tied maxima share the gradient evenly."""
 
+    onnx_reduce = "ReduceMax"
     pick = staticmethod(np.max)
 
     def forward(self, x, axis, keepdims):
@@ -79,6 +111,7 @@ class Max(Function):
 class Min(Max):
     """Minimum over ``axis``; tied minima share the gradient evenly."""
 
+    onnx_reduce = "ReduceMin"
     pick = staticmethod(np.min)
 
 
@@ -112,9 +145,42 @@ class Var(Function):
     def backward(self, g, out, x):
         return g.reshape(self.kept) * (2 * (x - x.mean(axis=self.axis, keepdims=True))) / self.d
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        # as forward: shift by each slice's first element (a constant slice gives exactly 0), centre, Σc² / (n - ddof)
+        b, dt = builder, builder.dtype(output)
+        x, dims = b.cast(inputs[0], dt), b.dims(inputs[0])
+        found = _onnx_axes(self.axis, len(dims)) if dims else ()
+        axes = list(range(len(dims)) if found is None else found)
+        if axes:
+            ones = b.const(np.ones(len(axes), dtype=np.int64), name="ends")
+            at = b.const(np.array(axes, dtype=np.int64), name="axes")
+            first = b.op("Slice", x, b.const(np.zeros(len(axes), dtype=np.int64), name="starts"), ones, at)
+            c = b.op("Sub", x, first)
+            c = b.op("Sub", c, b.reduce("ReduceMean", c, axes, keepdims=True))
+            squares = b.reduce("ReduceSum", b.op("Mul", c, c), axes, keepdims=self.keepdims)
+        else:  # over no axes: every element is its own slice
+            c = b.op("Sub", x, x)
+            squares = b.op("Mul", c, c)
+        fixed = math.prod(dims[a].size for a in axes if dims[a].static)
+        moving = [a for a in axes if not dims[a].static]
+        if not moving:
+            count = fixed - self.ddof if fixed > self.ddof else 0  # (the builtin max is shadowed here)
+            b.op("Div", squares, b.const(count, dt, name="count"), out=output)
+            return
+        # the count follows the batch: n from the input's run-time shape, then max(n - ddof, 0) as NumPy
+        sizes = b.op("Gather", b.op("Shape", x), b.const(np.array(moving, dtype=np.int64), name="axes"))
+        n = b.cast(b.reduce("ReduceProd", sizes, None, keepdims=False), dt)
+        if fixed != 1:
+            n = b.op("Mul", n, b.const(fixed, dt, name="count"))
+        if self.ddof:
+            n = b.op("Relu", b.op("Sub", n, b.const(self.ddof, dt, name="ddof")))
+        b.op("Div", squares, n, out=output)
 
-class LogSumExp(Function):
+
+class LogSumExp(Reduction):
     """log Σ exp(x), shifted by the maximum so nothing overflows; d/dx = softmax(x)."""
+
+    onnx_reduce = "ReduceLogSumExp"
 
     def forward(self, x, axis, keepdims):
         m = np.max(x, axis=axis, keepdims=True)
@@ -146,6 +212,9 @@ class Softmax(Function):
     def backward(self, g, out, x):
         return out * (g - (g * out).sum(axis=self.axis, keepdims=True))
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        builder.op("Softmax", inputs[0], out=output, axis=int(self.axis))
+
 
 class LogSoftmax(Function):
     """x - logsumexp(x) along ``axis``; VJP: g - softmax(x) Σ g."""
@@ -158,6 +227,9 @@ class LogSoftmax(Function):
 
     def backward(self, g, out, x):
         return g - np.exp(out) * g.sum(axis=self.axis, keepdims=True)
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        builder.op("LogSoftmax", inputs[0], out=output, axis=int(self.axis))
 
 
 # ============================================================== public functions

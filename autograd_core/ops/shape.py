@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import check_int
 from ..engine import sum_to
 from ..function import Function
+from ..grad_mode import grad_enabled
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..onnx.builder import OnnxBuilder
+
+_INT64_MAX = int(np.iinfo(np.int64).max)
+_INT64_MIN = int(np.iinfo(np.int64).min)
 
 
 class Reshape(Function):
@@ -22,6 +30,33 @@ class Reshape(Function):
 
     def backward(self, g, out, x):
         return g.reshape(x.shape)
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        from ..onnx.builder import DynamicShapeError
+
+        src, dst = builder.dims(inputs[0]), builder.dims(output)
+        target, free, copied = [], 0, False
+        for d, dim in enumerate(dst):
+            if dim.static:
+                target.append(dim.size)
+            elif d < len(src) and src[d] == dim:
+                target.append(0)  # ONNX: copy the input's dimension (the batch stays symbolic)
+                copied = True
+            else:
+                target.append(-1)  # ONNX: whatever is left (the batch times something)
+                free += 1
+        shapes = f"from {builder.shape(inputs[0])} to {builder.shape(output)}"
+        if free > 1:
+            raise DynamicShapeError(f"reshape {shapes} spreads the dynamic axes over several dimensions")
+        attrs: dict[str, Any] = {}
+        if any(dim.static and dim.size == 0 for dim in dst):  # an empty dimension: 0 must mean 0, not "copy"
+            if copied or free:
+                raise DynamicShapeError(f"reshape {shapes} makes an empty array")
+            if builder.opset < 14:
+                raise NotImplementedError(f"export_onnx: reshape {shapes} to an empty array needs opset 14 or later")
+            attrs["allowzero"] = 1
+        shape = builder.const(np.array(target, dtype=np.int64), name="shape")
+        builder.op("Reshape", inputs[0], shape, out=output, **attrs)
 
 
 class Transpose(Function):
@@ -39,6 +74,11 @@ class Transpose(Function):
             return g.transpose()
         return g.transpose(tuple(int(i) for i in np.argsort(self.axes)))
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        ndim = len(builder.dims(inputs[0]))
+        perm = list(range(ndim))[::-1] if self.axes is None else [int(a) % ndim for a in self.axes]
+        builder.op("Transpose", inputs[0], out=output, perm=perm)
+
 
 class BroadcastTo(Function):
     saves_inputs = False
@@ -49,6 +89,25 @@ class BroadcastTo(Function):
 
     def backward(self, g, out, x):
         return sum_to(g, x.shape)
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        from ..onnx.builder import DynamicShapeError
+
+        src, dst = builder.dims(inputs[0]), builder.dims(output)
+        lead = len(dst) - len(src)
+        target = []
+        for d, dim in enumerate(dst):
+            if dim.static:
+                target.append(dim.size)
+            elif d >= lead and src[d - lead] == dim:
+                target.append(1)  # Expand keeps the input's (symbolic) dimension
+            else:
+                raise DynamicShapeError(
+                    f"broadcast_to from {builder.shape(inputs[0])} to {builder.shape(output)}: the target shape "
+                    "follows the batch but the input does not, so it was taken from another tensor's shape (let "
+                    "broadcasting do it: b + 0 * x)"
+                )
+        builder.op("Expand", inputs[0], builder.const(np.array(target, dtype=np.int64), name="shape"), out=output)
 
 
 def expand(g: Any, shape: tuple[int, ...]) -> Any:
@@ -77,8 +136,9 @@ class GetItem(Function):
 
     name = "getitem"
 
-    def forward(self, x, index):
-        self.index = index
+    def forward(self, x, index, kept=None):
+        self.index = index  # as given (ONNX export recognises an index input by identity)
+        self.kept = index if kept is None else kept  # what backward reads: a copy of index arrays (getitem)
         try:
             return x[index]
         except IndexError as err:
@@ -86,8 +146,11 @@ class GetItem(Function):
 
     def backward(self, g, out, x):
         if isinstance(g, Tensor):
-            return Unindex.apply(g, index=self.index, shape=x.shape)
-        return Unindex().forward(g, index=self.index, shape=x.shape)
+            return Unindex.apply(g, index=self.kept, shape=x.shape)
+        return Unindex().forward(g, index=self.kept, shape=x.shape)
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        _getitem_onnx(builder, self.index, inputs[0], output)
 
 
 class Unindex(Function):
@@ -124,6 +187,10 @@ class Concatenate(Function):
         starts = [0] + self.ends[:-1]
         return tuple(g[lead + (slice(s, e),)] for s, e in zip(starts, self.ends))
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt = builder.dtype(output)
+        builder.op("Concat", *(builder.cast(x, dt) for x in inputs), out=output, axis=int(self.axis))
+
 
 class Stack(Function):
     saves_inputs = False
@@ -138,6 +205,107 @@ class Stack(Function):
         lead = (slice(None),) * self.axis
         return tuple(g[lead + (i,)] for i in range(len(xs)))
 
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt = builder.dtype(output)
+        axis = builder.const(np.array([self.axis], dtype=np.int64), name="axes")
+        parts = (builder.op("Unsqueeze", builder.cast(x, dt), axis) for x in inputs)
+        builder.op("Concat", *parts, out=output, axis=int(self.axis))
+
+
+def _getitem_onnx(b: OnnxBuilder, index: Any, x: str, output: str) -> None:
+    """``x[index]`` in ONNX: the slices in one ``Slice``, then integers, new axes and one integer array."""
+    ndim = len(b.dims(x))
+    parts: list[Any] = []
+    for p in index if isinstance(index, tuple) else (index,):
+        if isinstance(p, list):
+            p = np.asarray(p)
+        if isinstance(p, (bool, np.bool_)) or (isinstance(p, np.ndarray) and p.dtype == bool):
+            raise NotImplementedError(
+                "export_onnx: getitem with a boolean mask has no ONNX form: the number of elements it selects "
+                "depends on the data. Use ag.where(mask, x, 0) to keep the shape, or index with integers "
+                "(np.flatnonzero(mask)) when the selection is fixed"
+            )
+        if isinstance(p, np.ndarray) and p.ndim == 0 and b.traced(p) is None:
+            p = int(p)  # NumPy treats a 0-d integer array as an integer
+        parts.append(p)
+    used = sum(p is not None and p is not Ellipsis for p in parts)
+    dots = next((i for i, p in enumerate(parts) if p is Ellipsis), None)
+    if dots is None:
+        parts += [slice(None)] * (ndim - used)
+    else:
+        parts[dots : dots + 1] = [slice(None)] * (ndim - used)
+    arrays = [i for i, p in enumerate(parts) if isinstance(p, np.ndarray)]
+    if len(arrays) > 1:
+        raise NotImplementedError(
+            "export_onnx: getitem with several integer arrays has no ONNX form here; index with one array at a "
+            "time (x[rows][:, cols]) or combine them into one"
+        )
+    steps: list[tuple[str, list[str], dict[str, Any]]] = []
+    # 1. every slice at once, on the input's own axes (slices keep the rank)
+    cut = [(axis, p) for axis, p in enumerate(p for p in parts if p is not None) if isinstance(p, slice)]
+    cut = [(axis, s) for axis, s in cut if s != slice(None)]
+    # ONNX clamps a negative start of a backward slice to the first element where NumPy selects nothing
+    # (x[-2::-1] of one row): those axes are reversed first, and sliced forwards from the other end
+    back = [axis for axis, s in cut if (s.step or 1) < 0 and s.start is not None and s.start < 0]
+    if back:
+        starts, ends, back_steps = (
+            b.const(np.full(len(back), v, dtype=np.int64), name=n)
+            for v, n in ((_INT64_MAX, "starts"), (_INT64_MIN, "ends"), (-1, "steps"))
+        )
+        steps.append(("Slice", [starts, ends, b.const(np.array(back, dtype=np.int64), name="axes"), back_steps], {}))
+    if cut:
+        bounds = [_slice_bounds(s, reversed_=axis in back) for axis, s in cut]
+        ints = [b.const(np.array(col, dtype=np.int64), name=n) for col, n in zip(zip(*bounds), ("starts", "ends"))]
+        axes = b.const(np.array([a for a, _ in cut], dtype=np.int64), name="axes")
+        step = b.const(np.array([r[2] for r in bounds], dtype=np.int64), name="steps")
+        steps.append(("Slice", [*ints, axes, step], {}))
+    # 2. integers, the integer array and new axes, in order, on the axes that are left
+    w, at = 0, 0
+    for p in parts:
+        if p is None:
+            steps.append(("Unsqueeze", [b.const(np.array([w], dtype=np.int64), name="axes")], {}))
+            w += 1
+        elif isinstance(p, slice):
+            w += 1
+        elif isinstance(p, np.ndarray):
+            given = b.traced(p)  # an index input of the graph, or a constant
+            indices = given if given is not None else b.const(p.astype(np.int64), name="indices")
+            steps.append(("Gather", [indices], {"axis": w}))
+            at = w
+            w += p.ndim
+        else:
+            steps.append(("Gather", [b.const(np.array(int(p), dtype=np.int64), name="index")], {"axis": w}))
+    # NumPy puts the array's dimensions first when the integers and the array it indexes with are not
+    # next to each other (x[0, :, idx]); Gather left them where the array was.
+    advanced = [i for i, p in enumerate(parts) if isinstance(p, np.ndarray) or _is_int(p)]
+    if arrays and at and advanced != list(range(advanced[0], advanced[-1] + 1)):
+        k = parts[arrays[0]].ndim
+        rank = len(b.dims(output))
+        perm = list(range(at, at + k)) + [i for i in range(rank) if not at <= i < at + k]
+        steps.append(("Transpose", [], {"perm": perm}))
+    if not steps:
+        b.op("Identity", x, out=output)
+        return
+    for i, (op_type, extra, attrs) in enumerate(steps):
+        x = b.op(op_type, x, *extra, out=output if i == len(steps) - 1 else None, **attrs)
+
+
+def _is_int(p: Any) -> bool:
+    return isinstance(p, (int, np.integer)) and not isinstance(p, bool)
+
+
+def _slice_bounds(s: slice, reversed_: bool = False) -> tuple[int, int, int]:
+    """ONNX Slice's (start, end, step) for a Python slice, valid for any length of the axis; with
+    ``reversed_``, for a backward slice with a negative start, on the axis reversed first."""
+    step = 1 if s.step is None else int(s.step)
+    if reversed_:  # x[a:b:-k] with a < 0 is r[-1-a : -1-b : k] of r = x[::-1] (b < 0: from the front; b ≥ 0: the end)
+        stop = _INT64_MAX if s.stop is None else -1 - int(s.stop)
+        return -1 - int(s.start), stop, -step
+    if step > 0:
+        return (0 if s.start is None else int(s.start)), (_INT64_MAX if s.stop is None else int(s.stop)), step
+    # backwards: ONNX clamps start to [0, n-1] and end to [-1, n-1]; INT64_MIN ends before element 0
+    return (_INT64_MAX if s.start is None else int(s.start)), (_INT64_MIN if s.stop is None else int(s.stop)), step
+
 
 def _is_basic(index: Any) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
@@ -146,6 +314,10 @@ def _is_basic(index: Any) -> bool:
         or (isinstance(p, np.ndarray) and p.dtype == bool)
         for p in parts
     )
+
+
+def _copied(p: Any) -> Any:
+    return p.copy() if isinstance(p, np.ndarray) else p
 
 
 def _index_part(p: Any) -> Any:
@@ -163,12 +335,21 @@ def _index_part(p: Any) -> Any:
 
 
 def getitem(x: Any, index: Any) -> Tensor:
-    """``x[index]``: slices, integers, and NumPy integer or boolean arrays."""
+    """``x[index]``: slices, integers, and NumPy integer or boolean arrays.
+
+    When the op is recorded, its backward reads a copy of the index arrays: the caller may
+    refill the same buffer before backward (a data loader's reused batch)."""
     if isinstance(index, tuple):
         index = tuple(_index_part(p) for p in index)
+        arrays = any(isinstance(p, np.ndarray) for p in index)
     else:
         index = _index_part(index)
-    out = GetItem.apply(x, index=index)
+        arrays = isinstance(index, np.ndarray)
+    if arrays and isinstance(x, Tensor) and x.requires_grad and grad_enabled.get():
+        kept = tuple(_copied(p) for p in index) if isinstance(index, tuple) else _copied(index)
+        out = GetItem.apply(x, index=index, kept=kept)
+    else:
+        out = GetItem.apply(x, index=index)
     if out._node is None and isinstance(x, Tensor) and x.name is not None:
         out.name = f"{x.name}[{_index_text(index)}]"  # data: x[0][0] keeps a readable name
     return out
@@ -252,15 +433,25 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(tensors: Sequence[Any], axis: int | None = 0) -> Tensor:
+    """Join tensors along an existing axis; ``axis=None`` flattens them first, as NumPy does.
+
+    >>> concatenate([Tensor([[1.0, 2.0]]), Tensor([3.0])], axis=None)
+    Tensor([1., 2., 3.])
+    """
     if len(tensors) == 0:
         raise ValueError("concatenate: need at least one tensor")
-    return Concatenate.apply(*tensors, axis=axis)
+    if axis is None:
+        return Concatenate.apply(*[Reshape.apply(t, shape=(-1,)) for t in tensors], axis=0)
+    return Concatenate.apply(*tensors, axis=_axis(axis, "concatenate"))
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     if len(tensors) == 0:
         raise ValueError("stack: need at least one tensor")
-    return Stack.apply(*tensors, axis=axis)
+    return Stack.apply(*tensors, axis=_axis(axis, "stack"))
+
+
+def _axis(axis: Any, where: str) -> int:
+    return axis if type(axis) is int else check_int(axis, "axis", where)
