@@ -59,6 +59,7 @@ from .ops.shape import (
     transpose,
     unsqueeze,
 )
+from .threads import get_num_threads, set_num_threads
 from .viz import draw_graph
 
 from . import testing  # noqa: E402  (no Hypothesis needed)
@@ -79,5 +80,5 @@ __all__ = [
     "randn", "rand", "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
     "argmin", "unsqueeze",
     "conv2d", "max_pool2d", "avg_pool2d",
-    "export_onnx", "TracingError",
+    "export_onnx", "TracingError", "set_num_threads", "get_num_threads",
 ]  # fmt: skip

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+import autograd_core as ag
 import nn
 import optim
 from autograd_core import no_grad
@@ -76,6 +77,9 @@ def train(
 
 
 def main() -> None:
+    # A loop of our own, so we choose the BLAS threads as nn.fit does: one (products this small gain
+    # nothing from a second thread, and wait for it when another process holds a core).
+    ag.set_num_threads(1)
     model, scores, (_, x_test, _, y_test) = train()
     print(model)
     print(

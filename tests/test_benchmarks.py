@@ -8,11 +8,13 @@ their own (finite differences), that ``python -m benchmarks`` runs end to end, a
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -221,6 +223,57 @@ def test_search_report_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert math.isfinite(figures[key])
     if importlib.util.find_spec("distributed") is not None:
         assert math.isfinite(figures["overhead_dask_s"]) and figures["speedup_dask"] > 0
+
+
+def test_threads_report_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "threads.json"
+    before = ag.get_num_threads()
+    assert main(["--quick", "--only", "threads", "--json", str(out)]) == 0
+    assert "competing process busy on one core" in capsys.readouterr().out
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["key"] == "THREADS" and row["unit"] == "report" and row["lines"]
+    other = before if before != 1 else 2
+    for model in ("cnn", "mlp"):
+        for state in ("idle", "busy"):
+            for count in ("default", other):
+                figures = [row["figures"][f"{model}_{state}_{count}_{k}_s"] for k in ("min", "median", "max")]
+                assert 0 < figures[0] <= figures[1] <= figures[2]
+    assert ag.get_num_threads() == before  # the counts it measured are not left behind
+
+
+def test_busy_core_spins_while_the_block_runs_and_is_stopped_after() -> None:
+    from benchmarks.threads import busy_core
+
+    with busy_core() as process:
+        stat = Path(f"/proc/{process.pid}/stat")
+        if stat.exists():  # Linux: the CPU time it has used (utime + stime, in clock ticks) grows
+            ticks = [sum(int(f) for f in stat.read_text().rsplit(")", 1)[1].split()[11:13])]
+            time.sleep(0.3)
+            ticks.append(sum(int(f) for f in stat.read_text().rsplit(")", 1)[1].split()[11:13]))
+            assert ticks[1] > ticks[0]
+        assert process.poll() is None
+    assert process.poll() is not None
+
+
+def test_busy_flag_runs_the_workloads_beside_a_competing_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import benchmarks.__main__ as command
+    from benchmarks.threads import busy_core
+
+    started = []
+
+    @contextlib.contextmanager
+    def recorded():
+        with busy_core() as process:
+            started.append(process)
+            yield process
+
+    monkeypatch.setattr(command, "busy_core", recorded)
+    assert main(["--quick", "--only", "W1", "--busy"]) == 0
+    assert "A competing process kept one core busy during the whole run (--busy)" in capsys.readouterr().out
+    (process,) = started
+    assert process.poll() is not None  # stopped at the end
 
 
 def _hide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *packages: str) -> None:
