@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from ._checks import check_int
 from .grad_mode import wrap_in_context
 
-__all__ = ["set_num_threads", "get_num_threads", "blas_threads", "DEFAULT"]
+__all__ = ["set_num_threads", "get_num_threads", "blas_threads", "DEFAULT", "ENVIRONMENT"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -132,9 +132,27 @@ def get_num_threads() -> int:
     return _user if _user is not None else (os.cpu_count() or 1)
 
 
+#: Environment variables through which a user sets BLAS threads for a whole process.
+ENVIRONMENT = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def _from_environment() -> int | None:
+    """The count set for the process in the environment (``OPENBLAS_NUM_THREADS=2``), if any:
+    a count the user chose, so it wins over :data:`DEFAULT` as one set in code does."""
+    for name in ENVIRONMENT:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
 def count() -> int:
-    """The count a library call starts with: the user's (:func:`set_num_threads`), or :data:`DEFAULT`."""
-    return _user if _user is not None else DEFAULT
+    """The count a library call starts with: the user's (:func:`set_num_threads`, else one set in
+    the environment such as ``OPENBLAS_NUM_THREADS``), or :data:`DEFAULT`."""
+    if _user is not None:
+        return _user
+    env = _from_environment()
+    return DEFAULT if env is None else env
 
 
 class blas_threads:

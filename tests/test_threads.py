@@ -25,6 +25,14 @@ X = np.random.default_rng(0).standard_normal((60, 4))
 Y = np.arange(60) % 3
 
 
+@pytest.fixture(autouse=True)
+def no_count_in_the_environment(monkeypatch) -> None:
+    """The defaults are tested in a process whose environment sets no BLAS count (one that does is the
+    user's choice, tested on its own)."""
+    for name in threads.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
 def process_count(n: int) -> threadpool_limits:
     return threadpool_limits(limits=n, user_api="blas")
 
@@ -119,6 +127,18 @@ def test_a_count_the_user_set_wins(user: int) -> None:
         model.seen.clear()
         nn.predict(model, X)
         assert model.seen == [user]
+
+
+@pytest.mark.parametrize("name", threads.ENVIRONMENT)
+def test_a_count_set_in_the_environment_wins_over_the_default(monkeypatch, name: str) -> None:
+    monkeypatch.setenv(name, "2")
+    with process_count(1):
+        model, _ = train(2)
+        assert set(model.seen) == {2} and ag.get_num_threads() == 1
+    monkeypatch.setenv(name, "not a number")  # ignored, as the BLAS libraries ignore it
+    with process_count(2):
+        model, _ = train(1)
+        assert set(model.seen) == {1}
 
 
 def test_a_count_set_during_fit_holds_from_then_on() -> None:
