@@ -577,7 +577,14 @@ class RNNLayer(_Recurrence):
 
 # ============================================================== ONNX forms
 
-#: Where ONNX's ``RNN``/``LSTM``/``GRU`` find each of their gates among ours (blocks of ``hidden`` rows).
+#: ONNX's op for each kind of layer, with its attributes.
+_ONNX_OPS: dict[str, tuple[str, dict[str, Any]]] = {
+    "lstm": ("LSTM", {}),
+    "gru": ("GRU", {"linear_before_reset": 1}),  # r ⊙ (W_hn h + b_hn), as PyTorch
+    "rnn_tanh": ("RNN", {"activations": ["Tanh"]}),
+    "rnn_relu": ("RNN", {"activations": ["Relu"]}),
+}
+#: Where ONNX's ``LSTM`` and ``GRU`` find each of their gates among ours (blocks of ``hidden`` rows).
 _ONNX_GATES = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2)}  # i, o, f, c of i, f, g, o; z, r, h of r, z, n
 
 
@@ -587,7 +594,7 @@ def _onnx_layer(
     """A fused layer's ONNX form: ONNX's own op in float32 (onnxruntime has it for float32 only),
     the equations in a ``Scan`` over the steps otherwise; ``output`` as the fused op's, every
     step's output and then the final ``h`` (and ``c``) stacked along the time axis."""
-    dt = b.dtype(output)
+    dt = np.dtype(b.dtype(output))
     if kind == "lstm":
         x, w_ih, b_ih, h0, c0, w_hh, b_hh = inputs
     else:
@@ -595,16 +602,13 @@ def _onnx_layer(
     n = b.dims(w_hh)[1].size
     x, w_ih, w_hh = (b.cast(v, dt) for v in (x, w_ih, w_hh))
     # no bias (the number 0.0) and a state of constant zeros (the default) are left out
-    b_ih, b_hh = (None if _zero(b, v, number=True) else b.cast(v, dt) for v in (b_ih, b_hh))
-    h0, c0 = (None if v is None or _zero(b, v) else b.cast(v, dt) for v in (h0, c0))
+    bi, bh = (None if _zero(b, v, number=True) else b.cast(v, dt) for v in (b_ih, b_hh))
+    h, c = (None if v is None or _zero(b, v) else b.cast(v, dt) for v in (h0, c0))
     seq = None
     if lengths is not None:  # an index input of the graph (any batch), or a constant
         seq = b.traced(lengths) or b.const(np.asarray(lengths, dtype=np.int64), name="lengths")
     write = _onnx_op if dt == np.float32 else _onnx_scan
-    finals = write(b, kind, x, w_ih, b_ih, h0, c0, w_hh, b_hh, seq, reverse, n, dt)
-    zero = b.const(np.array([0], dtype=np.int64), name="axes")
-    ys = [finals[0]] + [b.op("Unsqueeze", h, zero) for h in finals[1:]]
-    b.op("Concat", *ys, out=output, axis=0)
+    b.op("Concat", *write(b, kind, x, w_ih, bi, h, c, w_hh, bh, seq, reverse, n, dt), out=output, axis=0)
 
 
 def _zero(b: OnnxBuilder, name: str, number: bool = False) -> bool:
@@ -624,26 +628,20 @@ def _onnx_op(
     b: OnnxBuilder, kind: str, x: str, w_ih: str, b_ih: Any, h0: Any, c0: Any, w_hh: str, b_hh: Any,
     seq: Any, reverse: bool, n: int, dt: np.dtype,
 ) -> list[str]:  # fmt: skip
-    """ONNX's ``RNN``, ``LSTM`` or ``GRU`` node; returns ``Y`` as ``(time, batch, hidden)``, ``Y_h`` (, ``Y_c``)."""
+    """ONNX's ``RNN``, ``LSTM`` or ``GRU`` node; returns ``Y`` as ``(time, batch, hidden)``, then ``Y_h``
+    (and ``Y_c``), ``(1, batch, hidden)``."""
     order = _ONNX_GATES.get(kind)
     zero = b.const(np.array([0], dtype=np.int64), name="axes")
 
-    def onnx_form(v: str) -> str:  # gates reordered, and a leading axis of one direction
-        return b.op("Unsqueeze", v if order is None else _blocks(b, v, n, order), zero)
+    def onnx_form(*vs: str) -> str:  # gates reordered, side by side, with a leading axis for the one direction
+        gated = [v if order is None else _blocks(b, v, n, order) for v in vs]
+        return b.op("Unsqueeze", gated[0] if len(vs) == 1 else b.op("Concat", *gated, axis=0), zero)
 
-    rows = GATES[kind] * n
     bias = None
-    if b_ih is not None or b_hh is not None:
-        pair = [b.const(np.zeros(rows, dtype=dt), name="bias") if v is None else v for v in (b_ih, b_hh)]
-        bias = b.op(
-            "Unsqueeze", b.op("Concat", *(v if order is None else _blocks(b, v, n, order) for v in pair), axis=0), zero
-        )
-    op_type, attrs = {
-        "lstm": ("LSTM", {}),
-        "gru": ("GRU", {"linear_before_reset": 1}),
-        "rnn_tanh": ("RNN", {"activations": ["Tanh"]}),
-        "rnn_relu": ("RNN", {"activations": ["Relu"]}),
-    }[kind]
+    if b_ih is not None or b_hh is not None:  # ONNX's B: [W_b, R_b]
+        missing = b.const(np.zeros(GATES[kind] * n, dtype=dt), name="bias")
+        bias = onnx_form(missing if b_ih is None else b_ih, missing if b_hh is None else b_hh)
+    op_type, attrs = _ONNX_OPS[kind]
     given = [
         x,
         onnx_form(w_ih),
@@ -657,7 +655,7 @@ def _onnx_op(
     outs = [b.fresh(op_type.lower() + "_" + v) for v in ("y", "h", "c")[: 3 if kind == "lstm" else 2]]
     b.op(op_type, *given, out=outs, hidden_size=n, direction="reverse" if reverse else "forward", **attrs)
     y = b.op("Squeeze", outs[0], b.const(np.array([1], dtype=np.int64), name="axes"))  # (time, 1, batch, hidden)
-    return [y, *(b.op("Squeeze", v, zero) for v in outs[1:])]
+    return [y, *outs[1:]]
 
 
 def _onnx_scan(
@@ -667,43 +665,36 @@ def _onnx_scan(
     """The layer's equations, as the fused op computes them, in a ``Scan`` over the time steps:
     the input projection of every step before it (one ``MatMul``), one product with ``W_hh`` and
     the gates per step; past a sequence's end the state is kept and the output is 0. Returns
-    every step's ``h`` ``(time, batch, hidden)``, the final ``h`` (and ``c``)."""
+    every step's ``h`` ``(time, batch, hidden)``, then the final ``h`` (and ``c``) ``(1, batch, hidden)``."""
     onnx = b.onnx
     gru = kind == "gru"
     acts = b.op("MatMul", x, b.op("Transpose", w_ih, perm=[1, 0]))  # (time, batch, gates·hidden)
-    for v in (b_ih,) if gru else (b_ih, b_hh):  # the GRU's b_hn is inside r ⊙ (W_hn h + b_hn)
-        if v is not None:
-            acts = b.op("Add", acts, v)
+    biases = [v for v in ((b_ih,) if gru else (b_ih, b_hh)) if v is not None]  # the GRU's b_hn: r ⊙ (W_hn h + b_hn)
+    if biases:
+        acts = b.op("Add", acts, biases[0] if len(biases) == 1 else b.op("Add", *biases))
     w_hh_t = b.op("Transpose", w_hh, perm=[1, 0])
     shape = b.op("Shape", x)
+    ints = lambda *k: b.const(np.array(k, dtype=np.int64), name="ints")  # noqa: E731
     if h0 is None or (kind == "lstm" and c0 is None):  # zeros of (batch, hidden)
-        size = b.op(
-            "Concat",
-            b.op(
-                "Slice",
-                shape,
-                *(b.const(np.array([k], dtype=np.int64), name=m) for k, m in ((1, "starts"), (2, "ends"))),
-            ),
-            b.const(np.array([n], dtype=np.int64), name="hidden"),
-            axis=0,
-        )
+        size = b.op("Concat", b.op("Slice", shape, ints(1), ints(2)), ints(n), axis=0)
         zeros = b.op("ConstantOfShape", size, value=onnx.numpy_helper.from_array(np.zeros(1, dtype=dt)))
         h0 = zeros if h0 is None else h0
         c0 = zeros if kind == "lstm" and c0 is None else c0
     scanned = [acts]
     if seq is not None:  # valid[t, b] = t < lengths[b], (time, batch, 1)
         steps = b.op("Gather", shape, b.const(np.array(0, dtype=np.int64), name="index"))
-        one, zero = (b.const(np.array(k, dtype=np.int64), name="const") for k in (1, 0))
-        t = b.op("Range", zero, steps, one)
-        axis = [b.const(np.array([k], dtype=np.int64), name="axes") for k in (0, 1)]
-        valid = b.op("Less", b.op("Unsqueeze", t, axis[1]), b.op("Unsqueeze", b.cast(seq, np.int64), axis[0]))
-        scanned.append(b.op("Unsqueeze", valid, b.const(np.array([2], dtype=np.int64), name="axes")))
+        t = b.op("Range", b.const(np.array(0, dtype=np.int64)), steps, b.const(np.array(1, dtype=np.int64)))
+        valid = b.op("Less", b.op("Unsqueeze", t, ints(1)), b.op("Unsqueeze", b.cast(seq, np.int64), ints(0)))
+        scanned.append(b.op("Unsqueeze", valid, ints(2)))
     states = [b.fresh("h")] + ([b.fresh("c")] if kind == "lstm" else [])
     a, m = b.fresh("a"), b.fresh("valid")
     with b.subgraph() as nodes:
         h = states[0]
-        sizes = b.const(np.full(GATES[kind], n, dtype=np.int64), name="split")
-        gates = lambda v: b.op("Split", v, sizes, out=[b.fresh("gate") for _ in range(GATES[kind])], axis=1)  # noqa: E731
+        sizes = ints(*[n] * GATES[kind])
+
+        def gates(v: str) -> list[str]:
+            return b.op("Split", v, sizes, out=[b.fresh("gate") for _ in range(GATES[kind])], axis=1)
+
         hidden = b.op("MatMul", h, w_hh_t)
         if kind == "lstm":
             i, f, g, o = gates(b.op("Add", a, hidden))
@@ -736,7 +727,7 @@ def _onnx_scan(
         "Scan", h0, *([c0] if kind == "lstm" else []), *scanned, out=results, body=body,
         num_scan_inputs=len(scanned), scan_input_directions=direction * len(scanned), scan_output_directions=direction,
     )  # fmt: skip
-    return [results[-1], *results[:-1]]
+    return [results[-1], *(b.op("Unsqueeze", v, ints(0)) for v in results[:-1])]
 
 
 # ============================================================== one entry point

@@ -139,7 +139,7 @@ class NormalCdf(Function):
         return g * (np.exp(-0.5 * x * x) * _INV_SQRT_2PI)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
-        dt = builder.dtype(output)
+        dt = np.dtype(builder.dtype(output))
         _normal_cdf_onnx(builder, builder.cast(inputs[0], dt), dt, out=output)
 
 
@@ -160,7 +160,7 @@ class Gelu(Function):
         return g * (cdf + x * (np.exp(-0.5 * x * x) * _INV_SQRT_2PI))
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
-        dt = builder.dtype(output)
+        dt = np.dtype(builder.dtype(output))
         x = builder.cast(inputs[0], dt)
         builder.op("Mul", x, _normal_cdf_onnx(builder, x, dt), out=output)
 
