@@ -7,10 +7,10 @@ time and predicts the next one::
     Embedding(characters → 48) → LSTM(48 → 256, 2 layers, dropout 0.1) → Dense(256 → characters)
 
 trained with ``nn.fit`` on sequences of 64 characters (the loss of every step, mean over the
-batch and the steps), Adam with the gradients' norm clipped to 0.5 before each step, and the
-learning rate decayed by a schedule after every epoch. Text is sampled at several
-temperatures before and after training; the loss curve goes to ``docs/char_lm_loss.png``
-(or the folder given).
+batch and the steps), Adam with the gradients' norm clipped to 0.5 before each step
+(``optim.Adam(..., clip_grad_norm=0.5)``), and the learning rate decayed by a schedule after
+every epoch. Text is sampled at several temperatures before and after training; the loss
+curve goes to ``docs/char_lm_loss.png`` (or the folder given).
 
     .venv/bin/pip install -e ".[examples]" && .venv/bin/python examples/char_lm.py [output directory]
 """
@@ -84,18 +84,14 @@ class CharLM(nn.Module):
         return self.step(x)[0]
 
 
-class ClippedAdam(optim.Adam):
-    """Adam that first scales the gradients so that their joint norm is at most ``max_norm``
-    (``nn.fit`` calls ``step()`` after ``backward()``: the clipping goes in between)."""
+class GradNorms(nn.Callback):
+    """The gradients' joint norm before clipping, at every step (the optimizer's ``grad_norm``)."""
 
-    def __init__(self, params: Any, lr: float, max_norm: float) -> None:
-        super().__init__(params, lr=lr)
-        self.max_norm = max_norm
-        self.norms: list[float] = []  # the norm before clipping, at every step
+    def __init__(self) -> None:
+        self.norms: list[float] = []
 
-    def step(self) -> None:
-        self.norms.append(optim.clip_grad_norm(self.params, self.max_norm))
-        super().step()
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        self.norms.append(self.optimizer.grad_norm)
 
 
 def sample(
@@ -130,8 +126,8 @@ def train(
     verbose: int = 0,
 ) -> dict[str, Any]:
     """Train on ``text`` (the corpus by default; its last 5 % held out); returns the model, the
-    vocabulary, the history, the optimizer (its clipping norms) and the seconds it took. The
-    gradients' joint norm is clipped to ``max_norm`` before every step."""
+    vocabulary, the history, the optimizer, the gradients' norm at every step and the seconds
+    it took. The gradients' joint norm is clipped to ``max_norm`` before every step."""
     text = corpus() if text is None else text
     vocab = Vocabulary(text)
     codes = vocab.encode(text)
@@ -139,7 +135,8 @@ def train(
     x_train, y_train = sequences(codes[:cut], steps)
     x_val, y_val = sequences(codes[cut:], steps)
     model = CharLM(len(vocab), hidden=hidden, seed=seed)
-    opt = ClippedAdam(model.parameters(), lr=lr, max_norm=max_norm)
+    opt = optim.Adam(model.parameters(), lr=lr, clip_grad_norm=max_norm)  # clipped before every step
+    norms = GradNorms()
     schedule = optim.ExponentialDecay(opt, rate=0.85)  # the lecture's lr · 0.85^epoch, epoch 1, 2, ...
     start = time.perf_counter()
     history = nn.fit(
@@ -154,12 +151,14 @@ def train(
         validation_data=(x_val, y_val),
         seed=seed,
         verbose=verbose,
+        callbacks=[norms],
     )
     return {
         "model": model,
         "vocab": vocab,
         "history": history,
         "optimizer": opt,
+        "norms": norms.norms,
         "seconds": time.perf_counter() - start,
         "sizes": (len(x_train), len(x_val)),
     }
@@ -186,12 +185,12 @@ def main() -> None:
     model, history = run["model"], run["history"]
     print(model)
     loss, val = history.history["loss"], history.history["val_loss"]
-    norms = np.array(run["optimizer"].norms)
+    norms, max_norm = np.array(run["norms"]), run["optimizer"].clip_grad_norm
     print(
         f"trained on {run['sizes'][0]:,} sequences of 64 characters in {run['seconds'] / 60:.1f} min: "
         f"loss {loss[0]:.3f} → {loss[-1]:.3f} nats per character, validation {val[0]:.3f} → {val[-1]:.3f} "
         f"({val[-1] / np.log(2):.2f} bits); the gradients' norm (median {np.median(norms):.2f}) was clipped to "
-        f"{run['optimizer'].max_norm} at {np.sum(norms > run['optimizer'].max_norm)} of the {len(norms):,} steps"
+        f"{max_norm} at {np.sum(norms > max_norm)} of the {len(norms):,} steps"
     )
     print("=== after training")
     show_samples(model, vocab, seed=1)

@@ -36,6 +36,15 @@ def _normalise(x: Any, eps: float, axes: tuple[int, ...] = (0,)) -> tuple[Any, A
     return xc * inv, inv
 
 
+def normalise_onnx(b: OnnxBuilder, x: str, eps: float, axes: list[int], dt: np.dtype, out: str | None = None) -> str:
+    """``x̂ = (x − μ) · 1/√(σ² + ε)`` with the statistics over ``axes``, in ONNX, as :func:`_normalise`
+    computes it (the batch's own statistics here, each example's in LayerNorm); into ``out`` if given."""
+    xc = b.op("Sub", x, b.reduce("ReduceMean", x, axes, keepdims=True))
+    var = b.reduce("ReduceMean", b.op("Mul", xc, xc), axes, keepdims=True)
+    inv = b.op("Reciprocal", b.op("Sqrt", b.op("Add", var, b.const(eps, dt, name="eps"))))
+    return b.op("Mul", xc, inv, out=out)
+
+
 def _kept(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...] | None:
     """The shape per-feature arrays take to broadcast against ``shape`` (1 on the ``axes``); None
     when they broadcast as they are (the statistics are over the leading axes, as for ``(batch, features)``)."""
@@ -111,10 +120,7 @@ class BatchNormFn(Function):
         if self.kept is not None:  # per channel of an image: (C,) → (1, C, 1, 1), keeping the batch axis symbolic
             shape = b.const(np.array([1 if i in self.axes else -1 for i in range(len(self.kept))], dtype=np.int64))
             gamma, beta = b.op("Reshape", gamma, shape), b.op("Reshape", beta, shape)
-        xc = b.op("Sub", x, b.reduce("ReduceMean", x, axes, keepdims=True))
-        var = b.reduce("ReduceMean", b.op("Mul", xc, xc), axes, keepdims=True)
-        inv = b.op("Reciprocal", b.op("Sqrt", b.op("Add", var, b.const(self.eps, dt, name="eps"))))
-        b.op("Add", b.op("Mul", b.op("Mul", xc, inv), gamma), beta, out=output)
+        b.op("Add", b.op("Mul", normalise_onnx(b, x, self.eps, axes, dt), gamma), beta, out=output)
 
 
 def batch_norm(

@@ -16,15 +16,18 @@ no running statistics.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autograd_core import Function, Tensor
 from autograd_core._checks import check_bool, check_real
 
-from .batchnorm import _normalise
+from .batchnorm import _normalise, normalise_onnx
 from .module import Module, Parameter, layer_input, positive_int
+
+if TYPE_CHECKING:
+    from autograd_core.onnx import OnnxBuilder
 
 __all__ = ["LayerNorm", "LayerNormFn", "layer_norm"]
 
@@ -65,6 +68,22 @@ class LayerNormFn(Function):
         if self.needs(2):
             gb = g
         return gx, gw, gb
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        # the maths (onnxruntime fuses it into its layer norm kernel): ONNX's LayerNormalization
+        # needs opset 17 and computes its statistics in float32 by default
+        b, dt = builder, builder.dtype(output)
+        x, weight, bias = (b.cast(v, dt) for v in inputs)
+        steps = [(op, v) for op, v, number in (("Mul", weight, 1), ("Add", bias, 0)) if not _is(b, v, number)]
+        y = normalise_onnx(b, x, self.eps, list(self.axes), dt, out=None if steps else output)
+        for k, (op_type, v) in enumerate(steps):
+            y = b.op(op_type, y, v, out=output if k == len(steps) - 1 else None)
+
+
+def _is(b: OnnxBuilder, name: str, number: float) -> bool:
+    """Whether ``name`` is the number ``number`` (LayerNorm's weight and bias without the affine part)."""
+    value = b.constant(name)
+    return value is not None and value.ndim == 0 and value == number
 
 
 def layer_norm(

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_core import Tensor
+from autograd_core import Tensor, tracing
 from autograd_core._checks import check_bool, check_choice, check_real
 from autograd_core.ops.rnn import GATES, gru_cell, lstm_cell, recurrence, rnn_cell
 from autograd_core.ops.shape import Concatenate, GetItem, Stack, Transpose
@@ -66,7 +66,9 @@ def _lengths(lengths: Any, batch: int, steps: int, where: str) -> np.ndarray | N
             f"{where}: lengths[{i}] = {value:g} is {why}; each length must be in [1, {steps}] "
             f"(the input has {steps} time steps)"
         )
-    arr = arr.astype(np.intp)
+    arr = arr.astype(np.intp, copy=False)  # (the same array when it is: a traced index input stays itself)
+    if tracing.active:  # kept, so that an export masks sequences of any length (ONNX: sequence_lens)
+        return arr
     return None if (arr == steps).all() else arr
 
 
@@ -181,10 +183,11 @@ class _Recurrent(Module):
                     lengths=lengths,
                     reverse=d == 1,
                 )
-                outs.append(GetItem.apply(out, index=slice(0, steps)))
-                finals.append(GetItem.apply(out, index=steps))
+                # counted from the end, so that an ONNX export keeps the number of steps free
+                outs.append(GetItem.apply(out, index=slice(0, -last)))
+                finals.append(GetItem.apply(out, index=-last))
                 if last == 2:
-                    cells.append(GetItem.apply(out, index=steps + 1))
+                    cells.append(GetItem.apply(out, index=-1))
             inp = outs[0] if len(outs) == 1 else Concatenate.apply(*outs, axis=2)
             if dropout and layer < self.num_layers - 1:
                 inp = inp * self._dropout_mask(inp.shape, dropout, inp.dtype)

@@ -23,6 +23,8 @@ class AdamW(Adam):
     weight shrinks by the same factor ``1 − lr·λ`` each step. The same as ``torch.optim.AdamW``
     with the same defaults (``weight_decay=0.01``). Give biases and normalisation weights their
     own group to exempt them: ``AdamW([{"params": weights}, {"params": biases, "weight_decay": 0}])``.
+    ``clip_grad_norm`` scales the gradients together first, as for every optimizer (see
+    :class:`Optimizer`); the decay is not clipped.
 
     >>> w = Tensor(1.0, requires_grad=True)
     >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
@@ -43,8 +45,11 @@ class AdamW(Adam):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        clip_grad_norm: float | None = None,
     ) -> None:
-        super().__init__(params, lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+        super().__init__(
+            params, lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, clip_grad_norm=clip_grad_norm
+        )
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         decay = group["weight_decay"]

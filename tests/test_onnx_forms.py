@@ -81,17 +81,9 @@ NO_FORM = {
     "Conv2dWeightGrad": "the VJP of conv2d for its weight: only backward passes make it",
     "WindowSum": "pooling's VJPs: avg_pool2d (a subclass) has the form for the forward",
     "WindowScatter": "pooling's VJPs: only backward passes make it",
-    # Not exportable yet: the recurrent layers, LayerNorm and GELU get their ONNX forms next.
-    "RNNLayer": "no ONNX form yet",
-    "LSTMLayer": "no ONNX form yet",
-    "GRULayer": "no ONNX form yet",
-    "_Recurrence": "no ONNX form yet",
-    "LayerNormFn": "no ONNX form yet",
-    "Gelu": "no ONNX form yet",
-    "NormalCdf": "no ONNX form yet",
 }
 #: Base classes of ops, not ops (their ``name`` is empty).
-BASES = {"Comparison", "Reduction"}
+BASES = {"Comparison", "Reduction", "_Recurrence"}
 
 
 def _library_ops() -> dict[str, type]:

@@ -39,7 +39,7 @@ def test_char_lm_trains_clips_and_samples():
     run = example.train(text[:30_000], epochs=2, hidden=32, steps=32, lr=0.01, max_norm=0.3, seed=0)
     history, model, vocab = run["history"].history, run["model"], run["vocab"]
     assert history["val_loss"][1] < history["val_loss"][0] < np.log(len(vocab))  # better than uniform guessing
-    norms = run["optimizer"].norms
+    norms = run["norms"]  # the norm before clipping at every step (the optimizer's grad_norm)
     steps_per_epoch = -(-run["sizes"][0] // 64)
     assert len(norms) == 2 * steps_per_epoch and min(norms) < 0.3 < max(norms)  # clipped where above 0.3
     assert run["optimizer"].lr == pytest.approx(0.01 * 0.85**3)  # 0.85^epoch, stepped after each epoch

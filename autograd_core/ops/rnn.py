@@ -32,11 +32,18 @@ time axis, the output of every step, then the final ``h`` (and for the LSTM the 
 results: at a step ``t ≥ length`` a sequence's state is left as it was and its output is 0,
 so the final state is the one after its last step; in the reverse direction, which runs
 from the last step to the first, each sequence starts at its own last step.
+
+ONNX forms (see :func:`_onnx_layer`): in float32, ONNX's own ``RNN``, ``LSTM`` and ``GRU``
+ops, one per layer and direction, with the gates reordered (LSTM ``i, f, g, o`` → ONNX's
+``i, o, f, c``; GRU ``r, z, n`` → ``z, r, h`` with ``linear_before_reset=1``, which is
+PyTorch's ``r ⊙ (W_hn h + b_hn)``) and ``lengths`` as ``sequence_lens``; onnxruntime has no
+double RNN, LSTM or GRU, so in float64 the same equations run in a ``Scan`` over the time
+steps. Either way the number of steps stays free.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +53,9 @@ from ..tensor import Tensor
 from .elementwise import sigmoid, tanh, where
 from .linalg import matmul
 from .shape import stack, transpose
+
+if TYPE_CHECKING:
+    from ..onnx.builder import OnnxBuilder
 
 __all__ = [
     "RNNLayer",
@@ -206,6 +216,7 @@ class _Recurrence(Function):
     second derivatives are exact.
     """
 
+    name = ""  # a base class of ops, not an op
     kind = ""
 
     def backward(self, g, out, *xs):
@@ -258,6 +269,9 @@ class _Recurrence(Function):
     def explain(self, err: Exception, xs: tuple[Any, ...]) -> str:
         shapes = ", ".join(str(np.shape(x)) for x in xs)
         return f"{self.name}: {err} (input shapes {shapes})"
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        _onnx_layer(builder, self.kind, inputs, output, self.lengths, self.reverse)
 
 
 # ============================================================== LSTM
@@ -559,6 +573,161 @@ class RNNLayer(_Recurrence):
         gw_hh = _hidden_weight_grad(d, hs[:steps], h0, self.reverse) if self.needs(4) else None
         gb_hh = d.sum(axis=(0, 1)) if self.needs(5) else None
         return gx, gw_ih, gb_ih, (dh if self.needs(3) else None), gw_hh, gb_hh
+
+
+# ============================================================== ONNX forms
+
+#: ONNX's op for each kind of layer, with its attributes.
+_ONNX_OPS: dict[str, tuple[str, dict[str, Any]]] = {
+    "lstm": ("LSTM", {}),
+    "gru": ("GRU", {"linear_before_reset": 1}),  # r ⊙ (W_hn h + b_hn), as PyTorch
+    "rnn_tanh": ("RNN", {"activations": ["Tanh"]}),
+    "rnn_relu": ("RNN", {"activations": ["Relu"]}),
+}
+#: Where ONNX's ``LSTM`` and ``GRU`` find each of their gates among ours (blocks of ``hidden`` rows).
+_ONNX_GATES = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2)}  # i, o, f, c of i, f, g, o; z, r, h of r, z, n
+
+
+def _onnx_layer(
+    b: OnnxBuilder, kind: str, inputs: list[str], output: str, lengths: np.ndarray | None, reverse: bool
+) -> None:
+    """A fused layer's ONNX form: ONNX's own op in float32 (onnxruntime has it for float32 only),
+    the equations in a ``Scan`` over the steps otherwise; ``output`` as the fused op's, every
+    step's output and then the final ``h`` (and ``c``) stacked along the time axis."""
+    dt = np.dtype(b.dtype(output))
+    if kind == "lstm":
+        x, w_ih, b_ih, h0, c0, w_hh, b_hh = inputs
+    else:
+        (x, w_ih, b_ih, h0, w_hh, b_hh), c0 = inputs, None
+    n = b.dims(w_hh)[1].size
+    x, w_ih, w_hh = (b.cast(v, dt) for v in (x, w_ih, w_hh))
+    # no bias (the number 0.0) and a state of constant zeros (the default) are left out
+    bi, bh = (None if _zero(b, v, number=True) else b.cast(v, dt) for v in (b_ih, b_hh))
+    h, c = (None if v is None or _zero(b, v) else b.cast(v, dt) for v in (h0, c0))
+    seq = None
+    if lengths is not None:  # an index input of the graph (any batch), or a constant
+        seq = b.traced(lengths) or b.const(np.asarray(lengths, dtype=np.int64), name="lengths")
+    write = _onnx_op if dt == np.float32 else _onnx_scan
+    b.op("Concat", *write(b, kind, x, w_ih, bi, h, c, w_hh, bh, seq, reverse, n, dt), out=output, axis=0)
+
+
+def _zero(b: OnnxBuilder, name: str, number: bool = False) -> bool:
+    """Whether ``name`` is a constant of zeros (with ``number``: the number 0, not a parameter)."""
+    value = b.constant(name)
+    return value is not None and not value.any() and (value.ndim == 0 or not number)
+
+
+def _blocks(b: OnnxBuilder, w: str, n: int, order: tuple[int, ...]) -> str:
+    """``w``'s blocks of ``n`` rows (its gates) in ONNX's ``order``."""
+    sizes = b.const(np.full(len(order), n, dtype=np.int64), name="split")
+    parts = b.op("Split", w, sizes, out=[b.fresh("gate") for _ in order], axis=0)
+    return b.op("Concat", *(parts[k] for k in order), axis=0)
+
+
+def _onnx_op(
+    b: OnnxBuilder, kind: str, x: str, w_ih: str, b_ih: Any, h0: Any, c0: Any, w_hh: str, b_hh: Any,
+    seq: Any, reverse: bool, n: int, dt: np.dtype,
+) -> list[str]:  # fmt: skip
+    """ONNX's ``RNN``, ``LSTM`` or ``GRU`` node; returns ``Y`` as ``(time, batch, hidden)``, then ``Y_h``
+    (and ``Y_c``), ``(1, batch, hidden)``."""
+    order = _ONNX_GATES.get(kind)
+    zero = b.const(np.array([0], dtype=np.int64), name="axes")
+
+    def onnx_form(*vs: str) -> str:  # gates reordered, side by side, with a leading axis for the one direction
+        gated = [v if order is None else _blocks(b, v, n, order) for v in vs]
+        return b.op("Unsqueeze", gated[0] if len(vs) == 1 else b.op("Concat", *gated, axis=0), zero)
+
+    bias = None
+    if b_ih is not None or b_hh is not None:  # ONNX's B: [W_b, R_b]
+        missing = b.const(np.zeros(GATES[kind] * n, dtype=dt), name="bias")
+        bias = onnx_form(missing if b_ih is None else b_ih, missing if b_hh is None else b_hh)
+    op_type, attrs = _ONNX_OPS[kind]
+    given = [
+        x,
+        onnx_form(w_ih),
+        onnx_form(w_hh),
+        bias,
+        None if seq is None else b.op("Cast", seq, to=b.onnx_dtype(np.int32)),
+        None if h0 is None else b.op("Unsqueeze", h0, zero),
+    ]
+    if kind == "lstm":
+        given.append(None if c0 is None else b.op("Unsqueeze", c0, zero))
+    outs = [b.fresh(op_type.lower() + "_" + v) for v in ("y", "h", "c")[: 3 if kind == "lstm" else 2]]
+    b.op(op_type, *given, out=outs, hidden_size=n, direction="reverse" if reverse else "forward", **attrs)
+    y = b.op("Squeeze", outs[0], b.const(np.array([1], dtype=np.int64), name="axes"))  # (time, 1, batch, hidden)
+    return [y, *outs[1:]]
+
+
+def _onnx_scan(
+    b: OnnxBuilder, kind: str, x: str, w_ih: str, b_ih: Any, h0: Any, c0: Any, w_hh: str, b_hh: Any,
+    seq: Any, reverse: bool, n: int, dt: np.dtype,
+) -> list[str]:  # fmt: skip
+    """The layer's equations, as the fused op computes them, in a ``Scan`` over the time steps:
+    the input projection of every step before it (one ``MatMul``), one product with ``W_hh`` and
+    the gates per step; past a sequence's end the state is kept and the output is 0. Returns
+    every step's ``h`` ``(time, batch, hidden)``, then the final ``h`` (and ``c``) ``(1, batch, hidden)``."""
+    onnx = b.onnx
+    gru = kind == "gru"
+    acts = b.op("MatMul", x, b.op("Transpose", w_ih, perm=[1, 0]))  # (time, batch, gates·hidden)
+    biases = [v for v in ((b_ih,) if gru else (b_ih, b_hh)) if v is not None]  # the GRU's b_hn: r ⊙ (W_hn h + b_hn)
+    if biases:
+        acts = b.op("Add", acts, biases[0] if len(biases) == 1 else b.op("Add", *biases))
+    w_hh_t = b.op("Transpose", w_hh, perm=[1, 0])
+    shape = b.op("Shape", x)
+    ints = lambda *k: b.const(np.array(k, dtype=np.int64), name="ints")  # noqa: E731
+    if h0 is None or (kind == "lstm" and c0 is None):  # zeros of (batch, hidden)
+        size = b.op("Concat", b.op("Slice", shape, ints(1), ints(2)), ints(n), axis=0)
+        zeros = b.op("ConstantOfShape", size, value=onnx.numpy_helper.from_array(np.zeros(1, dtype=dt)))
+        h0 = zeros if h0 is None else h0
+        c0 = zeros if kind == "lstm" and c0 is None else c0
+    scanned = [acts]
+    if seq is not None:  # valid[t, b] = t < lengths[b], (time, batch, 1)
+        steps = b.op("Gather", shape, b.const(np.array(0, dtype=np.int64), name="index"))
+        t = b.op("Range", b.const(np.array(0, dtype=np.int64)), steps, b.const(np.array(1, dtype=np.int64)))
+        valid = b.op("Less", b.op("Unsqueeze", t, ints(1)), b.op("Unsqueeze", b.cast(seq, np.int64), ints(0)))
+        scanned.append(b.op("Unsqueeze", valid, ints(2)))
+    states = [b.fresh("h")] + ([b.fresh("c")] if kind == "lstm" else [])
+    a, m = b.fresh("a"), b.fresh("valid")
+    with b.subgraph() as nodes:
+        h = states[0]
+        sizes = ints(*[n] * GATES[kind])
+
+        def gates(v: str) -> list[str]:
+            return b.op("Split", v, sizes, out=[b.fresh("gate") for _ in range(GATES[kind])], axis=1)
+
+        hidden = b.op("MatMul", h, w_hh_t)
+        if kind == "lstm":
+            i, f, g, o = gates(b.op("Add", a, hidden))
+            i, f, o, g = (*(b.op("Sigmoid", v) for v in (i, f, o)), b.op("Tanh", g))
+            c2 = b.op("Add", b.op("Mul", f, states[1]), b.op("Mul", i, g))
+            new = [b.op("Mul", o, b.op("Tanh", c2)), c2]
+        elif gru:
+            if b_hh is not None:
+                hidden = b.op("Add", hidden, b_hh)
+            (ar, az, an), (hr, hz, hn) = gates(a), gates(hidden)
+            r, z = b.op("Sigmoid", b.op("Add", ar, hr)), b.op("Sigmoid", b.op("Add", az, hz))
+            cand = b.op("Tanh", b.op("Add", an, b.op("Mul", r, hn)))
+            new = [b.op("Add", cand, b.op("Mul", z, b.op("Sub", h, cand)))]  # (1 − z) n + z h
+        else:
+            new = [b.op("Relu" if kind == "rnn_relu" else "Tanh", b.op("Add", a, hidden))]
+        if seq is None:
+            outs = [*new, b.op("Identity", new[0])]
+        else:  # past its end a sequence keeps its state and outputs 0
+            outs = [b.op("Where", m, v, s) for v, s in zip(new, states)]
+            outs.append(b.op("Where", m, new[0], b.const(np.zeros((), dtype=dt), name="zero")))
+    body = onnx.helper.make_graph(
+        nodes,
+        f"{kind}_step",
+        [b.value_info(v, dt) for v in states] + [b.value_info(a, dt)] + ([b.value_info(m, bool)] if seq else []),
+        [b.value_info(v, dt) for v in outs],
+    )
+    results = [b.fresh(v) for v in ("h_n", "c_n")[: len(states)]] + [b.fresh("ys")]
+    direction = [int(reverse)]
+    b.op(
+        "Scan", h0, *([c0] if kind == "lstm" else []), *scanned, out=results, body=body,
+        num_scan_inputs=len(scanned), scan_input_directions=direction * len(scanned), scan_output_directions=direction,
+    )  # fmt: skip
+    return [results[-1], *(b.op("Unsqueeze", v, ints(0)) for v in results[:-1])]
 
 
 # ============================================================== one entry point

@@ -10,18 +10,26 @@ where ``P`` is a Chebyshev series. Its coefficients are not written down: they a
 Chebyshev interpolant of ``log(erfc(z) / t) + z²`` at 25 points, computed from
 ``math.erfc`` (and its asymptotic series where ``math.erfc`` underflows) the first time
 they are needed. ``Φ(x) = erfc(−x/√2) / 2``, and ``erfc(−z) = 2 − erfc(z)``.
+
+ONNX forms: in float32 ONNX's ``Erf``, ``Φ(x) = (1 + erf(x/√2)) / 2`` (what onnxruntime
+fuses into its GELU kernel; its absolute error is about float32's epsilon, but past
+``x ≈ −5.5`` it gives 0 where ``Φ`` is below 1e-8); onnxruntime has no double ``Erf``,
+so in float64 the graph evaluates the same series as here, to the same accuracy.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.polynomial import chebyshev
 
 from ..function import Function
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..onnx.builder import OnnxBuilder
 
 __all__ = ["Gelu", "NormalCdf", "gelu", "normal_cdf"]
 
@@ -93,6 +101,30 @@ def _normal_cdf(x: np.ndarray) -> np.ndarray:
     return np.where(x < 0, half, 1 - half)
 
 
+def _normal_cdf_onnx(b: OnnxBuilder, x: str, dt: np.dtype, out: str | None = None) -> str:
+    """``Φ(x)`` in ONNX (see the module docstring): ``Erf`` in float32, the series otherwise; into
+    ``out`` if given."""
+
+    def c(value: float) -> str:
+        return b.const(np.array(value, dtype=dt), name="const")
+
+    if dt == np.float32:
+        return b.op("Mul", c(0.5), b.op("Add", c(1.0), b.op("Erf", b.op("Mul", x, c(_SQRT_HALF)))), out=out)
+    coeffs = _erfc_coefficients()
+    z = b.op("Mul", b.op("Abs", x), c(_SQRT_HALF))
+    t = b.op("Div", c(2.0), b.op("Add", c(2.0), z))
+    u2 = b.op("Sub", b.op("Mul", c(4.0), t), c(2.0))
+    b2, b1 = None, c(coeffs[-1])  # Clenshaw's recurrence, as erfc_nonnegative
+    for ck in coeffs[-2:0:-1]:
+        b0 = b.op("Mul", u2, b1)
+        if b2 is not None:
+            b0 = b.op("Sub", b0, b2)
+        b2, b1 = b1, b.op("Add", b0, c(ck))
+    p = b.op("Add", b.op("Sub", b.op("Mul", b.op("Mul", u2, b1), c(0.5)), b2), c(coeffs[0]))
+    half = b.op("Mul", b.op("Mul", b.op("Exp", b.op("Sub", p, b.op("Mul", z, z))), t), c(0.5))  # Φ(−|x|)
+    return b.op("Where", b.op("Less", x, c(0.0)), half, b.op("Sub", c(1.0), half), out=out)
+
+
 class NormalCdf(Function):
     """``Φ(x)``, the standard normal distribution's CDF; ``d/dx = φ(x) = e^{−x²/2} / √(2π)``."""
 
@@ -105,6 +137,10 @@ class NormalCdf(Function):
 
     def backward(self, g, out, x):
         return g * (np.exp(-0.5 * x * x) * _INV_SQRT_2PI)
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt = np.dtype(builder.dtype(output))
+        _normal_cdf_onnx(builder, builder.cast(inputs[0], dt), dt, out=output)
 
 
 class Gelu(Function):
@@ -122,6 +158,11 @@ class Gelu(Function):
     def backward(self, g, out, x):
         cdf = self.saved if type(x) is np.ndarray else NormalCdf.apply(x)
         return g * (cdf + x * (np.exp(-0.5 * x * x) * _INV_SQRT_2PI))
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        dt = np.dtype(builder.dtype(output))
+        x = builder.cast(inputs[0], dt)
+        builder.op("Mul", x, _normal_cdf_onnx(builder, x, dt), out=output)
 
 
 def normal_cdf(x: Any) -> Tensor:
