@@ -1,4 +1,7 @@
-"""Hyperparameter search on scikit-learn's digits, the lecture's way.
+"""Hyperparameter search, coarse to fine
+=====================================
+
+Hyperparameter search on scikit-learn's digits, as the deep-learning course teaches it.
 
 An MLP 64 → hidden → 10 (``nn``) trained with ``optim.Adam``; searched: the learning rate (on a
 log scale), Adam's β₁ and β₂ (on the scale of 1 − β), the hidden units and the mini-batch size.
@@ -105,7 +108,7 @@ def show(result: search.TrialResult) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Hyperparameter search on the digits, coarse to fine.")
     parser.add_argument("--out", default=".", help="folder for search.png and curves.png (default: here)")
     parser.add_argument("--storage", help="an SQLite file that keeps every finished trial (and resumes from it)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
