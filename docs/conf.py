@@ -27,7 +27,6 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 # machine (a thread count set by whoever runs the build wins).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")  # examples run inside Sphinx: no window
 
 import autograd_core  # noqa: E402
 
@@ -70,7 +69,7 @@ nb_execution_timeout = 300
 nb_execution_raise_on_error = True  # a cell that raises fails the build...
 nb_execution_show_tb = True  # ...and prints the traceback
 nb_merge_streams = True
-nb_output_stderr = "remove-warn"  # keep stderr (Dask's chatter) out of the pages, without a warning
+nb_output_stderr = "show"  # warnings a tutorial prints are shown, never hidden
 
 # -- autodoc / autosummary / numpydoc --------------------------------------------------------
 autosummary_generate = True

@@ -242,7 +242,7 @@ class BatchNorm(Module):
     so any batch, even one example, can be predicted. They are buffers: part of
     ``state_dict`` but not of ``parameters()``.
 
-    ``momentum`` is the weight of the *old* average (the lecture's β = 0.9). PyTorch's
+    ``momentum`` is the weight of the *old* average (the deep-learning course's β = 0.9). PyTorch's
     ``momentum`` is the weight of the *new* batch: our ``momentum=0.9`` is PyTorch's
     ``momentum=0.1``. (PyTorch also feeds the unbiased batch variance to its running
     average; we use the biased one, the same σ² as the normalisation.)

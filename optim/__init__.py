@@ -1,4 +1,4 @@
-"""Optimizers with the lecture's update rules, learning-rate schedules and checkpoints.
+"""Optimizers with the deep-learning course's update rules, learning-rate schedules and checkpoints.
 
 Swapping the optimizer is one line::
 

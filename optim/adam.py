@@ -12,7 +12,7 @@ from .optimizer import Optimizer, ParamsLike
 
 
 class Adam(Optimizer):
-    """Adam, the lecture's rule. At step ``t = 1, 2, ...`` of a parameter (``v``, ``s`` start at 0)::
+    """Adam, the deep-learning course's rule. At step ``t = 1, 2, ...`` of a parameter (``v``, ``s`` start at 0)::
 
         v ← β₁ · v + (1 − β₁) · g            (momentum)
         s ← β₂ · s + (1 − β₂) · g²           (RMSprop)

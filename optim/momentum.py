@@ -12,7 +12,7 @@ from .optimizer import Optimizer, ParamsLike
 
 
 class Momentum(Optimizer):
-    """Gradient descent with momentum, the lecture's rule (``v`` starts at 0)::
+    """Gradient descent with momentum, the deep-learning course's rule (``v`` starts at 0)::
 
         v ← β · v + (1 − β) · g
         w ← w − lr · v

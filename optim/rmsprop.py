@@ -12,7 +12,7 @@ from .optimizer import Optimizer, ParamsLike
 
 
 class RMSprop(Optimizer):
-    """RMSprop, the lecture's rule (``s`` starts at 0, squares are elementwise)::
+    """RMSprop, the deep-learning course's rule (``s`` starts at 0, squares are elementwise)::
 
         s ← β · s + (1 − β) · g²
         w ← w − lr · g / (√s + ε)

@@ -141,7 +141,7 @@ class InverseTimeDecay(Schedule):
 
 
 class ExponentialDecay(Schedule):
-    """``lr = rate^epoch · α₀`` (the lecture's ``0.95^epoch · α₀``).
+    """``lr = rate^epoch · α₀`` (the deep-learning course's ``0.95^epoch · α₀``).
 
     >>> import optim
     >>> from autograd_core import Tensor
