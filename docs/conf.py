@@ -94,7 +94,7 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
     "capture_repr": (),
-    "image_scrapers": ("matplotlib",),
+    "image_scrapers": ("ag_docs.file_scraper",),  # the figures each example saves
     "download_all_examples": False,
     "remove_config_comments": True,
     "show_memory": False,

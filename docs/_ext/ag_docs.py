@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -171,16 +172,39 @@ def check_coverage(app: Sphinx, env: Any) -> None:
             logger.warning(f"public name missing from the reference: {full} (add it to docs/reference/{ns}.rst)")
 
 
+def _example_folder(src_file: str) -> Path:
+    """Where one example writes its files during the build: a temporary folder of its own."""
+    return Path(tempfile.gettempdir()) / "autograd_core-docs-examples" / Path(src_file).stem
+
+
 def example_argv(gallery_conf: dict[str, Any], script_vars: dict[str, Any]) -> list[str]:
-    """The command-line arguments of each example in the gallery: files go to a temporary folder."""
-    out = Path(tempfile.gettempdir()) / "autograd_core-docs-examples"
-    out.mkdir(parents=True, exist_ok=True)
+    """The command-line arguments of each example in the gallery: its output folder (emptied),
+    never the source tree."""
+    folder = _example_folder(script_vars["src_file"])
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     name = Path(script_vars["src_file"]).name
     if name in ("digits.py", "babysit.py", "draw_walkthrough.py"):
-        return [str(out)]
+        return [str(folder)]
     if name == "hyperparameter_search.py":
-        return ["--out", str(out)]
+        return ["--out", str(folder)]
     return []
+
+
+def file_scraper(block: Any, block_vars: dict[str, Any], gallery_conf: dict[str, Any]) -> str:
+    """The pictures an example wrote (PNG, SVG), shown below it in the order they were written; the
+    first is its thumbnail. The examples save their figures to files, so this is what a reader
+    running one gets."""
+    from sphinx_gallery.scrapers import figure_rst
+
+    folder = _example_folder(block_vars["src_file"])
+    images = sorted((p for p in folder.glob("*") if p.suffix in (".png", ".svg")), key=lambda p: p.stat().st_mtime)
+    shown = []
+    for image, slot in zip(images, block_vars["image_path_iterator"]):
+        target = Path(slot).with_suffix(image.suffix)
+        shutil.copyfile(image, target)
+        shown.append(str(target))
+    return figure_rst(shown, gallery_conf["src_dir"])
 
 
 #: The gallery's order: as a course goes, from the walkthrough to deployment.
