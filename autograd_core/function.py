@@ -92,9 +92,13 @@ class Function:
             cls.name = cls.__name__.lower()
 
     def forward(self, *xs: Any, **params: Any) -> np.ndarray:
+        """The op on NumPy arrays: the inputs (and keyword parameters) in, the output array out."""
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
     def backward(self, g: Any, out: Any, *xs: Any) -> Any:
+        """The vector-Jacobian product: the gradient of each input from the upstream gradient ``g``, the
+        output ``out`` and the inputs ``xs`` (a tuple, or one value for one input; ``None`` for an input
+        that needs none). Arrays in a plain backward, Tensors under ``create_graph=True``."""
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     #: The ONNX operator that computes this op in one node on its inputs cast to the output's

@@ -1,4 +1,7 @@
-"""A small convolutional network (LeNet's shape) on scikit-learn's 8×8 handwritten digits:
+"""A convolutional network on the digits
+=====================================
+
+A small convolutional network (LeNet's shape) on scikit-learn's 8×8 handwritten digits:
 
     Conv2d(1→8, 3×3, padding 1) → ReLU → MaxPool2d(2)       (n, 8, 4, 4)
     Conv2d(8→16, 3×3, padding 1) → ReLU → MaxPool2d(2)      (n, 16, 2, 2)

@@ -129,6 +129,7 @@ class Module:
         self.training = True
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """What calling the module computes; every module defines it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -389,6 +390,7 @@ class Sequential(Module):
             yield str(i), m
 
     def forward(self, x: Any) -> Any:
+        """Each layer in turn, the output of one the input of the next."""
         for layer in self.layers:
             x = layer(x)
         return x

@@ -36,6 +36,7 @@ class Dim(NamedTuple):
 
     @property
     def static(self) -> bool:
+        """True when the dimension does not follow any dynamic axis."""
         return not any(self.growth)
 
 

@@ -461,14 +461,17 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 
 def negative(x: Any) -> Tensor:
+    """``-x``."""
     return Negative.apply(x)
 
 
 def square(x: Any) -> Tensor:
+    """``x ** 2``; its derivative is ``2x``."""
     return Square.apply(x)
 
 
 def exp(x: Any) -> Tensor:
+    """``e ** x``; its derivative is its output, ``e ** x``."""
     return Exp.apply(x)
 
 
@@ -496,26 +499,32 @@ def expm1(x: Any) -> Tensor:
 
 
 def sqrt(x: Any) -> Tensor:
+    """Square root; its derivative ``1 / (2 sqrt(x))`` is infinite at 0."""
     return Sqrt.apply(x)
 
 
 def sin(x: Any) -> Tensor:
+    """Sine; its derivative is ``cos(x)``."""
     return Sin.apply(x)
 
 
 def cos(x: Any) -> Tensor:
+    """Cosine; its derivative is ``-sin(x)``."""
     return Cos.apply(x)
 
 
 def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent; its derivative is ``1 - tanh(x) ** 2``."""
     return Tanh.apply(x)
 
 
 def sigmoid(x: Any) -> Tensor:
+    """The logistic function ``1 / (1 + e ** -x)``; its derivative is ``s (1 - s)``."""
     return Sigmoid.apply(x)
 
 
 def relu(x: Any) -> Tensor:
+    """``max(x, 0)``; its derivative is 1 where ``x > 0``, else 0 (0 at 0)."""
     return Relu.apply(x)
 
 
@@ -546,6 +555,7 @@ def clone(x: Any) -> Tensor:
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors np.abs
+    """Absolute value; its derivative is ``sign(x)`` (0 at 0)."""
     return Abs.apply(x)
 
 
@@ -558,6 +568,7 @@ def clip(x: Any, low: Any = None, high: Any = None) -> Tensor:
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
+    """``x`` cast to the floating ``dtype``, differentiably (the gradient is cast back)."""
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"astype: tensors hold floating data; cannot cast to {dtype}")

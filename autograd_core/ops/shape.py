@@ -375,14 +375,17 @@ def _index_text(index: Any) -> str:
 
 
 def reshape(x: Any, shape: Any) -> Tensor:
+    """``x`` with the same data in ``shape`` (one entry may be -1), as ``np.reshape``."""
     return Reshape.apply(x, shape=tuple(shape) if isinstance(shape, (list, tuple)) else shape)
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
+    """``x`` with its axes permuted (reversed when ``axes`` is None), as ``np.transpose``."""
     return Transpose.apply(x, axes=None if axes is None else tuple(int(a) for a in axes))
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    """``x`` with ``axis1`` and ``axis2`` interchanged, as ``np.swapaxes``."""
     ndim = np.ndim(x.data if isinstance(x, Tensor) else x)
     axes = list(range(ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
@@ -390,6 +393,7 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
 
 
 def broadcast_to(x: Any, shape: Any) -> Tensor:
+    """``x`` broadcast to ``shape``; the gradient is summed back to ``x``'s shape."""
     return BroadcastTo.apply(x, shape=tuple(shape) if isinstance(shape, (list, tuple)) else (shape,))
 
 
