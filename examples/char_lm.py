@@ -1,4 +1,7 @@
-"""A character-level language model of Python's own help texts.
+"""A character-level language model
+==================================
+
+A character-level language model of Python's own help texts.
 
 The corpus ships with Python itself: ``pydoc_data.topics``, the text ``help()`` prints about
 the language (about 465,000 characters; no download). The model reads a character at a

@@ -1,4 +1,7 @@
-"""An LSTM reads scikit-learn's 8×8 handwritten digits row by row, as sequences of 8 time steps
+"""Digits read as sequences by an LSTM
+====================================
+
+An LSTM reads scikit-learn's 8×8 handwritten digits row by row, as sequences of 8 time steps
 of 8 pixels, and classifies each from its last hidden state:
 
     LSTM(8 → 64) over the 8 rows → h_n (the state after the last row) → Dense(64 → 10)

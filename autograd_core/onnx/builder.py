@@ -198,7 +198,9 @@ class OnnxBuilder:
         body of a ``Scan``, a ``Loop`` or an ``If``, made into a graph with
         ``builder.onnx.helper.make_graph(nodes, ...)``. The body may read the graph's values
         (parameters, constants, the results of earlier nodes) by name; its own values take
-        fresh names as everywhere else::
+        fresh names as everywhere else:
+
+        .. code-block:: python
 
             with builder.subgraph() as nodes:
                 h2 = builder.op("Tanh", builder.op("Add", a, builder.op("MatMul", h, w_t)))
