@@ -140,7 +140,7 @@ def train(
     model = CharLM(len(vocab), hidden=hidden, seed=seed)
     opt = optim.Adam(model.parameters(), lr=lr, clip_grad_norm=max_norm)  # clipped before every step
     norms = GradNorms()
-    schedule = optim.ExponentialDecay(opt, rate=0.85)  # the lecture's lr · 0.85^epoch, epoch 1, 2, ...
+    schedule = optim.ExponentialDecay(opt, rate=0.85)  # lr = α₀ · 0.85^epoch, epoch 1, 2, ...
     start = time.perf_counter()
     history = nn.fit(
         model,
