@@ -213,7 +213,7 @@ def _run(
                     continue
                 try:
                     if gi.shape != x.shape:
-                        gi = _fit(sum_to(gi, x.shape), gi, x, node, inputs)
+                        gi = _fit(gi, x, node, inputs)
                     if gi.dtype is not x.dtype:  # (builtin dtypes are singletons: identity is the cheap test)
                         gi = _cast(gi, x, node, inputs)
                 except AttributeError:
@@ -266,9 +266,13 @@ def _which(inputs: tuple[Any, ...], x: Any) -> int:
     return next(i for i, q in enumerate(inputs) if q is x)
 
 
-def _fit(summed: Any, gi: Any, x: Any, node: Any, inputs: tuple[Any, ...]) -> Any:
+def _fit(gi: Any, x: Any, node: Any, inputs: tuple[Any, ...]) -> Any:
     """A VJP's gradient, summed back to its input's shape: refuse one that cannot be."""
-    if summed.shape != np.shape(x):
+    try:
+        summed = sum_to(gi, np.shape(x))
+    except ValueError:  # (a gradient with fewer axes that does not broadcast to the input)
+        summed = None
+    if summed is None or summed.shape != np.shape(x):
         raise ValueError(
             f"{node.name}: backward returned a gradient of shape {gi.shape} for input {_which(inputs, x)} of "
             f"shape {np.shape(x)}; a gradient must have its input's shape (or broadcast to it)"
