@@ -60,6 +60,7 @@ from .ops.shape import (
     transpose,
     unsqueeze,
 )
+from .threads import get_num_threads, set_num_threads
 from .viz import draw_graph
 
 from . import testing  # noqa: E402  (no Hypothesis needed)
@@ -67,7 +68,7 @@ from . import testing  # noqa: E402  (no Hypothesis needed)
 cat = concatenate  # PyTorch's name
 pow = power  # noqa: A001 - NumPy 2's and PyTorch's name
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
     "Tensor", "Function", "testing", "detect_anomaly", "gradients", "grad", "value_and_grad", "no_grad", "enable_grad",
@@ -80,6 +81,6 @@ __all__ = [
     "randn", "rand", "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
     "argmin", "unsqueeze",
     "conv2d", "max_pool2d", "avg_pool2d",
-    "export_onnx", "TracingError",
+    "export_onnx", "TracingError", "set_num_threads", "get_num_threads",
     "vjp", "jvp", "jacobian", "hessian", "hvp",
 ]  # fmt: skip

@@ -12,7 +12,6 @@ chain of 100,000 ops back-propagates.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
@@ -130,6 +129,7 @@ def _seed(t: Tensor, grad: Any, where: str, create_graph: bool) -> Any:
             one = _ONES[key] = np.ones(t.shape, dtype=t.dtype)
             one.flags.writeable = False
         return one
+    g: Any
     if isinstance(grad, Tensor):
         if create_graph:
             g = grad
@@ -167,12 +167,12 @@ def _run(
     be kept without a copy), so a pass refused half way (a freed graph, a value changed in
     place) has changed no ``.grad``.
     """
+    # (The garbage collector is left alone: its switch is process-wide, and pausing it here
+    # would undo a choice another thread makes meanwhile, for no measurable gain.)
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
     # While forward mode is open (forward.py: hvp, jvp of a gradient), the VJPs get Tensors too,
     # recorded or not, so that the tangents of what they compute follow them.
-    tensors = create_graph or (_forward.active and bool(_forward.levels()))
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the pass makes no reference cycles; collections would only cost time
+    tensors = create_graph or (_forward.active > 0 and bool(_forward.levels()))
     changes = versions.clock  # the latest in-place change: ops made before it are checked
     anomaly = _anomaly.active
     try:
@@ -216,7 +216,7 @@ def _run(
                     continue
                 try:
                     if gi.shape != x.shape:
-                        gi = _fit(sum_to(gi, x.shape), gi, x, node, inputs)
+                        gi = _fit(gi, x, node, inputs)
                     if gi.dtype is not x.dtype:  # (builtin dtypes are singletons: identity is the cheap test)
                         gi = _cast(gi, x, node, inputs)
                 except AttributeError:
@@ -243,8 +243,6 @@ def _run(
             on_leaf(leaf, g, owned)
     finally:
         grad_enabled.reset(mode)
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _tensor(x: Any, node: Any) -> Tensor:
@@ -281,9 +279,13 @@ def _which(inputs: tuple[Any, ...], x: Any) -> int:
     return next(i for i, q in enumerate(inputs) if q is x)
 
 
-def _fit(summed: Any, gi: Any, x: Any, node: Any, inputs: tuple[Any, ...]) -> Any:
+def _fit(gi: Any, x: Any, node: Any, inputs: tuple[Any, ...]) -> Any:
     """A VJP's gradient, summed back to its input's shape: refuse one that cannot be."""
-    if summed.shape != np.shape(x):
+    try:
+        summed = sum_to(gi, np.shape(x))
+    except ValueError:  # (a gradient with fewer axes that does not broadcast to the input)
+        summed = None
+    if summed is None or summed.shape != np.shape(x):
         raise ValueError(
             f"{node.name}: backward returned a gradient of shape {gi.shape} for input {_which(inputs, x)} of "
             f"shape {np.shape(x)}; a gradient must have its input's shape (or broadcast to it)"
@@ -361,8 +363,7 @@ def gradients(
     >>> gradients((g * Tensor([1.0, 0.0])).sum(), [x])[0]           # Hessian-vector product: 6x·v
     Tensor([6., 0.])
     """
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if retain_graph is None:
         retain_graph = create_graph
     for i, x in enumerate(inputs):
@@ -375,7 +376,7 @@ def gradients(
             )
     if not isinstance(output, Tensor):
         raise TypeError(f"gradients: output is a {type(output).__name__}, not a Tensor")
-    seed = _seed(output, grad, "gradients", create_graph or (_forward.active and bool(_forward.levels())))
+    seed = _seed(output, grad, "gradients", create_graph or (_forward.active > 0 and bool(_forward.levels())))
 
     leaf_ids = {id(x) for x in inputs if x._node is None}
     nodes = {x._node for x in inputs if x._node is not None}

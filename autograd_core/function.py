@@ -63,6 +63,14 @@ class Function:
     """Base class of every op, built-in or user-defined. See the module docstring."""
 
     __slots__ = ("parents", "inputs", "out", "saved", "stamp", "__dict__")
+    #: Per input: the node that made it, the leaf Tensor itself, or None (needs no gradient).
+    parents: tuple[Any, ...]
+    #: What backward reads (see the module docstring); None once released after backward.
+    inputs: tuple[Any, ...] | None
+    out: Any
+    saved: Any
+    #: The op's place in time (``versions.order``): backward's order, in-place checks.
+    stamp: int
 
     #: The op's name, used in error messages and graph drawings.
     name: str = "function"
@@ -84,9 +92,13 @@ class Function:
             cls.name = cls.__name__.lower()
 
     def forward(self, *xs: Any, **params: Any) -> np.ndarray:
+        """The op on NumPy arrays: the inputs (and keyword parameters) in, the output array out."""
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
     def backward(self, g: Any, out: Any, *xs: Any) -> Any:
+        """The vector-Jacobian product: the gradient of each input from the upstream gradient ``g``, the
+        output ``out`` and the inputs ``xs`` (a tuple, or one value for one input; ``None`` for an input
+        that needs none). Arrays in a plain backward, Tensors under ``create_graph=True``."""
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     def jvp(self, ds: tuple[Any, ...], out: Any, *xs: Any) -> Any:
@@ -130,8 +142,8 @@ class Function:
         """Run the op on Tensors, numbers or arrays and record it when a gradient is needed."""
         # This is the hot path of every op: keep it to plain loops and attribute stores.
         fn = cls()
-        raw = []
-        parents = []
+        raw: list[Any] = []
+        parents: Any = []  # a list, then the node's tuple
         track = 0  # how many inputs need a gradient
         for a in args:
             if isinstance(a, Tensor):

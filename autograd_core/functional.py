@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import forward as _forward
+from ._checks import check_int
 from .engine import gradients, leaves
 from .grad_mode import enable_grad, grad_enabled
 from .ops.elementwise import Clone
@@ -14,10 +15,11 @@ from .tensor import Tensor
 
 
 def _argnums(argnums: Any, where: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) for i in nums):
-        raise TypeError(f"{where}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
-    return nums
+    expected = "an int or a non-empty tuple of ints"
+    many = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
+    if not many:
+        raise TypeError(f"{where}: argnums must be {expected}, got {argnums!r}")
+    return tuple(check_int(i, "argnums", where, expected=expected) for i in many)
 
 
 def fresh_leaf(a: Any) -> Tensor:
@@ -44,28 +46,27 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
     (Tensor(5.), Tensor([2., 4.]))
     """
     nums = _argnums(argnums, "value_and_grad")
-    single = isinstance(argnums, int)
+    single = not isinstance(argnums, (tuple, list))
 
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
-        args_in = args
-        args = list(args)
+        given = list(args)
         for i in nums:
-            if not -len(args) <= i < len(args):
+            if not -len(given) <= i < len(given):
                 raise IndexError(
                     f"grad: argnums={argnums!r} names argument {i}, but the function was called with "
-                    f"{len(args)} positional argument(s)"
+                    f"{len(given)} positional argument(s)"
                 )
         xs = []
         for i in nums:
-            a = args[i]
+            a = given[i]
             if not (isinstance(a, Tensor) and a.requires_grad):
                 a = fresh_leaf(a)
-                args[i] = a
+                given[i] = a
             xs.append(a)
-        fresh = {id(x) for x, a in zip(xs, (args_in[i] for i in nums)) if x is not a}
+        fresh = {id(x) for x, a in zip(xs, (args[i] for i in nums)) if x is not a}
         with enable_grad():
-            out = f(*args, **kwargs)
+            out = f(*given, **kwargs)
         if not isinstance(out, Tensor):
             raise TypeError(
                 f"grad: the function must return a Tensor computed from its inputs, got "

@@ -32,6 +32,7 @@ from . import forward as _forward
 from . import tracing as _tracing
 from ._checks import check_bool, check_choice
 from .engine import gradients, leaves
+from .functional import _argnums as _grad_argnums
 from .functional import fresh_leaf
 from .grad_mode import enable_grad, grad_enabled
 from .ops.elementwise import Clone
@@ -144,16 +145,8 @@ def _split_aux(out: Any, has_aux: bool, where: str) -> tuple[Any, Any]:
 
 
 def _argnums(argnums: Any, where: str) -> tuple[tuple[int, ...], bool]:
-    """``argnums`` as a tuple, and whether it was a single int."""
-    single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
-    nums = (argnums,) if single else argnums
-    if (
-        not isinstance(nums, tuple)
-        or not nums
-        or any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) for i in nums)
-    ):
-        raise TypeError(f"{where}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
-    return tuple(int(i) for i in nums), single
+    """``argnums`` as a tuple (checked as ``ag.grad`` checks it), and whether it was a single int."""
+    return _grad_argnums(argnums, where), not isinstance(argnums, (tuple, list))
 
 
 def _positions(nums: tuple[int, ...], count: int, argnums: Any, where: str) -> list[int]:
@@ -230,7 +223,9 @@ def _record(outs: list[Tensor], xs: list[Tensor], fresh: list[bool], extra: Sequ
 def _live(tensors: Sequence[Any]) -> bool:
     """Whether results assembled from ``tensors`` must be assembled with ops (recorded, traced, or
     carrying tangents of an open forward-mode level) rather than on their arrays."""
-    return _tracing.active or bool(_forward.levels()) or any(isinstance(t, Tensor) and t.requires_grad for t in tensors)
+    if _tracing.active or _forward.levels():
+        return True
+    return any(isinstance(t, Tensor) and t.requires_grad for t in tensors)
 
 
 def _stacked(parts: list[Any], shape: tuple[int, ...], dtype: Any, axis: int) -> Tensor:
@@ -550,16 +545,16 @@ def _gradient_of(
     become the leaves)."""
 
     def grads(*args: Any, **kwargs: Any) -> tuple[Any, tuple[Tensor, Any]]:
-        args = list(args)
-        positions = range(len(args)) if idx is None else idx
+        given = list(args)
+        positions = range(len(given)) if idx is None else idx
         xs, fresh = [], []
         for i in positions:
-            x, new = _differentiable(args[i], where, f"argument {i}", own=True)
-            args[i] = x
+            x, new = _differentiable(given[i], where, f"argument {i}", own=True)
+            given[i] = x
             xs.append(x)
             fresh.append(new)
         with enable_grad():
-            result = f(*args, **kwargs)
+            result = f(*given, **kwargs)
         out, aux = _split_aux(result, has_aux, where)
         if not isinstance(out, Tensor):
             raise TypeError(

@@ -1,6 +1,7 @@
 """Using a trained model: ``nn.predict`` (outputs as a NumPy array) and ``nn.evaluate`` (loss and metrics).
 
-Both run in eval mode under ``no_grad`` and restore every module's mode afterwards.
+Both run in eval mode under ``no_grad`` and restore every module's mode afterwards; NumPy's BLAS
+runs with ``nn.fit``'s thread count (one, or the count set by ``ag.set_num_threads``).
 
 >>> nn.predict(nn.Dense(3, 2, rng=0), np.ones((5, 3))).shape
 (5, 2)
@@ -15,6 +16,7 @@ import numpy as np
 
 from autograd_core import Tensor, no_grad
 from autograd_core._checks import check_int
+from autograd_core.threads import blas_threads
 
 from .data import as_array, examples, iterate, slices
 from .metrics import metric_fns, metric_value, scalar
@@ -42,7 +44,7 @@ def predict(model: Module, x: Any, batch_size: int = 256) -> np.ndarray:
     """
     x = as_array(x, "nn.predict: x")
     batch_size = check_int(batch_size, "batch_size", "nn.predict", low=1)
-    with model.evaluating():
+    with model.evaluating(), blas_threads():
         outs = [_data(model(xb), "nn.predict") for xb in iterate(x, None, slices(len(x), batch_size, False), None)]
         if not outs:  # no examples: the model still tells the output's shape
             outs = [_data(model(x), "nn.predict")]
@@ -70,8 +72,9 @@ def evaluate(
     if len(x) == 0:
         raise ValueError("nn.evaluate: no examples")
     fns = metric_fns(metrics)
-    out = predict(model, x, batch_size)
-    with no_grad():
-        logs = {"loss": scalar(loss(out, y), "nn.evaluate: the loss")}
-    logs.update({name: metric_value(name, fn, out, y, "nn.evaluate") for name, fn in fns.items()})
+    with blas_threads():  # the loss too (a long dot product's last bits depend on the count)
+        out = predict(model, x, batch_size)
+        with no_grad():
+            logs = {"loss": scalar(loss(out, y), "nn.evaluate: the loss")}
+        logs.update({name: metric_value(name, fn, out, y, "nn.evaluate") for name, fn in fns.items()})
     return logs

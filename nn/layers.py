@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from autograd_core import Function, Tensor
+from autograd_core._checks import check_real
 from autograd_core.ops.elementwise import Add, Multiply, tangent_sum
 from autograd_core.ops.linalg import MatMul
 
@@ -121,9 +122,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p is the probability of dropping an element and must be in [0, 1], got {p!r}")
-        self.p = float(p)
+        meaning = "the probability of dropping an element"
+        self.p = check_real(p, "p", "Dropout", low=0, high=1, meaning=meaning, expected="in [0, 1]")
         self.rng = None if rng is None else _init.as_rng(rng, "Dropout")
 
     def forward(self, x: Any) -> Any:

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autograd_core import Function, Tensor
+from autograd_core._checks import check_int
 from autograd_core.ops.elementwise import sigmoid, tangent_sum
 from autograd_core.ops.reduce import log_softmax, softmax
+from autograd_core.ops.shape import Reshape
 
 if TYPE_CHECKING:
     from autograd_core.onnx import OnnxBuilder
@@ -54,9 +56,9 @@ class SoftmaxCrossEntropy(Function):
 
     name = "softmax_cross_entropy"
 
-    def forward(self, z, y, one_hot):
+    def forward(self, z, y, one_hot, count=None):
         self.one_hot = one_hot
-        self.n = z.shape[0]
+        self.n = z.shape[0] if count is None else count  # the rows that count (the others have y = 0)
         if not self.n:  # the mean over an empty batch, as NumPy's mean gives it
             self.saved = (z, z)
             return np.array(np.nan, dtype=z.dtype)
@@ -75,6 +77,9 @@ class SoftmaxCrossEntropy(Function):
         return -total / self.n
 
     def backward(self, g, out, z, y):
+        if not self.n:  # no row counts (every one ignored): nothing depends on the logits, as in PyTorch
+            gz = np.zeros(np.shape(z), dtype=out.dtype) if self.needs(0) else None
+            return gz, (np.zeros(np.shape(y), dtype=out.dtype) if self.needs(1) else None)
         if type(z) is np.ndarray and type(y) is np.ndarray:
             p, logp = self.saved
         else:  # create_graph: recompute from the Tensors so second derivatives are exact
@@ -110,84 +115,133 @@ class SoftmaxCrossEntropy(Function):
         b.op("Neg", b.reduce("ReduceMean", rows, None, keepdims=False), out=output)
 
 
-def softmax_cross_entropy(logits: Any, targets: Any) -> Tensor:
+def softmax_cross_entropy(logits: Any, targets: Any, ignore_index: int = -100) -> Tensor:
     """Mean cross-entropy between ``softmax(logits)`` and the targets, computed from the logits.
 
-    ``logits`` has shape ``(batch, classes)``. ``targets`` is either integer class indices
-    of shape ``(batch,)`` or one-hot / probability rows of shape ``(batch, classes)``
-    (each row summing to 1). With ``y`` the target rows::
+    ``logits`` has shape ``(batch, classes)``, or ``(batch, time, classes)`` for sequences (any
+    leading axes, the classes last). ``targets`` is either integer class indices of the
+    logits' shape without the classes (``(batch,)``, ``(batch, time)``) or one-hot / probability
+    rows of the logits' shape (each row summing to 1). With ``y`` the target rows and ``m`` the
+    number of rows that count::
 
-        loss = -(1/batch) Σᵢ Σₖ yᵢₖ log softmax(logitsᵢ)ₖ,   d loss / d logits = (softmax(logits) - y) / batch
+        loss = -(1/m) Σᵢ Σₖ yᵢₖ log softmax(logitsᵢ)ₖ,   d loss / d logits = (softmax(logits) - y) / m
 
+    A class index equal to ``ignore_index`` (PyTorch's default, -100) marks a row that counts
+    for nothing, a padded step of a sequence say: it adds nothing to the loss, gets a zero
+    gradient, and the mean is over the other rows (NaN when none is left, as in PyTorch).
     Computed with log-sum-exp, so huge logits do not overflow and ``-inf`` logits (masked
     classes) give finite gradients.
 
     >>> softmax_cross_entropy(np.array([[2.0, 0.0, -1.0]]), np.array([0])).item()  # doctest: +ELLIPSIS
     0.1698...
+    >>> z = np.zeros((1, 3, 4))                     # one sequence of 3 steps, 4 classes
+    >>> round(softmax_cross_entropy(z, np.array([[1, 2, -100]])).item(), 4)   # log 4: the padded step is ignored
+    1.3863
     """
     z = _data(logits, "softmax_cross_entropy: logits")
-    if z.ndim != 2:
+    if z.ndim < 2:
         raise ValueError(
             f"softmax_cross_entropy: logits must have shape (batch, classes), got {z.shape}"
             + ("; for a single example use logits.reshape(1, -1)" if z.ndim == 1 else "")
+            + " (sequences: (batch, time, classes))"
         )
-    batch, classes = z.shape
+    classes = z.shape[-1]
+    lead = z.shape[:-1]
+    rows = int(np.prod(lead))
     dtype = z.dtype if z.dtype.kind == "f" else np.float64
     t = _data(targets, "softmax_cross_entropy: targets")
-    if t.ndim == 1:
-        if t.shape[0] != batch:
-            raise ValueError(
-                f"softmax_cross_entropy: {t.shape[0]} class indices for a batch of {batch} logits rows "
-                f"(logits {z.shape}, targets {t.shape}); give one label per row"
-            )
-        if t.dtype.kind == "f":
-            _no_nan(t, "softmax_cross_entropy: targets")
-            if batch and not (np.isfinite(t).all() and t.min() >= 0 and t.max() < classes):
-                i = int(np.argmax(~np.isfinite(t) | (t < 0) | (t >= classes)))
+    if z.ndim > 2 and t.ndim in (z.ndim - 1, z.ndim):  # sequences: one row per step
+        logits = Reshape.apply(logits, shape=(rows, classes))
+    if t.ndim == z.ndim - 1:
+        if t.shape != lead:
+            if t.ndim == 1:
                 raise ValueError(
-                    f"softmax_cross_entropy: label {float(t[i])!r} at position {i} is out of range for {classes} "
-                    f"classes (labels must be in 0..{classes - 1})"
+                    f"softmax_cross_entropy: {t.shape[0]} class indices for a batch of {lead[0]} logits rows "
+                    f"(logits {z.shape}, targets {t.shape}); give one label per row"
                 )
-            if not np.array_equal(t, np.round(t)):
-                raise ValueError(
-                    "softmax_cross_entropy: 1-D targets are class indices and must be whole numbers; "
-                    f"got {float(t[t != np.round(t)][0])!r}. For probabilities give rows of shape {z.shape}"
-                )
-            t = t.astype(np.int64)
-        elif t.dtype.kind == "b":
-            raise TypeError("softmax_cross_entropy: targets are booleans; give integer class indices")
-        if batch and (t.min() < 0 or t.max() >= classes):
-            i = int(np.argmax((t < 0) | (t >= classes)))
             raise ValueError(
-                f"softmax_cross_entropy: label {int(t[i])} at position {i} is out of range for {classes} classes "
-                f"(labels must be in 0..{classes - 1})"
+                f"softmax_cross_entropy: class indices of shape {t.shape} for logits of shape {z.shape}; "
+                f"they must have shape {lead}, one label per row"
             )
-        y = np.zeros((batch, classes), dtype=dtype)
-        y[np.arange(batch), t] = 1
-        return SoftmaxCrossEntropy.apply(logits, y, one_hot=True)
-    if t.ndim == 2:
+        labels, keep = _class_indices(t, classes, ignore_index)
+        y = np.zeros((rows, classes), dtype=dtype)
+        kept = int(keep.sum()) if keep is not None else rows
+        if keep is None:
+            y[np.arange(rows), labels] = 1
+        else:
+            y[np.flatnonzero(keep), labels[keep]] = 1
+        return SoftmaxCrossEntropy.apply(logits, y, one_hot=keep is None, count=kept)
+    if t.ndim == z.ndim:
         if t.shape != z.shape:
             raise ValueError(
                 f"softmax_cross_entropy: target rows have shape {t.shape} but logits {z.shape}; "
-                "they must match (or give class indices of shape (batch,))"
+                f"they must match (or give class indices of shape {lead})"
             )
         _no_nan(t, "softmax_cross_entropy: targets")
         if (t < 0).any():
             raise ValueError("softmax_cross_entropy: targets contain negative values; rows must be probabilities")
         sums = t.sum(axis=-1)
-        if batch and np.abs(sums - 1).max() > 1e-4:
-            i = int(np.argmax(np.abs(sums - 1)))
+        if rows and np.abs(sums - 1).max() > 1e-4:
+            at = np.unravel_index(int(np.argmax(np.abs(sums - 1))), lead)
+            where = int(at[0]) if len(at) == 1 else tuple(int(i) for i in at)
             raise ValueError(
-                f"softmax_cross_entropy: target row {i} sums to {float(sums[i])!r}; one-hot or probability "
+                f"softmax_cross_entropy: target row {where} sums to {float(sums[at])!r}; one-hot or probability "
                 "rows must sum to 1"
             )
         if not isinstance(targets, Tensor) and t.dtype != dtype:
             targets = t.astype(dtype)
+        if z.ndim > 2:
+            targets = Reshape.apply(targets, shape=(rows, classes))
         return SoftmaxCrossEntropy.apply(logits, targets, one_hot=False)
     raise ValueError(
-        f"softmax_cross_entropy: targets must be class indices of shape ({batch},) or rows of shape "
+        f"softmax_cross_entropy: targets must be class indices of shape {lead} or rows of shape "
         f"{z.shape}, got shape {t.shape}"
     )
+
+
+def _class_indices(t: np.ndarray, classes: int, ignore_index: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Class indices checked (whole numbers in ``0..classes-1``, or ``ignore_index``) and flattened;
+    with the rows that count (None: all of them)."""
+    ignore = check_int(ignore_index, "ignore_index", "softmax_cross_entropy")
+    if t.dtype.kind == "b":
+        raise TypeError("softmax_cross_entropy: targets are booleans; give integer class indices")
+    flat = t.reshape(-1)
+    if t.dtype.kind == "f":
+        _no_nan(t, "softmax_cross_entropy: targets")
+        bad = ~np.isfinite(flat) | (((flat < 0) | (flat >= classes)) & (flat != ignore))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"softmax_cross_entropy: label {float(flat[i])!r} at position {_position(i, t.shape)} is out of range "
+                f"for {classes} classes (labels must be in 0..{classes - 1}); ignore_index={ignore} marks a row "
+                "that counts for nothing"
+            )
+        whole = flat == np.round(flat)
+        if not whole.all():
+            raise ValueError(
+                f"softmax_cross_entropy: targets of shape {t.shape} are class indices and must be whole numbers; "
+                f"got {float(flat[np.argmax(~whole)])!r}. For probabilities give rows of shape {t.shape + (classes,)}"
+            )
+        flat = flat.astype(np.int64)
+    ignored = flat == ignore
+    bad = ((flat < 0) | (flat >= classes)) & ~ignored
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"softmax_cross_entropy: label {int(flat[i])} at position {_position(i, t.shape)} is out of range for "
+            f"{classes} classes (labels must be in 0..{classes - 1}); ignore_index={ignore} marks a row that "
+            "counts for nothing"
+        )
+    if not ignored.any():
+        return flat, None
+    return flat, ~ignored
+
+
+def _position(i: int, shape: tuple[int, ...]) -> Any:
+    """Flat index ``i`` as a position in ``shape``: an int for 1-D targets, else a tuple."""
+    if len(shape) == 1:
+        return i
+    return tuple(int(k) for k in np.unravel_index(i, shape))
 
 
 # ============================================================== binary cross-entropy

@@ -8,11 +8,13 @@ their own (finite differences), that ``python -m benchmarks`` runs end to end, a
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
 import autograd_core as ag  # noqa: E402
 from autograd_core import Tensor  # noqa: E402
 from autograd_core.testing import numerical_gradient  # noqa: E402
-from benchmarks import numpy_cnn  # noqa: E402
+from benchmarks import numpy_cnn, numpy_rnn  # noqa: E402
 from benchmarks import numpy_reference as ref  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 from benchmarks.suite import WORKLOADS  # noqa: E402
@@ -175,6 +177,19 @@ def test_numpy_cnn_backward_matches_finite_differences() -> None:
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
 
 
+def test_numpy_lstm_backward_matches_finite_differences() -> None:
+    rng = np.random.default_rng(4)
+    shapes = [(12, 2), (12, 3), (12,), (12,), (3, 4), (4,)]  # 2 inputs, 3 hidden, 4 classes
+    lstm = numpy_rnn.LSTMClassifier([rng.uniform(-0.8, 0.8, s) for s in shapes])
+    x = rng.standard_normal((3, 5, 2))
+    y = rng.integers(0, 4, size=3)
+    _, grads = lstm.loss_and_grads(x, y)
+    for p, g in zip(lstm.params, grads):
+        assert g.shape == p.shape
+        num = numerical_gradient(lambda: lstm.loss_and_grads(x, y)[0], p)
+        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8)
+
+
 def test_numpy_conv_layer_matches_finite_differences() -> None:
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
@@ -202,7 +217,7 @@ def test_jacobian_rows_are_both_modes_on_both_shapes() -> None:
 
 def test_command_line_rejects_unknown_workloads() -> None:
     with pytest.raises(SystemExit):
-        main(["--quick", "--only", "W9"])
+        main(["--quick", "--only", "W99"])
 
 
 def test_search_report_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -218,6 +233,57 @@ def test_search_report_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert math.isfinite(figures[key])
     if importlib.util.find_spec("distributed") is not None:
         assert math.isfinite(figures["overhead_dask_s"]) and figures["speedup_dask"] > 0
+
+
+def test_threads_report_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "threads.json"
+    before = ag.get_num_threads()
+    assert main(["--quick", "--only", "threads", "--json", str(out)]) == 0
+    assert "competing process busy on one core" in capsys.readouterr().out
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["key"] == "THREADS" and row["unit"] == "report" and row["lines"]
+    other = before if before != 1 else 2
+    for model in ("cnn", "mlp"):
+        for state in ("idle", "busy"):
+            for count in ("default", other):
+                figures = [row["figures"][f"{model}_{state}_{count}_{k}_s"] for k in ("min", "median", "max")]
+                assert 0 < figures[0] <= figures[1] <= figures[2]
+    assert ag.get_num_threads() == before  # the counts it measured are not left behind
+
+
+def test_busy_core_spins_while_the_block_runs_and_is_stopped_after() -> None:
+    from benchmarks.threads import busy_core
+
+    with busy_core() as process:
+        stat = Path(f"/proc/{process.pid}/stat")
+        if stat.exists():  # Linux: the CPU time it has used (utime + stime, in clock ticks) grows
+            ticks = [sum(int(f) for f in stat.read_text().rsplit(")", 1)[1].split()[11:13])]
+            time.sleep(0.3)
+            ticks.append(sum(int(f) for f in stat.read_text().rsplit(")", 1)[1].split()[11:13]))
+            assert ticks[1] > ticks[0]
+        assert process.poll() is None
+    assert process.poll() is not None
+
+
+def test_busy_flag_runs_the_workloads_beside_a_competing_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import benchmarks.__main__ as command
+    from benchmarks.threads import busy_core
+
+    started = []
+
+    @contextlib.contextmanager
+    def recorded():
+        with busy_core() as process:
+            started.append(process)
+            yield process
+
+    monkeypatch.setattr(command, "busy_core", recorded)
+    assert main(["--quick", "--only", "W1", "--busy"]) == 0
+    assert "A competing process kept one core busy during the whole run (--busy)" in capsys.readouterr().out
+    (process,) = started
+    assert process.poll() is not None  # stopped at the end
 
 
 def _hide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *packages: str) -> None:

@@ -83,7 +83,7 @@ NO_FORM = {
     "WindowScatter": "pooling's VJPs: only backward passes make it",
 }
 #: Base classes of ops, not ops (their ``name`` is empty).
-BASES = {"Comparison", "Reduction"}
+BASES = {"Comparison", "Reduction", "_Recurrence"}
 
 
 def _library_ops() -> dict[str, type]:

@@ -141,17 +141,32 @@ def as_pair(value: Any, what: str, where: str, least: int) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _image_shape(shape: tuple[int, ...], where: str, channels: str = "channels") -> tuple[int, ...]:
+def _image_shape(shape: tuple[int, ...], where: str, in_channels: int | None = None) -> tuple[int, ...]:
+    """Refuse an input that is not 4-D, with a hint at the likely fix (``in_channels``: the
+    number a convolution expects, None for a pooling, which cannot tell)."""
     if len(shape) == 4:
         return shape
     hint = ""
     if len(shape) == 3:
-        hint = "; for a single image use x[None], a batch of one"
+        first, last = shape[0], shape[2]
+        if in_channels is None:
+            hint = (
+                "; for a single image (channels, height, width) use x[None], a batch of one; for a batch of "
+                "one-channel images (batch, height, width) use x[:, None]"
+            )
+        elif first == in_channels:  # (1, H, W) with one channel: x[None] and x[:, None] are the same
+            hint = "; for a single image use x[None], a batch of one"
+        elif in_channels == 1:
+            hint = "; for a batch of one-channel images (batch, height, width) use x[:, None] (the channel axis)"
+        elif last == in_channels:
+            hint = (
+                f"; for a single image stored channels last (height, width, {in_channels}) use "
+                "x.transpose(2, 0, 1)[None], a batch of one in (batch, channels, height, width)"
+            )
     elif len(shape) == 2:
         hint = "; for a single one-channel image use x[None, None]"
     raise ValueError(
-        f"{where}: input of shape {tuple(shape)} is {len(shape)}-D; expected 4-D (batch, {channels}, height, width)"
-        f"{hint}"
+        f"{where}: input of shape {tuple(shape)} is {len(shape)}-D; expected 4-D (batch, channels, height, width){hint}"
     )
 
 
@@ -177,13 +192,19 @@ def conv_window(
     where: str = "conv2d",
 ) -> Window:
     """Check the shapes of a convolution (``where`` names the op or layer in errors) and place its window."""
-    _image_shape(x_shape, where)
     if len(w_shape) != 4:
         raise ValueError(f"{where}: weight of shape {tuple(w_shape)} must be 4-D (out_channels, in_channels, kh, kw)")
+    _image_shape(x_shape, where, w_shape[1])
     if x_shape[1] != w_shape[1]:
+        hint = ""
+        if x_shape[3] == w_shape[1]:
+            hint = (
+                f"; the input looks channels last (batch, height, width, {w_shape[1]}): images here are "
+                "(batch, channels, height, width), so pass x.transpose(0, 3, 1, 2)"
+            )
         raise ValueError(
             f"{where}: input of shape {tuple(x_shape)} has {x_shape[1]} channels, but the weight of shape "
-            f"{tuple(w_shape)} expects {w_shape[1]} (weights are (out_channels, in_channels, kh, kw))"
+            f"{tuple(w_shape)} expects {w_shape[1]} (weights are (out_channels, in_channels, kh, kw)){hint}"
         )
     if b_shape is not None and tuple(b_shape) != (w_shape[0],):
         raise ValueError(f"{where}: bias of shape {tuple(b_shape)}; expected ({w_shape[0]},), one per output channel")
@@ -465,7 +486,7 @@ def _window_sum(x: np.ndarray, weights: Any, win: Window) -> np.ndarray:
     """``y[p] = Σ_k weights[k] · xp[window k of pixel p]`` (zero padding), the transpose of :func:`_scatter`."""
     xp = _pad(x, win, 0.0)
     scalar = not isinstance(weights, (list, tuple))
-    total = None
+    total: Any = None
     for k, rows, cols in win.offsets():
         part = xp[:, :, rows, cols] if scalar else xp[:, :, rows, cols] * weights[k]
         if total is None:
@@ -541,7 +562,9 @@ def _count(hits: list[np.ndarray]) -> np.ndarray:
 
 class MaxPool2d(Function):
     """Maximum over each window (padding is ``-inf``). VJP: ``g`` goes to the window's maximum;
-    ``t`` tied maxima each get ``g / t``, as ``max`` splits it."""
+    ``t`` tied maxima each get ``g / t``, as ``max`` splits it. The padding is never a maximum
+    (an input of ``-inf`` gets the whole gradient of its window), and a window holding NaN
+    (whose maximum is NaN) sends its gradient to its NaNs, as ``max`` and PyTorch do."""
 
     name = "max_pool2d"
 
@@ -574,8 +597,15 @@ class MaxPool2d(Function):
         xd = _floating(x.data if isinstance(x, Tensor) else x)
         od = out.data if isinstance(out, Tensor) else out
         win = self.win
-        xp = _pad(xd, win, -np.inf)
-        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in win.offsets()]
+        xp = _pad(xd, win, np.nan)  # NaN equals nothing: the padding is never a maximum, even of -inf inputs
+        offsets = win.offsets()
+        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in offsets]
+        # A window holding NaN has NaN as its maximum: its NaNs share the gradient. (The minimum
+        # is NaN if any output is: a test without a mask.)
+        if od.size and np.isnan(od.min()):
+            nan_out = np.isnan(od)
+            nan_in = _pad(np.isnan(xd), win, False)
+            hits = [hit | (nan_in[:, :, rows, cols] & nan_out) for hit, (_, rows, cols) in zip(hits, offsets)]
         count = _count(hits)
         share = _in_layout_of(g, od) / count  # t tied maxima: g / t to each
         if type(share) is np.ndarray:

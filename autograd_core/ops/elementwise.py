@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import forward as _forward
+from .._checks import check_real
 from ..function import Function
 from ..tensor import Tensor
 
@@ -585,14 +586,17 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 
 def negative(x: Any) -> Tensor:
+    """``-x``."""
     return Negative.apply(x)
 
 
 def square(x: Any) -> Tensor:
+    """``x ** 2``; its derivative is ``2x``."""
     return Square.apply(x)
 
 
 def exp(x: Any) -> Tensor:
+    """``e ** x``; its derivative is its output, ``e ** x``."""
     return Exp.apply(x)
 
 
@@ -620,26 +624,32 @@ def expm1(x: Any) -> Tensor:
 
 
 def sqrt(x: Any) -> Tensor:
+    """Square root; its derivative ``1 / (2 sqrt(x))`` is infinite at 0."""
     return Sqrt.apply(x)
 
 
 def sin(x: Any) -> Tensor:
+    """Sine; its derivative is ``cos(x)``."""
     return Sin.apply(x)
 
 
 def cos(x: Any) -> Tensor:
+    """Cosine; its derivative is ``-sin(x)``."""
     return Cos.apply(x)
 
 
 def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent; its derivative is ``1 - tanh(x) ** 2``."""
     return Tanh.apply(x)
 
 
 def sigmoid(x: Any) -> Tensor:
+    """The logistic function ``1 / (1 + e ** -x)``; its derivative is ``s (1 - s)``."""
     return Sigmoid.apply(x)
 
 
 def relu(x: Any) -> Tensor:
+    """``max(x, 0)``; its derivative is 1 where ``x > 0``, else 0 (0 at 0)."""
     return Relu.apply(x)
 
 
@@ -652,9 +662,8 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     >>> leaky_relu(Tensor([-2.0, 0.0, 3.0]), 0.1)
     Tensor([-0.2,  0. ,  3. ])
     """
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
-        raise TypeError(f"leaky_relu: negative_slope must be a real number, got {negative_slope!r}")
-    return LeakyRelu.apply(x, slope=float(negative_slope))
+    slope = check_real(negative_slope, "negative_slope", "leaky_relu", noun="real number")
+    return LeakyRelu.apply(x, slope=slope)
 
 
 def clone(x: Any) -> Tensor:
@@ -671,6 +680,7 @@ def clone(x: Any) -> Tensor:
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors np.abs
+    """Absolute value; its derivative is ``sign(x)`` (0 at 0)."""
     return Abs.apply(x)
 
 
@@ -683,6 +693,7 @@ def clip(x: Any, low: Any = None, high: Any = None) -> Tensor:
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
+    """``x`` cast to the floating ``dtype``, differentiably (the gradient is cast back)."""
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"astype: tensors hold floating data; cannot cast to {dtype}")

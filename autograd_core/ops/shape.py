@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import check_int
 from ..engine import sum_to
 from ..function import Function
+from ..grad_mode import grad_enabled
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
@@ -143,8 +145,9 @@ class GetItem(Function):
 
     name = "getitem"
 
-    def forward(self, x, index):
-        self.index = index
+    def forward(self, x, index, kept=None):
+        self.index = index  # as given (ONNX export recognises an index input by identity)
+        self.kept = index if kept is None else kept  # what backward reads: a copy of index arrays (getitem)
         try:
             return x[index]
         except IndexError as err:
@@ -152,8 +155,8 @@ class GetItem(Function):
 
     def backward(self, g, out, x):
         if isinstance(g, Tensor):
-            return Unindex.apply(g, index=self.index, shape=x.shape)
-        return Unindex().forward(g, index=self.index, shape=x.shape)
+            return Unindex.apply(g, index=self.kept, shape=x.shape)
+        return Unindex().forward(g, index=self.kept, shape=x.shape)
 
     def jvp(self, ds, out, x):
         return ds[0][self.index]
@@ -342,6 +345,10 @@ def _is_basic(index: Any) -> bool:
     )
 
 
+def _copied(p: Any) -> Any:
+    return p.copy() if isinstance(p, np.ndarray) else p
+
+
 def _index_part(p: Any) -> Any:
     if isinstance(p, Tensor):
         # A Tensor holds floats, so it cannot say whether it means a mask or indices:
@@ -357,12 +364,21 @@ def _index_part(p: Any) -> Any:
 
 
 def getitem(x: Any, index: Any) -> Tensor:
-    """``x[index]``: slices, integers, and NumPy integer or boolean arrays."""
+    """``x[index]``: slices, integers, and NumPy integer or boolean arrays.
+
+    When the op is recorded, its backward reads a copy of the index arrays: the caller may
+    refill the same buffer before backward (a data loader's reused batch)."""
     if isinstance(index, tuple):
         index = tuple(_index_part(p) for p in index)
+        arrays = any(isinstance(p, np.ndarray) for p in index)
     else:
         index = _index_part(index)
-    out = GetItem.apply(x, index=index)
+        arrays = isinstance(index, np.ndarray)
+    if arrays and isinstance(x, Tensor) and x.requires_grad and grad_enabled.get():
+        kept = tuple(_copied(p) for p in index) if isinstance(index, tuple) else _copied(index)
+        out = GetItem.apply(x, index=index, kept=kept)
+    else:
+        out = GetItem.apply(x, index=index)
     if out._node is None and isinstance(x, Tensor) and x.name is not None:
         out.name = f"{x.name}[{_index_text(index)}]"  # data: x[0][0] keeps a readable name
     return out
@@ -388,14 +404,17 @@ def _index_text(index: Any) -> str:
 
 
 def reshape(x: Any, shape: Any) -> Tensor:
+    """``x`` with the same data in ``shape`` (one entry may be -1), as ``np.reshape``."""
     return Reshape.apply(x, shape=tuple(shape) if isinstance(shape, (list, tuple)) else shape)
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
+    """``x`` with its axes permuted (reversed when ``axes`` is None), as ``np.transpose``."""
     return Transpose.apply(x, axes=None if axes is None else tuple(int(a) for a in axes))
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    """``x`` with ``axis1`` and ``axis2`` interchanged, as ``np.swapaxes``."""
     ndim = np.ndim(x.data if isinstance(x, Tensor) else x)
     axes = list(range(ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
@@ -403,6 +422,7 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
 
 
 def broadcast_to(x: Any, shape: Any) -> Tensor:
+    """``x`` broadcast to ``shape``; the gradient is summed back to ``x``'s shape."""
     return BroadcastTo.apply(x, shape=tuple(shape) if isinstance(shape, (list, tuple)) else (shape,))
 
 
@@ -446,15 +466,25 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(tensors: Sequence[Any], axis: int | None = 0) -> Tensor:
+    """Join tensors along an existing axis; ``axis=None`` flattens them first, as NumPy does.
+
+    >>> concatenate([Tensor([[1.0, 2.0]]), Tensor([3.0])], axis=None)
+    Tensor([1., 2., 3.])
+    """
     if len(tensors) == 0:
         raise ValueError("concatenate: need at least one tensor")
-    return Concatenate.apply(*tensors, axis=axis)
+    if axis is None:
+        return Concatenate.apply(*[Reshape.apply(t, shape=(-1,)) for t in tensors], axis=0)
+    return Concatenate.apply(*tensors, axis=_axis(axis, "concatenate"))
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     if len(tensors) == 0:
         raise ValueError("stack: need at least one tensor")
-    return Stack.apply(*tensors, axis=axis)
+    return Stack.apply(*tensors, axis=_axis(axis, "stack"))
+
+
+def _axis(axis: Any, where: str) -> int:
+    return axis if type(axis) is int else check_int(axis, "axis", where)
