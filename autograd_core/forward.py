@@ -31,9 +31,18 @@ tangent), the inner ones never see an outer tangent's computation.
 Tensors the engine makes from a node's saved arrays during a backward pass (``create_graph``,
 or here: a backward pass run while a level is open gives its VJPs Tensors, so that forward
 over reverse, ``hvp``, sees them) find the tangent of the value they stand for. Any other
-Tensor is keyed by identity, through a weak reference, so the entry goes when the Tensor
-does. ``detach()`` makes a new Tensor without tangents, as in PyTorch (and JAX's
+Tensor is keyed by identity, with a weak reference that every look-up checks; dead entries are
+swept whenever the table has doubled, so memory follows the live values (forward mode keeps
+no graph). ``detach()`` makes a new Tensor without tangents, as in PyTorch (and JAX's
 ``stop_gradient``).
+
+**When a rule is recorded for reverse mode.** When a tangent requires grad (a caller's tangent
+that does, or one recorded before), or when the op's inputs require grad because of something
+outside the level (an input of ``jvp`` that requires grad, a parameter the function uses). A
+value that requires grad only because of a leaf a transform made inside the level (``hvp``'s
+gradient differentiates with respect to such a leaf) is marked ``inner``: nothing outside can
+differentiate with respect to it, so its tangents run on arrays, and a recorded rule sees it as
+a constant.
 """
 
 from __future__ import annotations

@@ -24,6 +24,12 @@ what arrays and Tensors share (``sum``, ``reshape``, ``transpose``, ``.T``, ``.m
 ``astype``, indexing); never assign into arrays in place. Arrays kept in ``self.saved`` are
 released after backward and are constants to higher-order derivatives.
 
+Forward mode (``ag.jvp``, ``jacobian(mode="fwd")``, ``hessian``, ``hvp``) asks an op for its
+Jacobian-vector product, ``jvp(self, ds, out, *xs)``, beside ``backward``: the output's tangent
+from ``ds``, one tangent per input (``None`` where an input has none), written in the same
+NumPy vocabulary (it runs on arrays, or on Tensors when its result must be recorded or
+traced); see ``forward.py``. An op without one still works in reverse mode.
+
 An op's ONNX form sits beside its forward and VJP too: a class attribute ``onnx_op =
 "Exp"`` when it is one ONNX node on the inputs, else a method ``to_onnx(self, builder,
 inputs, output)`` (see :meth:`Function.to_onnx` and ``autograd_core.onnx``).
