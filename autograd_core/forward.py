@@ -83,7 +83,7 @@ class Level:
     def __init__(self) -> None:
         self.nodes: dict[Any, list[Any]] = {}  # node -> [tangent of its output, inner]
         self.ids: dict[int, list[Any]] = {}  # id(tensor) -> [tangent, inner, weak reference to the tensor]
-        self.sweep_at = 256
+        self.sweep_at = 64
 
     def entry(self, t: Tensor) -> list[Any] | None:
         node = t._node
@@ -107,7 +107,7 @@ class Level:
         if len(ids) > self.sweep_at:
             for key in [key for key, e in ids.items() if e[2]() is None]:
                 del ids[key]
-            self.sweep_at = max(256, 2 * len(ids))
+            self.sweep_at = max(64, 2 * len(ids))
 
     def close(self) -> None:
         self.nodes.clear()
