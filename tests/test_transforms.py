@@ -643,3 +643,35 @@ def test_forward_mode_keeps_no_graph() -> None:
         expected = np.cos(z * 0.999) * 0.999 * expected
         z = np.sin(z * 0.999)
     np.testing.assert_allclose(t.data, expected, rtol=1e-12)
+
+
+def test_a_level_belongs_to_its_thread() -> None:
+    """Forward mode open on one thread gives no tangents to another thread's values (and costs it
+    only the look-up); both compute what they compute alone."""
+    import threading
+
+    x = np.linspace(-1, 1, 50)
+    f = lambda z: (z.tanh() ** 2).sum()  # noqa: E731
+    expected_hv = ag.hvp(f, x, np.ones(50))[1].data
+    expected_g = ag.grad(f)(x).data
+    errors: list[BaseException] = []
+
+    def run(work: Callable[[], None]) -> None:
+        try:
+            for _ in range(200):
+                work()
+        except BaseException as err:  # (reported by the main thread)
+            errors.append(err)
+
+    def hvps() -> None:
+        np.testing.assert_allclose(ag.hvp(f, x, np.ones(50))[1].data, expected_hv, rtol=1e-14)
+
+    def grads() -> None:
+        np.testing.assert_allclose(ag.grad(f)(x).data, expected_g, rtol=1e-14)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in (hvps, grads, hvps, grads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
