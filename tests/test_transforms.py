@@ -19,7 +19,7 @@ import pytest
 from helpers import examples
 from hypothesis import HealthCheck, assume, given
 from hypothesis import strategies as st
-from reference.functional_cases import CASES, OurRunner, TorchRunner, results
+from reference.functional_cases import CASES, JaxRunner, OurRunner, TorchRunner, results
 from test_ops import OPS, Op
 
 import autograd_core as ag
@@ -69,6 +69,12 @@ def test_against_torch_func_live(case: Any) -> None:
     theirs = results(case, TorchRunner)
     _assert_close(results(case, OurRunner), theirs, 1e-12)
     _assert_close(theirs, _stored(case.name)[1], 1e-13)  # and the stored file is up to date
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_against_jax_live(case: Any) -> None:
+    pytest.importorskip("jax")
+    _assert_close(results(case, OurRunner), results(case, JaxRunner), 1e-12)
 
 
 def test_the_stored_references_cover_every_transform() -> None:

@@ -1,10 +1,11 @@
 """Fixed test functions for the functional transforms, written once for two frameworks.
 
-Each case is a function ``fn(m, *args)`` where ``m`` supplies what the two frameworks spell
-differently (an axis keyword, a convolution, a captured constant); everything else is the
-Tensor methods and operators that autograd_core and PyTorch share. ``make_functional_references.py``
-evaluates them with ``torch.func`` and stores the results; ``tests/test_transforms.py`` compares
-``autograd_core`` with the stored results always, and with ``torch.func`` live when PyTorch is installed.
+Each case is a function ``fn(m, *args)`` where ``m`` supplies the functions (``m.sin``), what
+the frameworks spell differently (an axis keyword, a convolution) and captured constants;
+everything else is the operators and methods (``@``, ``**``, ``.sum()``, ``.T``, slicing) that
+autograd_core, PyTorch and JAX share. ``make_functional_references.py`` evaluates them with
+``torch.func`` and stores the results; ``tests/test_transforms.py`` compares ``autograd_core``
+with the stored results always, and with ``torch.func`` and ``jax`` live where installed.
 """
 
 from __future__ import annotations
@@ -44,18 +45,18 @@ def _seed(name: str) -> int:
 
 
 CASES = [
-    Case("elementwise", lambda m, x: x.sin() * x**2 + (-x).exp() / (1 + x * x), ((5,),)),
-    Case("mlp", lambda m, x, w, b: (x @ w + b).tanh(), ((3, 4), (4, 5), (5,)), argnums=(0, 1, 2)),
+    Case("elementwise", lambda m, x: m.sin(x) * x**2 + m.exp(-x) / (1 + x * x), ((5,),)),
+    Case("mlp", lambda m, x, w, b: m.tanh(x @ w + b), ((3, 4), (4, 5), (5,)), argnums=(0, 1, 2)),
     Case("softmax", lambda m, z: m.softmax(z, -1) * z, ((2, 4),)),
     Case("logsumexp", lambda m, x: m.logsumexp(x, 0) * m.mean(x, 0), ((3, 4),)),
-    Case("matrix", lambda m, a: a @ a.T + a.sigmoid(), ((3, 3),)),
-    Case("pair", lambda m, x: (x.sin(), x.sum() * x), ((4,),)),
-    Case("tall", lambda m, x: (m.const(TALL) @ x).sin(), ((2,),)),
-    Case("wide", lambda m, x: m.const(WIDE) @ x.tanh(), ((8,),)),
-    Case("conv", lambda m, x, w: m.conv2d(x, w, 1).tanh(), ((1, 2, 4, 4), (3, 2, 3, 3)), argnums=(0, 1)),
+    Case("matrix", lambda m, a: a @ a.T + m.sigmoid(a), ((3, 3),)),
+    Case("pair", lambda m, x: (m.sin(x), x.sum() * x), ((4,),)),
+    Case("tall", lambda m, x: m.sin(m.const(TALL) @ x), ((2,),)),
+    Case("wide", lambda m, x: m.const(WIDE) @ m.tanh(x), ((8,),)),
+    Case("conv", lambda m, x, w: m.tanh(m.conv2d(x, w, 1)), ((1, 2, 4, 4), (3, 2, 3, 3)), argnums=(0, 1)),
     Case(
         "logistic",
-        lambda m, w: ((m.const(X) @ w).exp().log1p() - m.const(Y) * (m.const(X) @ w)).sum(),
+        lambda m, w: (m.log1p(m.exp(m.const(X) @ w)) - m.const(Y) * (m.const(X) @ w)).sum(),
         ((5,),),
         scalar=True,
     ),
@@ -67,7 +68,7 @@ CASES = [
     ),
     Case(
         "two_arguments",
-        lambda m, x, y: (x * y.sin()).sum() + (x**2).sum() * y.mean() + x @ y.tanh(),
+        lambda m, x, y: (x * m.sin(y)).sum() + (x**2).sum() * y.mean() + x @ m.tanh(y),
         ((4,), (4,)),
         argnums=(0, 1),
         scalar=True,
@@ -83,57 +84,86 @@ CASES = [
 
 
 class Ours:
-    """What autograd_core spells its own way."""
+    """What the functions need, in autograd_core."""
 
     @staticmethod
-    def softmax(x: Any, axis: int) -> Any:
-        return x.softmax(axis=axis)
-
-    @staticmethod
-    def logsumexp(x: Any, axis: int) -> Any:
-        return x.logsumexp(axis=axis)
-
-    @staticmethod
-    def mean(x: Any, axis: int) -> Any:
-        return x.mean(axis=axis)
-
-    @staticmethod
-    def conv2d(x: Any, w: Any, padding: int) -> Any:
+    def _ag() -> Any:
         import autograd_core as ag
 
-        return ag.conv2d(x, w, padding=padding)
+        return ag
 
-    @staticmethod
-    def const(a: np.ndarray) -> Any:
-        return a
+    sin = staticmethod(lambda x: Ours._ag().sin(x))
+    exp = staticmethod(lambda x: Ours._ag().exp(x))
+    tanh = staticmethod(lambda x: Ours._ag().tanh(x))
+    sigmoid = staticmethod(lambda x: Ours._ag().sigmoid(x))
+    log1p = staticmethod(lambda x: Ours._ag().log1p(x))
+    softmax = staticmethod(lambda x, axis: x.softmax(axis=axis))
+    logsumexp = staticmethod(lambda x, axis: x.logsumexp(axis=axis))
+    mean = staticmethod(lambda x, axis: x.mean(axis=axis))
+    conv2d = staticmethod(lambda x, w, padding: Ours._ag().conv2d(x, w, padding=padding))
+    const = staticmethod(lambda a: a)
 
 
 class Torch:
     """The same in PyTorch."""
 
     @staticmethod
+    def _torch() -> Any:
+        import torch
+
+        return torch
+
+    sin = staticmethod(lambda x: Torch._torch().sin(x))
+    exp = staticmethod(lambda x: Torch._torch().exp(x))
+    tanh = staticmethod(lambda x: Torch._torch().tanh(x))
+    sigmoid = staticmethod(lambda x: Torch._torch().sigmoid(x))
+    log1p = staticmethod(lambda x: Torch._torch().log1p(x))
+    softmax = staticmethod(lambda x, axis: x.softmax(dim=axis))
+    logsumexp = staticmethod(lambda x, axis: x.logsumexp(dim=axis))
+    mean = staticmethod(lambda x, axis: x.mean(dim=axis))
+    conv2d = staticmethod(lambda x, w, padding: Torch._torch().nn.functional.conv2d(x, w, padding=padding))
+    const = staticmethod(lambda a: Torch._torch().from_numpy(a))
+
+
+class Jax:
+    """The same in JAX (``jax.numpy``; 64-bit floats enabled by :class:`JaxRunner`)."""
+
+    @staticmethod
+    def _jnp() -> Any:
+        import jax.numpy as jnp
+
+        return jnp
+
+    @staticmethod
+    def sigmoid(x: Any) -> Any:
+        import jax
+
+        return jax.nn.sigmoid(x)
+
+    @staticmethod
     def softmax(x: Any, axis: int) -> Any:
-        return x.softmax(dim=axis)
+        import jax
+
+        return jax.nn.softmax(x, axis=axis)
 
     @staticmethod
     def logsumexp(x: Any, axis: int) -> Any:
-        return x.logsumexp(dim=axis)
+        import jax.scipy.special
 
-    @staticmethod
-    def mean(x: Any, axis: int) -> Any:
-        return x.mean(dim=axis)
+        return jax.scipy.special.logsumexp(x, axis=axis)
 
     @staticmethod
     def conv2d(x: Any, w: Any, padding: int) -> Any:
-        import torch
+        import jax
 
-        return torch.nn.functional.conv2d(x, w, padding=padding)
+        return jax.lax.conv_general_dilated(x, w, (1, 1), [(padding, padding)] * 2)  # NCHW, OIHW
 
-    @staticmethod
-    def const(a: np.ndarray) -> Any:
-        import torch
-
-        return torch.from_numpy(a)
+    sin = staticmethod(lambda x: Jax._jnp().sin(x))
+    exp = staticmethod(lambda x: Jax._jnp().exp(x))
+    tanh = staticmethod(lambda x: Jax._jnp().tanh(x))
+    log1p = staticmethod(lambda x: Jax._jnp().log1p(x))
+    mean = staticmethod(lambda x, axis: Jax._jnp().mean(x, axis=axis))
+    const = staticmethod(lambda a: Jax._jnp().asarray(a))
 
 
 # ============================================================== the transforms, run the same way in both
@@ -153,8 +183,8 @@ def _leaves(value: Any) -> list[Any]:
 
 
 def results(case: Case, fw: Any, inputs: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Every transform of ``case`` at its inputs, computed by framework ``fw`` (``Ours``' or
-    ``Torch``'s runner below), as ``{"<transform>/<index>...": array}``."""
+    """Every transform of ``case`` at its inputs, computed by framework ``fw`` (one of the runners
+    below), as ``{"<transform>/<index>...": array}``."""
     xs_np = case.inputs() if inputs is None else inputs
     vs_np = case.tangents()
 
@@ -222,6 +252,51 @@ class OurRunner:
         import autograd_core as ag
 
         return ag.hvp(f, xs, vs)[1]
+
+
+class JaxRunner:
+    m = Jax
+
+    @staticmethod
+    def tensor(a: np.ndarray) -> Any:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        return jax.numpy.asarray(a, dtype=np.float64)
+
+    @staticmethod
+    def numpy(t: Any) -> np.ndarray:
+        return np.array(t)
+
+    @staticmethod
+    def vjp(f: Callable[..., Any], *xs: Any) -> Any:
+        import jax
+
+        return jax.vjp(f, *xs)
+
+    @staticmethod
+    def jvp(f: Callable[..., Any], xs: tuple[Any, ...], vs: tuple[Any, ...]) -> Any:
+        import jax
+
+        return jax.jvp(f, xs, vs)
+
+    @staticmethod
+    def jacobian(f: Callable[..., Any], argnums: Any, mode: str) -> Any:
+        import jax
+
+        return (jax.jacrev if mode == "rev" else jax.jacfwd)(f, argnums=argnums)
+
+    @staticmethod
+    def hessian(f: Callable[..., Any], argnums: Any) -> Any:
+        import jax
+
+        return jax.hessian(f, argnums=argnums)
+
+    @staticmethod
+    def hvp(f: Callable[..., Any], xs: tuple[Any, ...], vs: tuple[Any, ...]) -> Any:
+        import jax
+
+        return jax.jvp(jax.grad(f, argnums=tuple(range(len(xs)))), xs, vs)[1]
 
 
 class TorchRunner:
