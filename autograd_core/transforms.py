@@ -573,7 +573,7 @@ def _gradient_of(
             record = _record([out], xs, fresh)
             gs = gradients(out, xs, create_graph=record)
             if not record:
-                out = _forward.detach(out)
+                out = out.detach()  # (aux: passed through undifferentiated, its tangents are not wanted)
         return (gs[0] if single else gs), (out, aux)
 
     return grads
