@@ -16,6 +16,7 @@ from .onnx import export_onnx  # onnx itself is imported on first use
 from . import export  # noqa: F401  (the export's former module: its names still import from there)
 from .function import Function
 from .functional import grad, value_and_grad
+from .transforms import hessian, hvp, jacobian, jvp, vjp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .tracing import TracingError
 from .ops.elementwise import (
@@ -81,4 +82,5 @@ __all__ = [
     "argmin", "unsqueeze",
     "conv2d", "max_pool2d", "avg_pool2d",
     "export_onnx", "TracingError", "set_num_threads", "get_num_threads",
+    "vjp", "jvp", "jacobian", "hessian", "hvp",
 ]  # fmt: skip

@@ -170,6 +170,9 @@ def _run(
     # (The garbage collector is left alone: its switch is process-wide, and pausing it here
     # would undo a choice another thread makes meanwhile, for no measurable gain.)
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
+    # While forward mode is open (forward.py: hvp, jvp of a gradient), the VJPs get Tensors too,
+    # recorded or not, so that the tangents of what they compute follow them.
+    tensors = create_graph or (_forward.active > 0 and bool(_forward.levels()))
     changes = versions.clock  # the latest in-place change: ops made before it are checked
     anomaly = _anomaly.active
     try:
@@ -188,16 +191,16 @@ def _run(
             if on_node is not None:
                 on_node(node, g)
             parents = node.parents
-            if create_graph:  # the VJP gets Tensors, so what it computes is recorded
+            if node.retained is not None and on_node is None and not create_graph:
+                kept = node.retained()
+                if kept is not None:
+                    retained.append((kept, g))
+            if tensors:  # the VJP gets Tensors, so what it computes is recorded (and carries tangents)
                 xs = []
                 for p, x in zip(parents, inputs):
-                    xs.append(x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p))
-                grads = node.backward(g, Tensor._make(node.out, node), *xs)
+                    xs.append(x if p is None else p if isinstance(p, Tensor) else _tensor(x, p))
+                grads = node.backward(g, _tensor(node.out, node), *xs)
             else:
-                if node.retained is not None and on_node is None:
-                    kept = node.retained()
-                    if kept is not None:
-                        retained.append((kept, g))
                 grads = node.backward(g, node.out, *inputs)
             if type(grads) is not tuple:
                 grads = (grads,)
@@ -240,6 +243,16 @@ def _run(
             on_leaf(leaf, g, owned)
     finally:
         grad_enabled.reset(mode)
+
+
+def _tensor(x: Any, node: Any) -> Tensor:
+    """The output of ``node`` (its saved array ``x``) as a Tensor, for a VJP run on Tensors: while a trace
+    records, the traced Tensor itself, so that the trace follows it (``tracing.output_of``)."""
+    if _tracing.active:
+        traced = _tracing.output_of(node)
+        if traced is not None:
+            return traced
+    return Tensor._make(x, node)
 
 
 def _owned(gi: Any, g: Any, grads: tuple[Any, ...], inputs: tuple[Any, ...], out: Any) -> bool:
@@ -363,7 +376,7 @@ def gradients(
             )
     if not isinstance(output, Tensor):
         raise TypeError(f"gradients: output is a {type(output).__name__}, not a Tensor")
-    seed = _seed(output, grad, "gradients", create_graph)
+    seed = _seed(output, grad, "gradients", create_graph or (_forward.active > 0 and bool(_forward.levels())))
 
     leaf_ids = {id(x) for x in inputs if x._node is None}
     nodes = {x._node for x in inputs if x._node is not None}
@@ -392,3 +405,8 @@ def gradients(
             g = np.array(g, dtype=x.dtype)
         result.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=x.dtype), None))
     return tuple(result)
+
+
+# The Tensor path's helpers (forward mode, the tracer) import the ops, which need this module: imported last.
+from . import forward as _forward  # noqa: E402
+from . import tracing as _tracing  # noqa: E402

@@ -6,9 +6,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from . import forward as _forward
 from ._checks import check_int
 from .engine import gradients, leaves
 from .grad_mode import enable_grad, grad_enabled
+from .ops.elementwise import Clone
 from .tensor import Tensor
 
 
@@ -18,6 +20,18 @@ def _argnums(argnums: Any, where: str) -> tuple[int, ...]:
     if not many:
         raise TypeError(f"{where}: argnums must be {expected}, got {argnums!r}")
     return tuple(check_int(i, "argnums", where, expected=expected) for i in many)
+
+
+def fresh_leaf(a: Any) -> Tensor:
+    """A new leaf that requires grad, holding ``a``'s value: what a transform differentiates with
+    respect to. For a Tensor, a recorded copy (``clone``), so that it keeps ``a``'s forward-mode
+    tangents (marked as the open levels' own: ``forward.inner``) and a trace (``ag.compile``) sees
+    where it came from; ``a`` itself must not require grad."""
+    if isinstance(a, Tensor):
+        leaf = Clone.apply(a)
+        leaf.requires_grad = True
+        return _forward.inner(leaf) if _forward.active else leaf
+    return Tensor(a, requires_grad=True)
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., tuple[Tensor, Any]]:
@@ -47,7 +61,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
         for i in nums:
             a = given[i]
             if not (isinstance(a, Tensor) and a.requires_grad):
-                a = Tensor(a, requires_grad=True)
+                a = fresh_leaf(a)
                 given[i] = a
             xs.append(a)
         fresh = {id(x) for x, a in zip(xs, (args[i] for i in nums)) if x is not a}
@@ -74,7 +88,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
             )
             grads = gradients(out, xs, create_graph=create_graph)
             if not create_graph:
-                out = out.detach()
+                out = _forward.detach(out)  # (keeping its tangents, when forward mode is open)
         return out, grads[0] if single else grads
 
     return wrapped

@@ -1,15 +1,16 @@
 """The workloads by name, in the order the report shows them.
 
 ``workloads.py`` holds what every workload shares (cases, sizes, targets, the data) and W1–W6;
-the others live in modules of their own, which import from it: W7 in ``conv.py``, W9 in ``rnn.py``, FIT in
-``fit_loop.py``, SEARCH in ``search_bench.py``, THREADS in ``threads.py``. This module only names them all.
+the others live in modules of their own, which import from it: W7 in ``conv.py``, W9 in ``rnn.py``, JAC in
+``jacobian.py``, FIT in ``fit_loop.py``, SEARCH in ``search_bench.py``, THREADS in ``threads.py``. This module
+only names them all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import conv, fit_loop, rnn, search_bench, threads
+from . import conv, fit_loop, jacobian, rnn, search_bench, threads
 from .workloads import Case, Report, Sizes, w1, w2, w3, w4, w5, w6
 
 WORKLOADS: dict[str, Callable[[Sizes], list[Case] | list[Report]]] = {
@@ -21,6 +22,7 @@ WORKLOADS: dict[str, Callable[[Sizes], list[Case] | list[Report]]] = {
     "W6": w6,
     "W7": conv.w7,
     "W9": rnn.w9,
+    "JAC": jacobian.jac,
     "FIT": fit_loop.cases,
     "SEARCH": search_bench.search,  # a report (search_bench.py), not a ratio
     "THREADS": threads.threads,  # a report: nn.fit's BLAS threads, idle and busy

@@ -20,6 +20,7 @@ import numpy as np
 from autograd_core import Function, Tensor
 from autograd_core import versions as _versions
 from autograd_core._checks import check_real
+from autograd_core.ops.elementwise import tangent_sum
 
 from .module import Module, Parameter, layer_input, positive_int
 
@@ -112,6 +113,20 @@ class BatchNormFn(Function):
             gbeta = g.sum(axis=axes)
         return gx, ggamma, gbeta
 
+    def jvp(self, ds, out, x, gamma, beta):
+        # ẋ̂ = (ẋ - mean(ẋ) - x̂ mean(ẋ x̂)) / √(σ² + ε): the VJP's formula (the map is self-adjoint)
+        axes, kept = self.axes, self.kept
+        dx, dgamma, dbeta = ds
+        xhat, inv = self.saved if type(x) is np.ndarray else _normalise(x, self.eps, axes)
+        dxhat = None
+        if dx is not None:
+            dxhat = inv * (dx - dx.mean(axis=axes, keepdims=True) - xhat * (dx * xhat).mean(axis=axes, keepdims=True))
+        return tangent_sum(
+            None if dxhat is None else dxhat * _per_feature(gamma, kept),
+            None if dgamma is None else xhat * _per_feature(dgamma, kept),
+            None if dbeta is None else _per_feature(dbeta, kept),
+        )
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         # normalised with the batch's own statistics, which BatchNormalization cannot do in inference
         b, dt = builder, builder.dtype(output)
@@ -175,6 +190,16 @@ class BatchNormEvalFn(Function):
         ggamma = (g * ((x - _per_feature(mean, kept)) * inv)).sum(axis=axes) if self.needs(1) else None
         gbeta = g.sum(axis=axes) if self.needs(2) else None
         return gx, ggamma, gbeta, None, None
+
+    def jvp(self, ds, out, x, gamma, beta, mean, var):
+        kept = self.kept  # the running statistics are constants, as in the VJP
+        inv = _per_feature(1.0 / np.sqrt(var + self.eps), kept)
+        dx, dgamma, dbeta = ds[:3]
+        return tangent_sum(
+            None if dx is None else dx * (_per_feature(gamma, kept) * inv),
+            None if dgamma is None else _per_feature(dgamma, kept) * ((x - _per_feature(mean, kept)) * inv),
+            None if dbeta is None else _per_feature(dbeta, kept),
+        )
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         b, dt = builder, builder.dtype(output)

@@ -9,7 +9,7 @@ import numpy as np
 
 from autograd_core import Function, Tensor
 from autograd_core._checks import check_real
-from autograd_core.ops.elementwise import Add, Multiply
+from autograd_core.ops.elementwise import Add, Multiply, tangent_sum
 from autograd_core.ops.linalg import MatMul
 
 from . import init as _init
@@ -45,6 +45,10 @@ class DenseFn(Function):
         gx = g @ w.mT if self.needs(0) else None
         gw = x.mT @ g if self.needs(1) else None
         return gx, gw, g
+
+    def jvp(self, ds, out, x, w, b):
+        dx, dw, db = ds
+        return tangent_sum(None if dx is None else dx @ w, None if dw is None else x @ dw, db)
 
 
 class Dense(Module):

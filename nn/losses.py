@@ -13,7 +13,7 @@ import numpy as np
 
 from autograd_core import Function, Tensor
 from autograd_core._checks import check_int
-from autograd_core.ops.elementwise import sigmoid
+from autograd_core.ops.elementwise import sigmoid, tangent_sum
 from autograd_core.ops.reduce import log_softmax, softmax
 from autograd_core.ops.shape import Reshape
 
@@ -90,6 +90,20 @@ class SoftmaxCrossEntropy(Function):
             gz = None
         gy = -g * logp / self.n if self.needs(1) else None
         return gz, gy
+
+    def jvp(self, ds, out, z, y):
+        # a scalar output: the sum of each input's VJP (at g = 1) times its tangent
+        if not self.n:
+            return None  # the mean of nothing: NaN, whatever the inputs
+        dz, dy = ds
+        if type(z) is np.ndarray and type(y) is np.ndarray:
+            p, logp = self.saved
+        else:
+            p, logp = softmax(z, axis=-1), log_softmax(z, axis=-1)
+        tz = None
+        if dz is not None:
+            tz = (((p - y) if self.one_hot else (p * y.sum(axis=-1, keepdims=True) - y)) * dz).sum()
+        return tangent_sum(tz, None if dy is None else -(logp * dy).sum()) / self.n
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         b, dt = builder, builder.dtype(output)
@@ -254,6 +268,15 @@ class BinaryCrossEntropy(Function):
         gz = g * (s - y) / self.n if self.needs(0) else None
         gy = -g * z / self.n if self.needs(1) else None
         return gz, gy
+
+    def jvp(self, ds, out, z, y):
+        if not self.n:
+            return None
+        dz, dy = ds
+        s = self.saved if type(z) is np.ndarray else sigmoid(z)
+        tz = None if dz is None else ((s - y) * dz).sum()
+        ty = None if dy is None else -(z * dy).sum()
+        return tangent_sum(tz, ty) / self.n
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         b, dt = builder, builder.dtype(output)

@@ -22,6 +22,7 @@ import numpy as np
 
 from autograd_core import Function, Tensor
 from autograd_core._checks import check_bool, check_real
+from autograd_core.ops.elementwise import tangent_sum
 
 from .batchnorm import _normalise, normalise_onnx
 from .module import Module, Parameter, layer_input, positive_int
@@ -68,6 +69,16 @@ class LayerNormFn(Function):
         if self.needs(2):
             gb = g
         return gx, gw, gb
+
+    def jvp(self, ds, out, x, weight, bias):
+        # ẋ̂ = (ẋ - mean(ẋ) - x̂ mean(ẋ x̂)) / √(σ² + ε): the VJP's formula (the map is self-adjoint)
+        axes = self.axes
+        dx, dw, db = ds
+        xhat, inv = self.saved if type(x) is np.ndarray else _normalise(x, self.eps, axes)
+        dxhat = None
+        if dx is not None:
+            dxhat = inv * (dx - dx.mean(axis=axes, keepdims=True) - xhat * (dx * xhat).mean(axis=axes, keepdims=True))
+        return tangent_sum(None if dxhat is None else dxhat * weight, None if dw is None else xhat * dw, db)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         # the maths (onnxruntime fuses it into its layer norm kernel): ONNX's LayerNormalization

@@ -107,11 +107,12 @@ def test_hvp_closed_form_matches_finite_differences_and_the_framework() -> None:
     xt = Tensor(x, requires_grad=True)
     (gx,) = ag.gradients(f(xt), [xt], create_graph=True)
     np.testing.assert_allclose(ag.gradients((gx * v).sum(), [xt])[0].data, hv, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ag.hvp(f, Tensor(x), v)[1].data, hv, rtol=1e-12, atol=1e-14)  # and forward over reverse
 
 
-def test_w5_rows_are_both_ways_against_the_closed_form() -> None:
+def test_w5_rows_are_the_three_ways_against_the_closed_form() -> None:
     cases = w5(QUICK)
-    assert [c.key for c in cases] == ["W5", "W5-gradients"]
+    assert [c.key for c in cases] == ["W5", "W5-gradients", "W5-hvp"]
     for case in cases:
         assert case.floor == "closed form" and case.target == 6.0
         fw, floor = case.framework(), case.numpy()
@@ -205,6 +206,15 @@ def test_command_line_quick_run_of_the_conv_workload(capsys: pytest.CaptureFixtu
     assert "W7-conv" in printed and "digits CNN" in printed and "RESULTS DISAGREE" not in printed
 
 
+def test_jacobian_rows_are_both_modes_on_both_shapes() -> None:
+    cases = WORKLOADS["JAC"](QUICK)
+    assert [c.key for c in cases] == ["JAC-tall-fwd", "JAC-tall-rev", "JAC-wide-fwd", "JAC-wide-rev"]
+    for case in cases:
+        fw, floor = case.framework(), case.numpy()
+        assert fw["J"].shape == floor["J"].shape == ((40, 3) if "tall" in case.key else (3, 40))
+        assert case.compare(fw, floor) <= 1e-12
+
+
 def test_command_line_rejects_unknown_workloads() -> None:
     with pytest.raises(SystemExit):
         main(["--quick", "--only", "W99"])
@@ -296,7 +306,7 @@ def test_peers_flag_without_torch_or_jax_prints_skipped_columns(
     header = next(line for line in printed.splitlines() if "| workload" in line)
     assert "PyTorch ratio" in header and "JAX ratio" in header
     rows = [line for line in printed.splitlines() if line.startswith("| W")]
-    assert len(rows) == 4 and all(line.rstrip(" |").endswith("skipped") for line in rows)
+    assert len(rows) == 5 and all(line.rstrip(" |").endswith("skipped") for line in rows)
     data = json.loads(out.read_text())
     assert [p["skipped"] != "" for p in data["environment"]["peers"]] == [True, True]
     for r in data["results"]:
@@ -313,7 +323,7 @@ def test_installed_peers_compute_the_frameworks_numbers(tmp_path: Path, capsys: 
     out = tmp_path / "bench.json"
     assert main(["--quick", "--peers", "--only", "W1,W4,W5", "--no-memory", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert [r["key"] for r in data["results"]] == ["W1", "W1-np", "W4", "W5", "W5-gradients"]
+    assert [r["key"] for r in data["results"]] == ["W1", "W1-np", "W4", "W5", "W5-gradients", "W5-hvp"]
     for r in data["results"]:
         for name in installed:
             result = r["peers"][name]

@@ -36,6 +36,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function
 from ..tensor import Tensor
+from .elementwise import tangent_sum
 
 if TYPE_CHECKING:
     from ..onnx.builder import OnnxBuilder
@@ -370,6 +371,15 @@ class Conv2d(Function):
                 gb = g.sum(axis=(0, 2, 3))
         return (gx, gw, gb) if b else (gx, gw)
 
+    def jvp(self, ds, out, x, w, *b):
+        # bilinear in x and W, affine in b: conv(ẋ, W) + conv(x, Ẇ) + ḃ per channel
+        dx, dw, db = ds[0], ds[1], ds[2] if b else None
+        return tangent_sum(
+            None if dx is None else _run(Conv2d, dx, w, win=self.win),
+            None if dw is None else _run(Conv2d, x, dw, win=self.win),
+            None if db is None else db.reshape(-1, 1, 1),
+        )
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt, win = builder.dtype(output), self.win
         x, w, *bias = (builder.cast(v, dt) for v in inputs)
@@ -407,6 +417,13 @@ class Conv2dTranspose(Function):
         gw = _run(Conv2dWeightGrad, h, g, win=win) if self.needs(1) else None
         return gg, gw
 
+    def jvp(self, ds, out, g, w):
+        dg, dw = ds
+        return tangent_sum(
+            None if dg is None else _run(Conv2dTranspose, dg, w, win=self.win),
+            None if dw is None else _run(Conv2dTranspose, g, dw, win=self.win),
+        )
+
 
 class Conv2dWeightGrad(Function):
     """``conv_weight_grad(x, g)``: the VJP of a convolution for its weight, of ``W``'s shape.
@@ -427,6 +444,13 @@ class Conv2dWeightGrad(Function):
         gx = _run(Conv2dTranspose, g, h, win=win) if self.needs(0) else None
         gg = _run(Conv2d, x, h, win=win) if self.needs(1) else None
         return gx, gg
+
+    def jvp(self, ds, out, x, g):
+        dx, dg = ds
+        return tangent_sum(
+            None if dx is None else _run(Conv2dWeightGrad, dx, g, win=self.win),
+            None if dg is None else _run(Conv2dWeightGrad, x, dg, win=self.win),
+        )
 
 
 # ============================================================== pooling
@@ -487,6 +511,9 @@ class WindowSum(Function):
     def backward(self, g, out, x):
         return _run(WindowScatter, _in_layout_of(g, out), weights=self.weights, win=self.win)
 
+    def jvp(self, ds, out, x):
+        return _run(type(self), ds[0], weights=self.weights, win=self.win)  # linear: the same sums of the tangent
+
 
 class WindowScatter(Function):
     """Each pixel of ``g``, times its window's weights, added back into its window (the transpose of WindowSum)."""
@@ -501,6 +528,9 @@ class WindowScatter(Function):
 
     def backward(self, h, out, g):
         return _run(WindowSum, h, weights=self.weights, win=self.win)
+
+    def jvp(self, ds, out, g):
+        return _run(WindowScatter, ds[0], weights=self.weights, win=self.win)
 
 
 class AvgPool2d(WindowSum):
@@ -581,6 +611,17 @@ class MaxPool2d(Function):
         if type(share) is np.ndarray:
             return _scatter(share, hits, win)
         return WindowScatter.apply(share, weights=hits, win=win)
+
+    def jvp(self, ds, out, x):
+        # each output takes its window's maximum: the tangent there (t tied maxima: the mean of their t
+        # tangents), a window sum of the tangent with those weights, the transpose of the VJP's scatter
+        xd = _floating(x.data if isinstance(x, Tensor) else x)
+        od = out.data if isinstance(out, Tensor) else out
+        win = self.win
+        xp = _pad(xd, win, -np.inf)
+        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in win.offsets()]
+        count = _count(hits)
+        return _run(WindowSum, ds[0], weights=[(hit / count).astype(od.dtype) for hit in hits], win=win)
 
 
 # ============================================================== ONNX forms

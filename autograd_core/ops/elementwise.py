@@ -12,12 +12,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import forward as _forward
 from .._checks import check_real
 from ..function import Function
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
     from ..onnx.builder import OnnxBuilder
+
+
+def tangent_sum(*terms: Any) -> Any:
+    """The sum of a JVP's terms, one per input that has a tangent (None: no term); None if none."""
+    total = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total
+
+
+def _shared(ds: tuple[Any, Any], share: Any) -> Any:
+    """``da·share + db·(1 - share)``: the JVP of an elementwise choice between a and b."""
+    da, db = ds
+    return tangent_sum(None if da is None else da * share, None if db is None else db * (1 - share))
+
 
 # ============================================================== binary arithmetic
 
@@ -33,6 +50,10 @@ class Add(Function):
     def backward(self, g, out, a, b):
         return g, g
 
+    def jvp(self, ds, out, a, b):
+        da, db = ds
+        return da if db is None else db if da is None else da + db
+
 
 class Subtract(Function):
     onnx_op = "Sub"
@@ -44,6 +65,10 @@ class Subtract(Function):
 
     def backward(self, g, out, a, b):
         return g, (-g if self.needs(1) else None)
+
+    def jvp(self, ds, out, a, b):
+        da, db = ds
+        return da if db is None else -db if da is None else da - db
 
 
 class Multiply(Function):
@@ -57,6 +82,16 @@ class Multiply(Function):
     def backward(self, g, out, a, b):
         return (g * b if self.needs(0) else None), (g * a if self.needs(1) else None)
 
+    def jvp(self, ds, out, a, b):
+        da, db = ds
+        if db is None:
+            return da * b
+        if da is None:
+            return a * db
+        if a is b and da is db:  # x * x: one product fewer
+            return 2 * (a * da)
+        return da * b + a * db
+
 
 class Divide(Function):
     onnx_op = "Div"
@@ -66,6 +101,12 @@ class Divide(Function):
 
     def backward(self, g, out, a, b):
         return (g / b if self.needs(0) else None), (-g * out / b if self.needs(1) else None)
+
+    def jvp(self, ds, out, a, b):
+        da, db = ds
+        if db is None:
+            return da / b
+        return (-out * db if da is None else da - out * db) / b
 
 
 class Power(Function):
@@ -79,13 +120,26 @@ class Power(Function):
         ga = gb = None
         if self.needs(0):
             if type(b) is int or type(b) is float:  # a number: decide once
-                # x**2, the commonest power, needs no power in its derivative (nor in its graph)
-                ga = g * (2 * a) if b == 2 else g * 0 if b == 0 else g * b * a ** (b - 1)
+                # x**2, the commonest power, needs no power in its derivative (nor in its graph); 2g is
+                # exact, and one op fewer when g is an array and a a Tensor (forward mode over backward)
+                ga = (2 * g) * a if b == 2 else g * 0 if b == 0 else g * b * a ** (b - 1)
             else:  # an array: where a = b = 0 take a = 1, so that no 0⁻¹ (nor a NaN gradient) is ever made
                 ga = g * b * np.where((b == 0) & (a == 0), 1, a) ** (b - 1)
         if self.needs(1):
             gb = g * out * np.log(np.where(a == 0, 1, a))
         return ga, gb
+
+    def jvp(self, ds, out, a, b):
+        da, db = ds  # the VJP's local derivatives, times the tangents
+        ta = tb = None
+        if da is not None:
+            if type(b) is int or type(b) is float:
+                ta = da * (2 * a) if b == 2 else da * 0 if b == 0 else da * b * a ** (b - 1)
+            else:
+                ta = da * b * np.where((b == 0) & (a == 0), 1, a) ** (b - 1)
+        if db is not None:
+            tb = db * out * np.log(np.where(a == 0, 1, a))
+        return tangent_sum(ta, tb)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
@@ -109,6 +163,9 @@ class Maximum(Function):
         share = ((a > b) + 0.5 * (a == b)).astype(g.dtype)
         return g * share, g * (1 - share)
 
+    def jvp(self, ds, out, a, b):
+        return _shared(ds, ((a > b) + 0.5 * (a == b)).astype(out.dtype))  # ties: the mean of the two tangents
+
 
 class Minimum(Function):
     """Elementwise minimum; where ``a == b`` the gradient is split evenly."""
@@ -122,6 +179,9 @@ class Minimum(Function):
     def backward(self, g, out, a, b):
         share = ((a < b) + 0.5 * (a == b)).astype(g.dtype)
         return g * share, g * (1 - share)
+
+    def jvp(self, ds, out, a, b):
+        return _shared(ds, ((a < b) + 0.5 * (a == b)).astype(out.dtype))
 
 
 class Where(Function):
@@ -137,6 +197,10 @@ class Where(Function):
 
     def backward(self, g, out, a, b):
         return np.where(self.cond, g, 0), np.where(self.cond, 0, g)
+
+    def jvp(self, ds, out, a, b):
+        da, db = ds
+        return np.where(self.cond, 0 if da is None else da, 0 if db is None else db)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
@@ -159,6 +223,9 @@ class Negative(Function):
     def backward(self, g, out, x):
         return -g
 
+    def jvp(self, ds, out, x):
+        return -ds[0]
+
 
 class Square(Function):
     saves_output = False
@@ -168,6 +235,9 @@ class Square(Function):
 
     def backward(self, g, out, x):
         return g * (2 * x)
+
+    def jvp(self, ds, out, x):
+        return ds[0] * (2 * x)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         x = builder.cast(inputs[0], builder.dtype(output))
@@ -184,6 +254,9 @@ class Exp(Function):
     def backward(self, g, out, x):
         return g * out
 
+    def jvp(self, ds, out, x):
+        return ds[0] * out
+
 
 class Log(Function):
     onnx_op = "Log"
@@ -194,6 +267,9 @@ class Log(Function):
 
     def backward(self, g, out, x):
         return g / x
+
+    def jvp(self, ds, out, x):
+        return ds[0] / x
 
 
 class Log1p(Function):
@@ -206,6 +282,9 @@ class Log1p(Function):
 
     def backward(self, g, out, x):
         return g / (1 + x)
+
+    def jvp(self, ds, out, x):
+        return ds[0] / (1 + x)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         # ONNX has no Log1p: log(1 + x) loses the digits of x below the dtype's epsilon (absolute error ≤ ε)
@@ -225,6 +304,9 @@ class Expm1(Function):
     def backward(self, g, out, x):
         return g * (out + 1)
 
+    def jvp(self, ds, out, x):
+        return ds[0] * (out + 1)
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)  # ONNX has no Expm1: exp(x) - 1, absolute error ≤ ε as for log1p
         one = builder.const(1, dt, name="one")
@@ -243,6 +325,9 @@ class Sqrt(Function):
     def backward(self, g, out, x):
         return g / (2 * out)
 
+    def jvp(self, ds, out, x):
+        return ds[0] / (2 * out)
+
 
 class Sin(Function):
     onnx_op = "Sin"
@@ -253,6 +338,9 @@ class Sin(Function):
 
     def backward(self, g, out, x):
         return g * np.cos(x)
+
+    def jvp(self, ds, out, x):
+        return ds[0] * np.cos(x)
 
 
 class Cos(Function):
@@ -265,6 +353,9 @@ class Cos(Function):
     def backward(self, g, out, x):
         return -g * np.sin(x)
 
+    def jvp(self, ds, out, x):
+        return -ds[0] * np.sin(x)
+
 
 class Tanh(Function):
     onnx_op = "Tanh"
@@ -275,6 +366,9 @@ class Tanh(Function):
 
     def backward(self, g, out, x):
         return g * (1 - out * out)
+
+    def jvp(self, ds, out, x):
+        return ds[0] * (1 - out * out)
 
 
 class Sigmoid(Function):
@@ -290,6 +384,9 @@ class Sigmoid(Function):
     def backward(self, g, out, x):
         return g * (out * (1 - out))
 
+    def jvp(self, ds, out, x):
+        return ds[0] * (out * (1 - out))
+
 
 class Relu(Function):
     """max(x, 0); the gradient at 0 is 0. The mask comes from the output (out > 0 exactly where
@@ -303,6 +400,9 @@ class Relu(Function):
 
     def backward(self, g, out, x):
         return g * (out > 0)
+
+    def jvp(self, ds, out, x):
+        return ds[0] * (out > 0)
 
 
 class LeakyRelu(Function):
@@ -318,6 +418,9 @@ class LeakyRelu(Function):
 
     def backward(self, g, out, x):
         return g * np.where(x > 0, 1, self.slope).astype(x.dtype)
+
+    def jvp(self, ds, out, x):
+        return ds[0] * np.where(x > 0, 1, self.slope).astype(x.dtype)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
@@ -343,6 +446,9 @@ class Abs(Function):
     def backward(self, g, out, x):
         return g * np.sign(x)
 
+    def jvp(self, ds, out, x):
+        return ds[0] * np.sign(x)
+
 
 class Clip(Function):
     """Clamp to [low, high], i.e. ``min(max(x, low), high)``. The gradient goes to ``x`` inside
@@ -359,6 +465,16 @@ class Clip(Function):
         below = (x < low) & ~above
         inside = ~(above | below)
         return g * inside, (g * below if self.needs(1) else None), (g * above if self.needs(2) else None)
+
+    def jvp(self, ds, out, x, low, high):
+        above = (x > high) | (low > high)
+        below = (x < low) & ~above
+        dx, dlow, dhigh = ds
+        return tangent_sum(
+            None if dx is None else dx * ~(above | below),
+            None if dlow is None else dlow * below,
+            None if dhigh is None else dhigh * above,
+        )
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
@@ -382,6 +498,9 @@ class Clone(Function):
     def backward(self, g, out, x):
         return g
 
+    def jvp(self, ds, out, x):
+        return ds[0]
+
 
 class Cast(Function):
     saves_inputs = False
@@ -392,6 +511,9 @@ class Cast(Function):
 
     def backward(self, g, out, x):
         return g.astype(x.dtype)
+
+    def jvp(self, ds, out, x):
+        return ds[0].astype(out.dtype)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         builder.cast(inputs[0], builder.dtype(output), out=output)
@@ -410,6 +532,9 @@ class Detach(Function):
 
     def backward(self, g, out, x):
         return None
+
+    def jvp(self, ds, out, x):
+        return None  # cut from the graph: no tangent either (JAX's stop_gradient, PyTorch's detach)
 
 
 # ============================================================== public functions
@@ -586,6 +711,6 @@ def zero_safe(fn: Callable[[Tensor], Tensor], s: Tensor) -> Tensor:
     vector: a subgradient).
     """
     zero = s == 0  # (a comparison: in a trace, recorded, so an exported model computes the mask)
-    if not s.requires_grad or not zero.any():
+    if not (s.requires_grad or _forward.active) or not zero.any():  # (a tangent needs the safe pattern too)
         return fn(s)
     return Where.apply(0, fn(Where.apply(1, s, cond=zero)), cond=zero)

@@ -50,6 +50,12 @@ class MatMul(Function):
                 gb = gb.reshape(gb.shape[:-1])
         return ga, gb
 
+    def jvp(self, ds, out, a, b):
+        da, db = ds  # bilinear: the product of each tangent with the other input
+        if db is None:
+            return da @ b
+        return a @ db if da is None else da @ b + a @ db
+
     def explain(self, err: Exception, xs: tuple[Any, ...]) -> str:
         sa, sb = np.shape(xs[0]), np.shape(xs[1])
         if not sa or not sb:

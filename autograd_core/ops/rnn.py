@@ -47,10 +47,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import forward as _forward
 from ..engine import gradients
 from ..function import Function
 from ..tensor import Tensor
-from .elementwise import sigmoid, tanh, where
+from .elementwise import Clone, sigmoid, tanh, where
 from .linalg import matmul
 from .shape import stack, transpose
 
@@ -239,6 +240,28 @@ class _Recurrence(Function):
         for i, gi in zip(tracked, found):
             grads[i] = gi
         return tuple(grads)
+
+    def jvp(self, ds: tuple[Any, ...], out: Any, *xs: Any) -> Any:
+        """Forward mode through the same layer built from primitive ops (as second derivatives go):
+        the tangent of :func:`_composite`'s output, each input carrying its tangent in a level of its
+        own, so about one step-by-step pass of the layer."""
+        with _forward.level() as lv:
+            ins = []
+            for x, d in zip(xs, ds):
+                if isinstance(x, Tensor):  # (a recorded copy: it keeps its graph and the outer levels' tangents)
+                    x = Clone.apply(x)
+                elif d is not None:
+                    x = Tensor._make(np.asarray(x), None)
+                if d is not None:
+                    lv.put(x, d)
+                ins.append(x)
+            if self.kind == "lstm":
+                x, w_ih, b_ih, h0, c0, w_hh, b_hh = ins
+            else:
+                (x, w_ih, b_ih, h0, w_hh, b_hh), c0 = ins, None
+            y = _composite(self.kind, x, w_ih, b_ih, h0, c0, w_hh, b_hh, self.lengths, self.reverse)
+            d = lv.get(y)
+        return None if d is None else d if isinstance(out, Tensor) or type(d) is np.ndarray else d.data
 
     def _input_grads(
         self, d_in: np.ndarray, x2: np.ndarray, w_ih: np.ndarray, x_shape: tuple[int, ...]

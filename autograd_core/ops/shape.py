@@ -31,6 +31,9 @@ class Reshape(Function):
     def backward(self, g, out, x):
         return g.reshape(x.shape)
 
+    def jvp(self, ds, out, x):
+        return ds[0].reshape(out.shape)
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         from ..onnx.builder import DynamicShapeError
 
@@ -74,6 +77,9 @@ class Transpose(Function):
             return g.transpose()
         return g.transpose(tuple(int(i) for i in np.argsort(self.axes)))
 
+    def jvp(self, ds, out, x):
+        return np.transpose(ds[0], self.axes)
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         ndim = len(builder.dims(inputs[0]))
         perm = list(range(ndim))[::-1] if self.axes is None else [int(a) % ndim for a in self.axes]
@@ -89,6 +95,9 @@ class BroadcastTo(Function):
 
     def backward(self, g, out, x):
         return sum_to(g, x.shape)
+
+    def jvp(self, ds, out, x):
+        return np.broadcast_to(ds[0], out.shape)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         from ..onnx.builder import DynamicShapeError
@@ -149,6 +158,9 @@ class GetItem(Function):
             return Unindex.apply(g, index=self.kept, shape=x.shape)
         return Unindex().forward(g, index=self.kept, shape=x.shape)
 
+    def jvp(self, ds, out, x):
+        return ds[0][self.index]
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         _getitem_onnx(builder, self.index, inputs[0], output)
 
@@ -171,6 +183,12 @@ class Unindex(Function):
     def backward(self, g, out, x):
         return g[self.index]
 
+    def jvp(self, ds, out, g):
+        d = ds[0]
+        if isinstance(d, Tensor):
+            return Unindex.apply(d, index=self.index, shape=out.shape)
+        return Unindex().forward(d, index=self.index, shape=out.shape)
+
 
 class Concatenate(Function):
     saves_inputs = False
@@ -186,6 +204,9 @@ class Concatenate(Function):
         lead = (slice(None),) * self.axis
         starts = [0] + self.ends[:-1]
         return tuple(g[lead + (slice(s, e),)] for s, e in zip(starts, self.ends))
+
+    def jvp(self, ds, out, *xs):
+        return np.concatenate(_tangents(ds, xs), axis=self.axis)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
@@ -205,11 +226,19 @@ class Stack(Function):
         lead = (slice(None),) * self.axis
         return tuple(g[lead + (i,)] for i in range(len(xs)))
 
+    def jvp(self, ds, out, *xs):
+        return np.stack(_tangents(ds, xs), axis=self.axis)
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
         axis = builder.const(np.array([self.axis], dtype=np.int64), name="axes")
         parts = (builder.op("Unsqueeze", builder.cast(x, dt), axis) for x in inputs)
         builder.op("Concat", *parts, out=output, axis=int(self.axis))
+
+
+def _tangents(ds: tuple[Any, ...], xs: tuple[Any, ...]) -> list[Any]:
+    """One tangent per joined input: zeros for those without one (a join cannot leave a hole)."""
+    return [np.zeros(np.shape(x), dtype=np.result_type(x)) if d is None else d for d, x in zip(ds, xs)]
 
 
 def _getitem_onnx(b: OnnxBuilder, index: Any, x: str, output: str) -> None:

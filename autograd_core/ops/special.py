@@ -138,6 +138,9 @@ class NormalCdf(Function):
     def backward(self, g, out, x):
         return g * (np.exp(-0.5 * x * x) * _INV_SQRT_2PI)
 
+    def jvp(self, ds, out, x):
+        return ds[0] * (np.exp(-0.5 * x * x) * _INV_SQRT_2PI)
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = np.dtype(builder.dtype(output))
         _normal_cdf_onnx(builder, builder.cast(inputs[0], dt), dt, out=output)
@@ -158,6 +161,10 @@ class Gelu(Function):
     def backward(self, g, out, x):
         cdf = self.saved if type(x) is np.ndarray else NormalCdf.apply(x)
         return g * (cdf + x * (np.exp(-0.5 * x * x) * _INV_SQRT_2PI))
+
+    def jvp(self, ds, out, x):
+        cdf = self.saved if type(x) is np.ndarray else NormalCdf.apply(x)
+        return ds[0] * (cdf + x * (np.exp(-0.5 * x * x) * _INV_SQRT_2PI))
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = np.dtype(builder.dtype(output))

@@ -147,6 +147,19 @@ def hvp_gradients(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> tupl
     return run, "torch.autograd.grad(create_graph=True), then torch.autograd.grad"
 
 
+def hvp_forward(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[Run, str]:
+    """W5-hvp: ``torch.func.jvp`` of ``torch.func.grad`` (forward over reverse, torch.func's recipe)."""
+    inner, x, v = _hvp_inputs(params, arrays)
+    g = torch.func.grad(_f)
+
+    def run() -> dict[str, Any]:
+        for _ in range(inner):
+            hv = torch.func.jvp(g, (x,), (v,))[1]
+        return {"hv": hv}
+
+    return run, "torch.func.jvp of torch.func.grad (forward over reverse)"
+
+
 def lstm(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[Run, str]:
     """W9: ``nn.LSTM`` (batch first) and ``nn.Linear`` on its last state, cross-entropy, ``torch.optim.Adam``."""
     x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]).long()
@@ -188,5 +201,6 @@ BUILDERS = {
     "chain": chain,
     "hvp_nested": hvp_nested,
     "hvp_gradients": hvp_gradients,
+    "hvp_forward": hvp_forward,
     "lstm": lstm,
 }
