@@ -50,3 +50,21 @@ def test_char_lm_trains_clips_and_samples():
     warm = example.sample(model, vocab, "The ", 30, 1.0, rng(2))
     assert len(warm) == 30 and set(warm) <= set(vocab.chars)
     assert warm == example.sample(model, vocab, "The ", 30, 1.0, rng(2)) and model.training  # mode restored
+
+
+def test_char_lm_runs_short_when_asked_and_in_full_by_default(tmp_path):
+    example = load_example("char_lm")
+    full = example.arguments([])
+    assert (full.steps, full.epochs) == (None, 10)  # by hand: the full run
+    assert full.out_dir.name == "docs"
+    short = example.arguments([str(tmp_path), "--steps", "20", "--epochs", "2"])  # the documentation's gallery
+    assert (short.out_dir, short.steps, short.epochs) == (tmp_path, 20, 2)
+    with pytest.raises(SystemExit):
+        example.arguments(["--steps", "1", "--epochs", "2"])  # fewer steps than epochs
+
+    text = example.corpus()[:60_000]
+    run = example.train(text, epochs=2, hidden=16, steps=32, batch_size=8, batches_per_epoch=3, seed=0)
+    assert run["sizes"][0] == 3 * 8  # the first three mini-batches of the text
+    assert len(run["norms"]) == 2 * 3 and len(run["history"].history["loss"]) == 2
+    held_out = example.sequences(example.Vocabulary(text).encode(text)[int(len(text) * 0.95) :], 32)[0]
+    assert run["sizes"][1] == len(held_out)  # the held-out text is the full run's
