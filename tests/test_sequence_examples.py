@@ -1,6 +1,6 @@
 """The sequence examples: examples/sequence_digits.py (an LSTM classifier of the digits read row by
 row) and examples/char_lm.py (a character-level language model of Python's help texts), each in a
-short run; their full runs' figures are in the README."""
+short run; their full runs' figures are in the documentation (docs/tutorials/sequences.md)."""
 
 from __future__ import annotations
 
