@@ -191,7 +191,7 @@ def show_samples(model: CharLM, vocab: Vocabulary, seed: int, length: int = 240)
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line: an output folder, and the length of the run."""
     parser = argparse.ArgumentParser(description="A character-level LSTM language model of Python's help texts.")
-    parser.add_argument("out_dir", nargs="?", type=Path, default=Path(__file__).resolve().parent.parent / "docs")
+    parser.add_argument("out_dir", nargs="?", type=Path, help="where the loss curve goes (default: docs/)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
     parser.add_argument(
         "--steps",
@@ -204,6 +204,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--epochs must be at least 1, got {args.epochs}")
     if args.steps is not None and args.steps < args.epochs:
         parser.error(f"--steps must be at least --epochs ({args.epochs}): one step per epoch or more, got {args.steps}")
+    if args.out_dir is None:
+        args.out_dir = Path(__file__).resolve().parent.parent / "docs"
     return args
 
 
