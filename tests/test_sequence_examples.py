@@ -4,6 +4,8 @@ short run; their full runs' figures are in the documentation (docs/tutorials/seq
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from helpers import load_example
@@ -61,6 +63,10 @@ def test_char_lm_runs_short_when_asked_and_in_full_by_default(tmp_path):
     assert (short.out_dir, short.steps, short.epochs) == (tmp_path, 20, 2)
     with pytest.raises(SystemExit):
         example.arguments(["--steps", "1", "--epochs", "2"])  # fewer steps than epochs
+    script = Path(example.__file__).read_text(encoding="utf-8")
+    gallery: dict = {"__name__": "gallery"}  # sphinx-gallery runs a script without __file__
+    exec(compile(script, "char_lm.py", "exec"), gallery)
+    assert gallery["arguments"]([str(tmp_path), "--steps", "20", "--epochs", "2"]).out_dir == tmp_path
 
     text = example.corpus()[:60_000]
     run = example.train(text, epochs=2, hidden=16, steps=32, batch_size=8, batches_per_epoch=3, seed=0)
