@@ -88,7 +88,7 @@ sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r".*\.py$",  # run every example (the default runs only plot_*.py)
-    "ignore_pattern": r"__init__\.py|char_lm\.py",  # char_lm: a long run, shown in the sequence how-to
+    "ignore_pattern": r"__init__\.py",
     "reset_argv": "ag_docs.example_argv",  # where the examples write their files: the build
     "within_subsection_order": "ag_docs.example_order",
     "abort_on_example_error": True,

@@ -81,3 +81,32 @@ def test_the_reader_sees_a_missing_name() -> None:
     listed = listed_names()
     assert {"autograd_core.Tensor", "nn.Dense", "optim.Adam", "optim.search.random_search"} <= set(listed)
     assert "autograd_core.no_such_name" not in listed
+
+
+# ============================================================== the README: short, its links alive, its commands CI's
+
+ROOT = DOCS.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_is_what_a_person_reads_first() -> None:
+    lines = README.splitlines()
+    assert len(lines) <= 200, f"README.md has {len(lines)} lines: move the detail into the documentation"
+    assert "lecture" not in README.lower()
+
+
+def test_the_readme_runs_the_same_test_command_as_ci() -> None:
+    """.ci/run runs the README's test command unchanged: the two must stay the same text."""
+    command = 'python3 -m venv .venv && .venv/bin/pip install -q -e ".[dev]" && .venv/bin/python -m pytest'
+    assert f"```bash\n{command}\n```" in README
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert f"\n{command}\n" in ci
+
+
+def test_every_link_of_the_readme_leads_somewhere() -> None:
+    links = re.findall(r"\]\(([^)\s]+)\)", README)
+    local = [link for link in links if not re.match(r"[a-z]+://", link)]
+    assert len(local) >= 20 and any(link.startswith("docs/how-to/") for link in local)  # the parser finds them
+    for link in local:
+        path = ROOT / link.split("#", 1)[0]
+        assert path.is_file(), f"README.md links to {link}, which does not exist"

@@ -2,7 +2,7 @@
 and initial states) and their cells run in onnxruntime like ours for batch sizes and sequence
 lengths other than the example's, from one export with ``dynamic_axes=(0, 1)`` (float32 within
 1e-5: ONNX's own RNN/LSTM/GRU ops; float64 within 1e-10: the equations in a Scan); GELU and
-the normal CDF over their whole range; a sequence classifier exported as the README shows it;
+the normal CDF over their whole range; a sequence classifier exported as docs/how-to/sequences.md shows it;
 and a user op whose form has a subgraph."""
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def test_gelu_and_normal_cdf_in_their_tails() -> None:
             np.testing.assert_allclose(theirs, ours, **close)
 
 
-# ============================================================== a sequence classifier, as the README shows it
+# ============================================================== a sequence classifier, as the how-to shows it
 
 
 class Classifier(nn.Module):

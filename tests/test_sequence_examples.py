@@ -1,8 +1,10 @@
 """The sequence examples: examples/sequence_digits.py (an LSTM classifier of the digits read row by
 row) and examples/char_lm.py (a character-level language model of Python's help texts), each in a
-short run; their full runs' figures are in the README."""
+short run; their full runs' figures are in the documentation (docs/tutorials/sequences.md)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,3 +52,25 @@ def test_char_lm_trains_clips_and_samples():
     warm = example.sample(model, vocab, "The ", 30, 1.0, rng(2))
     assert len(warm) == 30 and set(warm) <= set(vocab.chars)
     assert warm == example.sample(model, vocab, "The ", 30, 1.0, rng(2)) and model.training  # mode restored
+
+
+def test_char_lm_runs_short_when_asked_and_in_full_by_default(tmp_path):
+    example = load_example("char_lm")
+    full = example.arguments([])
+    assert (full.steps, full.epochs) == (None, 10)  # by hand: the full run
+    assert full.out_dir.name == "docs"
+    short = example.arguments([str(tmp_path), "--steps", "20", "--epochs", "2"])  # the documentation's gallery
+    assert (short.out_dir, short.steps, short.epochs) == (tmp_path, 20, 2)
+    with pytest.raises(SystemExit):
+        example.arguments(["--steps", "1", "--epochs", "2"])  # fewer steps than epochs
+    script = Path(example.__file__).read_text(encoding="utf-8")
+    gallery: dict = {"__name__": "gallery"}  # sphinx-gallery runs a script without __file__
+    exec(compile(script, "char_lm.py", "exec"), gallery)
+    assert gallery["arguments"]([str(tmp_path), "--steps", "20", "--epochs", "2"]).out_dir == tmp_path
+
+    text = example.corpus()[:60_000]
+    run = example.train(text, epochs=2, hidden=16, steps=32, batch_size=8, batches_per_epoch=3, seed=0)
+    assert run["sizes"][0] == 3 * 8  # the first three mini-batches of the text
+    assert len(run["norms"]) == 2 * 3 and len(run["history"].history["loss"]) == 2
+    held_out = example.sequences(example.Vocabulary(text).encode(text)[int(len(text) * 0.95) :], 32)[0]
+    assert run["sizes"][1] == len(held_out)  # the held-out text is the full run's

@@ -188,6 +188,8 @@ def example_argv(gallery_conf: dict[str, Any], script_vars: dict[str, Any]) -> l
         return [str(folder)]
     if name == "hyperparameter_search.py":
         return ["--out", str(folder), "--trials", "12,6,6"]  # a short search: the build stays quick
+    if name == "char_lm.py":
+        return [str(folder), "--steps", "20", "--epochs", "2"]  # seconds; the full run takes minutes
     return []
 
 
@@ -214,6 +216,8 @@ EXAMPLE_ORDER = [
     "optimizers.py",
     "digits.py",
     "cnn_digits.py",
+    "sequence_digits.py",
+    "char_lm.py",
     "babysit.py",
     "hyperparameter_search.py",
     "export_onnx.py",
