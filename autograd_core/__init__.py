@@ -16,6 +16,7 @@ from .onnx import export_onnx  # onnx itself is imported on first use
 from . import export  # noqa: F401  (the export's former module: its names still import from there)
 from .function import Function
 from .functional import grad, value_and_grad
+from .transforms import hessian, hvp, jacobian, jvp, vjp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .tracing import TracingError, effect
 from .compiler import compile  # noqa: A004 - ag.compile, as torch.compile
@@ -60,6 +61,7 @@ from .ops.shape import (
     transpose,
     unsqueeze,
 )
+from .threads import get_num_threads, set_num_threads
 from .viz import draw_graph
 
 from . import testing  # noqa: E402  (no Hypothesis needed)
@@ -67,7 +69,7 @@ from . import testing  # noqa: E402  (no Hypothesis needed)
 cat = concatenate  # PyTorch's name
 pow = power  # noqa: A001 - NumPy 2's and PyTorch's name
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
     "Tensor", "Function", "testing", "detect_anomaly", "gradients", "grad", "value_and_grad", "no_grad", "enable_grad",
@@ -80,5 +82,6 @@ __all__ = [
     "randn", "rand", "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
     "argmin", "unsqueeze",
     "conv2d", "max_pool2d", "avg_pool2d",
-    "export_onnx", "TracingError", "compile", "effect",
+    "export_onnx", "TracingError", "compile", "effect", "set_num_threads", "get_num_threads",
+    "vjp", "jvp", "jacobian", "hessian", "hvp",
 ]  # fmt: skip

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_int, check_real
 from .tensor import DEFAULT_DTYPE, Tensor, as_float_array
 
 __all__ = [
@@ -113,8 +114,8 @@ def arange(
     Tensor([1.  , 1.25, 1.5 , 1.75])
     """
     for what, v in (("start", start), ("stop", stop), ("step", step)):
-        if v is not None and not _is_real(v):
-            raise TypeError(f"arange: {what} must be a real number, got {v!r}")
+        if v is not None:
+            check_real(v, what, "arange", noun="real number")
     if step == 0:
         raise ValueError("arange: step must not be 0")
     values = np.arange(start, step=step) if stop is None else np.arange(start, stop, step)
@@ -137,11 +138,9 @@ def linspace(
     Tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
     """
     for what, v in (("start", start), ("stop", stop)):
-        if not _is_real(v):
-            raise TypeError(f"linspace: {what} must be a real number, got {v!r}")
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
-        raise ValueError(f"linspace: num must be a non-negative integer, got {num!r}")
-    values = np.linspace(start, stop, int(num), endpoint=endpoint)
+        check_real(v, what, "linspace", noun="real number")
+    num = check_int(num, "num", "linspace", low=0)
+    values = np.linspace(start, stop, num, endpoint=endpoint)
     return _leaf(values.astype(_dtype(dtype, "linspace")), requires_grad, name)
 
 
@@ -163,9 +162,8 @@ def eye(
     (n,) = _shape((n,), "eye")
     if m is not None:
         (m,) = _shape((m,), "eye")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"eye: k (the diagonal's offset) must be an integer, got {k!r}")
-    return _leaf(np.eye(n, m, int(k), dtype=_dtype(dtype, "eye")), requires_grad, name)
+    k = check_int(k, "k (the diagonal's offset)", "eye")
+    return _leaf(np.eye(n, m, k, dtype=_dtype(dtype, "eye")), requires_grad, name)
 
 
 def randn(
@@ -215,10 +213,6 @@ def _leaf(data: np.ndarray, requires_grad: bool, name: str | None) -> Tensor:
     t.requires_grad = bool(requires_grad)
     t.name = name
     return t
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 def _dtype(dtype: Any, where: str) -> np.dtype:

@@ -12,7 +12,6 @@ chain of 100,000 ops back-propagates.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
@@ -130,6 +129,7 @@ def _seed(t: Tensor, grad: Any, where: str, create_graph: bool) -> Any:
             one = _ONES[key] = np.ones(t.shape, dtype=t.dtype)
             one.flags.writeable = False
         return one
+    g: Any
     if isinstance(grad, Tensor):
         if create_graph:
             g = grad
@@ -170,10 +170,13 @@ def _run(
     While ``ag.compile`` traces (``rec``, a ``tracing.ProgramTracer``), each step on arrays is
     also reported to it, so that a compiled program makes the same calls in the same order.
     """
+    # (The garbage collector is left alone: its switch is process-wide, and pausing it here
+    # would undo a choice another thread makes meanwhile, for no measurable gain.)
     rec = _tracing.recorder() if _tracing.active else None
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the pass makes no reference cycles; collections would only cost time
+    # While forward mode is open (forward.py: hvp, jvp of a gradient), the VJPs get Tensors too,
+    # recorded or not, so that the tangents of what they compute follow them.
+    tensors = create_graph or (_forward.active > 0 and bool(_forward.levels()))
     changes = versions.clock  # the latest in-place change: ops made before it are checked
     anomaly = _anomaly.active
     try:
@@ -192,25 +195,27 @@ def _run(
             if on_node is not None:
                 on_node(node, g)
             parents = node.parents
-            if create_graph:  # the VJP gets Tensors, so what it computes is recorded
+            if node.retained is not None and on_node is None and not create_graph:
+                kept = node.retained()
+                if kept is not None:
+                    if rec is not None:
+                        raise _tracing.TracingError(
+                            "retain_grad() inside ag.compile: a compiled program keeps no intermediate "
+                            "tensors; return the gradient with ag.gradients(loss, [t]) instead"
+                        )
+                    retained.append((kept, g))
+            if tensors:  # the VJP gets Tensors, so what it computes is recorded (and carries tangents)
                 if rec is not None:  # on the traced tensors themselves, checked (tracing.ProgramTracer)
                     grads = rec.graph_backward(node, g, inputs)
                 else:
                     xs = []
                     for p, x in zip(parents, inputs):
-                        xs.append(x if p is None else p if isinstance(p, Tensor) else Tensor._make(x, p))
-                    grads = node.backward(g, Tensor._make(node.out, node), *xs)
+                        xs.append(x if p is None else p if isinstance(p, Tensor) else _tensor(x, p))
+                    grads = node.backward(g, _tensor(node.out, node), *xs)
+            elif rec is None:
+                grads = node.backward(g, node.out, *inputs)
             else:
-                if node.retained is not None and on_node is None:
-                    kept = node.retained()
-                    if kept is not None:
-                        if rec is not None:
-                            raise _tracing.TracingError(
-                                "retain_grad() inside ag.compile: a compiled program keeps no intermediate "
-                                "tensors; return the gradient with ag.gradients(loss, [t]) instead"
-                            )
-                        retained.append((kept, g))
-                grads = node.backward(g, node.out, *inputs) if rec is None else rec.vjp(node, g, node.out, inputs)
+                grads = rec.vjp(node, g, node.out, inputs)
             if type(grads) is not tuple:
                 grads = (grads,)
             if len(grads) != len(parents):
@@ -225,7 +230,7 @@ def _run(
                     continue
                 try:
                     if gi.shape != x.shape:
-                        summed = _fit(sum_to(gi, x.shape), gi, x, node, inputs)
+                        summed = _fit(gi, x, node, inputs)
                         if rec is not None and not isinstance(summed, Tensor):
                             rec.step("sum_to", (gi,), summed, x.shape)
                         gi = summed
@@ -267,8 +272,16 @@ def _run(
                 rec.leaf(leaf, g, owned, on_leaf)
     finally:
         grad_enabled.reset(mode)
-        if gc_was_enabled:
-            gc.enable()
+
+
+def _tensor(x: Any, node: Any) -> Tensor:
+    """The output of ``node`` (its saved array ``x``) as a Tensor, for a VJP run on Tensors: while a trace
+    records, the traced Tensor itself, so that the trace follows it (``tracing.output_of``)."""
+    if _tracing.active:
+        traced = _tracing.output_of(node)
+        if traced is not None:
+            return traced
+    return Tensor._make(x, node)
 
 
 def _owned(gi: Any, g: Any, grads: tuple[Any, ...], inputs: tuple[Any, ...], out: Any) -> bool:
@@ -295,9 +308,13 @@ def _which(inputs: tuple[Any, ...], x: Any) -> int:
     return next(i for i, q in enumerate(inputs) if q is x)
 
 
-def _fit(summed: Any, gi: Any, x: Any, node: Any, inputs: tuple[Any, ...]) -> Any:
+def _fit(gi: Any, x: Any, node: Any, inputs: tuple[Any, ...]) -> Any:
     """A VJP's gradient, summed back to its input's shape: refuse one that cannot be."""
-    if summed.shape != np.shape(x):
+    try:
+        summed = sum_to(gi, np.shape(x))
+    except ValueError:  # (a gradient with fewer axes that does not broadcast to the input)
+        summed = None
+    if summed is None or summed.shape != np.shape(x):
         raise ValueError(
             f"{node.name}: backward returned a gradient of shape {gi.shape} for input {_which(inputs, x)} of "
             f"shape {np.shape(x)}; a gradient must have its input's shape (or broadcast to it)"
@@ -381,8 +398,7 @@ def gradients(
     >>> gradients((g * Tensor([1.0, 0.0])).sum(), [x])[0]           # Hessian-vector product: 6x·v
     Tensor([6., 0.])
     """
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if retain_graph is None:
         retain_graph = create_graph
     for i, x in enumerate(inputs):
@@ -395,11 +411,12 @@ def gradients(
             )
     if not isinstance(output, Tensor):
         raise TypeError(f"gradients: output is a {type(output).__name__}, not a Tensor")
-    seed = _seed(output, grad, "gradients", create_graph)
+    tensors = create_graph or (_forward.active > 0 and bool(_forward.levels()))
+    seed = _seed(output, grad, "gradients", tensors)
     rec = _tracing.recorder() if _tracing.active else None
     if rec is not None and not isinstance(seed, Tensor):
         rec.seed(seed, grad)
-        if create_graph:  # a traced Tensor, so that what the VJPs compute from it is recorded (tracing.py)
+        if tensors:  # a traced Tensor, so that what the VJPs compute from it is recorded (tracing.py)
             seed = rec.seed_tensor(seed)
 
     leaf_ids = {id(x) for x in inputs if x._node is None}
@@ -444,4 +461,6 @@ def gradients(
     return tuple(result)
 
 
-from . import tracing as _tracing  # noqa: E402  (it imports this module's functions)
+# The Tensor path's helpers (forward mode, the tracer) import the ops, which need this module: imported last.
+from . import forward as _forward  # noqa: E402
+from . import tracing as _tracing  # noqa: E402

@@ -24,6 +24,12 @@ what arrays and Tensors share (``sum``, ``reshape``, ``transpose``, ``.T``, ``.m
 ``astype``, indexing); never assign into arrays in place. Arrays kept in ``self.saved`` are
 released after backward and are constants to higher-order derivatives.
 
+Forward mode (``ag.jvp``, ``jacobian(mode="fwd")``, ``hessian``, ``hvp``) asks an op for its
+Jacobian-vector product, ``jvp(self, ds, out, *xs)``, beside ``backward``: the output's tangent
+from ``ds``, one tangent per input (``None`` where an input has none), written in the same
+NumPy vocabulary (it runs on arrays, or on Tensors when its result must be recorded or
+traced); see ``forward.py``. An op without one still works in reverse mode.
+
 An op's ONNX form sits beside its forward and VJP too: a class attribute ``onnx_op =
 "Exp"`` when it is one ONNX node on the inputs, else a method ``to_onnx(self, builder,
 inputs, output)`` (see :meth:`Function.to_onnx` and ``autograd_core.onnx``).
@@ -63,6 +69,14 @@ class Function:
     """Base class of every op, built-in or user-defined. See the module docstring."""
 
     __slots__ = ("parents", "inputs", "out", "saved", "stamp", "__dict__")
+    #: Per input: the node that made it, the leaf Tensor itself, or None (needs no gradient).
+    parents: tuple[Any, ...]
+    #: What backward reads (see the module docstring); None once released after backward.
+    inputs: tuple[Any, ...] | None
+    out: Any
+    saved: Any
+    #: The op's place in time (``versions.order``): backward's order, in-place checks.
+    stamp: int
 
     #: The op's name, used in error messages and graph drawings.
     name: str = "function"
@@ -84,10 +98,24 @@ class Function:
             cls.name = cls.__name__.lower()
 
     def forward(self, *xs: Any, **params: Any) -> np.ndarray:
+        """The op on NumPy arrays: the inputs (and keyword parameters) in, the output array out."""
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
     def backward(self, g: Any, out: Any, *xs: Any) -> Any:
+        """The vector-Jacobian product: the gradient of each input from the upstream gradient ``g``, the
+        output ``out`` and the inputs ``xs`` (a tuple, or one value for one input; ``None`` for an input
+        that needs none). Arrays in a plain backward, Tensors under ``create_graph=True``."""
         raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def jvp(self, ds: tuple[Any, ...], out: Any, *xs: Any) -> Any:
+        """The Jacobian-vector product, for forward mode (``ag.jvp``, ``jacobian(mode="fwd")``,
+        ``hessian``, ``hvp``): the output's tangent from ``ds``, one tangent per input (None where
+        an input has none), the output and the inputs. See ``autograd_core.forward``."""
+        raise NotImplementedError(
+            f"{self.name}: this op has no forward-mode rule, so ag.jvp, jacobian(mode='fwd'), hessian and hvp "
+            f"cannot go through it. Define jvp(self, ds, out, *xs) beside its backward (the output's tangent "
+            f"from one tangent per input, None where an input has none), or use jacobian(mode='rev')"
+        )
 
     #: The ONNX operator that computes this op in one node on its inputs cast to the output's
     #: dtype (``"Exp"``); ops that need more write :meth:`to_onnx` instead.
@@ -137,8 +165,8 @@ class Function:
         """Run the op on Tensors, numbers or arrays and record it when a gradient is needed."""
         # This is the hot path of every op: keep it to plain loops and attribute stores.
         fn = cls()
-        raw = []
-        parents = []
+        raw: list[Any] = []
+        parents: Any = []  # a list, then the node's tuple
         track = 0  # how many inputs need a gradient
         for a in args:
             if isinstance(a, Tensor):
@@ -186,6 +214,8 @@ class Function:
             t._node = None
         if _tracing.active:  # a trace is recording (tracing.py): it sees the op and its real arguments
             _tracing.record(fn, args, raw, params, t)
+        if _forward.active:  # forward mode (forward.py): the output's tangents, after the trace saw it
+            _forward.propagate(fn, args, raw, t)
         return t
 
 
@@ -257,7 +287,8 @@ def _constant(a: Any, op: str) -> Any:
     )
 
 
-# The tracer imports the ops, which need this module: imported last.
+# The tracer and forward mode import the ops, which need this module: imported last.
+from . import forward as _forward  # noqa: E402
 from . import tracing as _tracing  # noqa: E402
 
 _tracing.OP_CALLERS.add(Function.apply.__func__.__code__)  # type: ignore[attr-defined]  # forward runs on arrays

@@ -6,16 +6,32 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from . import forward as _forward
+from ._checks import check_int
 from .engine import gradients, leaves
 from .grad_mode import enable_grad, grad_enabled
+from .ops.elementwise import Clone
 from .tensor import Tensor
 
 
 def _argnums(argnums: Any, where: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) for i in nums):
-        raise TypeError(f"{where}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
-    return nums
+    expected = "an int or a non-empty tuple of ints"
+    many = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
+    if not many:
+        raise TypeError(f"{where}: argnums must be {expected}, got {argnums!r}")
+    return tuple(check_int(i, "argnums", where, expected=expected) for i in many)
+
+
+def fresh_leaf(a: Any) -> Tensor:
+    """A new leaf that requires grad, holding ``a``'s value: what a transform differentiates with
+    respect to. For a Tensor, a recorded copy (``clone``), so that it keeps ``a``'s forward-mode
+    tangents (marked as the open levels' own: ``forward.inner``) and a trace (``ag.compile``) sees
+    where it came from; ``a`` itself must not require grad."""
+    if isinstance(a, Tensor):
+        leaf = Clone.apply(a)
+        leaf.requires_grad = True
+        return _forward.inner(leaf) if _forward.active else leaf
+    return Tensor(a, requires_grad=True)
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., tuple[Tensor, Any]]:
@@ -30,28 +46,27 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
     (Tensor(5.), Tensor([2., 4.]))
     """
     nums = _argnums(argnums, "value_and_grad")
-    single = isinstance(argnums, int)
+    single = not isinstance(argnums, (tuple, list))
 
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
-        args_in = args
-        args = list(args)
+        given = list(args)
         for i in nums:
-            if not -len(args) <= i < len(args):
+            if not -len(given) <= i < len(given):
                 raise IndexError(
                     f"grad: argnums={argnums!r} names argument {i}, but the function was called with "
-                    f"{len(args)} positional argument(s)"
+                    f"{len(given)} positional argument(s)"
                 )
         xs = []
         for i in nums:
-            a = args[i]
+            a = given[i]
             if not (isinstance(a, Tensor) and a.requires_grad):
-                a = Tensor(a, requires_grad=True)
-                args[i] = a
+                a = fresh_leaf(a)
+                given[i] = a
             xs.append(a)
-        fresh = {id(x) for x, a in zip(xs, (args_in[i] for i in nums)) if x is not a}
+        fresh = {id(x) for x, a in zip(xs, (args[i] for i in nums)) if x is not a}
         with enable_grad():
-            out = f(*args, **kwargs)
+            out = f(*given, **kwargs)
         if not isinstance(out, Tensor):
             raise TypeError(
                 f"grad: the function must return a Tensor computed from its inputs, got "
@@ -73,7 +88,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) ->
             )
             grads = gradients(out, xs, create_graph=create_graph)
             if not create_graph:
-                out = out.detach()
+                out = _forward.detach(out)  # (keeping its tangents, when forward mode is open)
         return out, grads[0] if single else grads
 
     return wrapped

@@ -11,6 +11,7 @@ rather than silently dropping the gradient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ def _positive(x: Any) -> Any:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-UFUNCS = {
+UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.add: ew.add,
     np.subtract: ew.subtract,
     np.multiply: ew.multiply,
@@ -53,7 +54,7 @@ COMPARISONS = compare.UFUNCS
 
 RAW_UFUNCS = {np.sign, np.signbit, np.logical_and, np.logical_or, np.logical_not, np.logical_xor}
 
-FUNCTIONS = {
+FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.sum: reduce.sum,
     np.mean: reduce.mean,
     np.max: reduce.max,
@@ -92,6 +93,15 @@ def _unwrap(x: Any) -> Any:
     return x
 
 
+def _out_refused(name: str) -> TypeError:
+    """``np.clip(t, 0, 1, out=t)``: say how to change a tensor's values in place instead."""
+    return TypeError(
+        f"np.{name} with out= is not supported on Tensors: an op on Tensors makes a new Tensor (that is how "
+        f"it is recorded for autodiff). Write t = np.{name}(...) to rebind the name, or, to change the values "
+        f"of t in place outside the graph, `with ag.no_grad(): t[...] = np.{name}(...)`"
+    )
+
+
 def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if method == "__call__" and not kwargs:
         impl = UFUNCS.get(ufunc)
@@ -114,6 +124,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
                 "the compiled program would not make; change the tensor instead (w -= lr * w.grad under "
                 "ag.no_grad(): the program makes that change too), or report the change with ag.effect(fn, ...)"
             )
+        if method == "__call__" and ufunc in UFUNCS:
+            raise _out_refused(ufunc.__name__)
     raise TypeError(
         f"{detail} is not supported on Tensors (it would not be differentiable). Use Tensor ops, "
         "or np.asarray(t) to compute on the raw values outside the graph"
@@ -123,6 +135,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
 def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     impl = FUNCTIONS.get(func)
     if impl is not None:
+        if kwargs.get("out") is not None:
+            raise _out_refused(func.__name__)
         return impl(*args, **kwargs)
     if func in RAW_FUNCTIONS:
         return func(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})

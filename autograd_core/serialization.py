@@ -124,7 +124,7 @@ def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None
     """Write ``arrays`` (name → array or number) to the ``.npz`` file ``path`` atomically
     (see :func:`atomic_write`). Object arrays are refused (they would need pickle to load).
     """
-    clean = {}
+    clean: dict[str, Any] = {}  # (Any: NumPy's stub would match ndarray values against allow_pickle)
     for key, value in arrays.items():
         if not isinstance(key, str):
             raise TypeError(f"save: keys must be strings, got {key!r}")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import versions as _versions
+from ._checks import check_bool
 from .grad_mode import grad_enabled
 
 DEFAULT_DTYPE = np.dtype(np.float64)
@@ -68,13 +69,11 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
         self.data: np.ndarray = as_float_array(data, dtype)
         self.grad: np.ndarray | None = None
-        if requires_grad is not True and requires_grad is not False:
-            if not isinstance(requires_grad, np.bool_):  # "no" or 0 would silently mean True or False
-                raise TypeError(f"Tensor: requires_grad must be True or False, got {requires_grad!r}")
-            requires_grad = bool(requires_grad)
+        if requires_grad is not True and requires_grad is not False:  # "no" or 0 would silently mean True or False
+            requires_grad = check_bool(requires_grad, "requires_grad", "Tensor")
         self.requires_grad: bool = requires_grad
         self.name: str | None = name
-        self._node = None  # the Function that produced this tensor; None for a leaf
+        self._node: Any = None  # the Function that produced this tensor; None for a leaf
         if _tracing.active:  # Tensor(t) of a traced value: a traced copy (tracing.py)
             _tracing.made(self, data)
 
@@ -92,18 +91,22 @@ class Tensor:
     # ------------------------------------------------------------------ attributes
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape of ``data``, a tuple of ints."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of axes."""
         return self.data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self.data.size
 
     @property
     def dtype(self) -> np.dtype:
+        """The dtype of ``data``: ``float64`` or ``float32``."""
         return self.data.dtype
 
     @property
@@ -118,6 +121,7 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
+        """The transpose (axes reversed), as ``ndarray.T``; differentiable."""
         return _shape.Transpose.apply(self, axes=None)
 
     @property
@@ -126,6 +130,7 @@ class Tensor:
         return _shape.swapaxes(self, -1, -2)
 
     def item(self) -> float:
+        """The value of a single-element tensor as a Python float."""
         if _tracing.active:  # ag.compile refuses the user's reads of captured tensors (tracing.py)
             _tracing.captured_read(self, ".item()", sys._getframe(1))
         if self.data.size != 1:
@@ -141,6 +146,7 @@ class Tensor:
         return self.data
 
     def tolist(self) -> Any:
+        """The data as nested Python lists (of floats)."""
         if _tracing.active:
             _tracing.captured_read(self, ".tolist()", sys._getframe(1))
         return self.data.tolist()
@@ -347,42 +353,55 @@ class Tensor:
 
     # ------------------------------------------------------------------ maths methods
     def exp(self) -> Tensor:
+        """``e ** x``; see :func:`autograd_core.exp`."""
         return _ew.Exp.apply(self)
 
     def log(self) -> Tensor:
+        """Natural logarithm; see :func:`autograd_core.log`."""
         return _ew.Log.apply(self)
 
     def sqrt(self) -> Tensor:
+        """Square root; see :func:`autograd_core.sqrt`."""
         return _ew.Sqrt.apply(self)
 
     def square(self) -> Tensor:
+        """``x ** 2``; see :func:`autograd_core.square`."""
         return _ew.Square.apply(self)
 
     def abs(self) -> Tensor:
+        """Absolute value (gradient 0 at 0); see :func:`autograd_core.abs`."""
         return _ew.Abs.apply(self)
 
     def sin(self) -> Tensor:
+        """Sine; see :func:`autograd_core.sin`."""
         return _ew.Sin.apply(self)
 
     def cos(self) -> Tensor:
+        """Cosine; see :func:`autograd_core.cos`."""
         return _ew.Cos.apply(self)
 
     def tanh(self) -> Tensor:
+        """Hyperbolic tangent; see :func:`autograd_core.tanh`."""
         return _ew.Tanh.apply(self)
 
     def sigmoid(self) -> Tensor:
+        """The logistic function ``1 / (1 + e ** -x)``; see :func:`autograd_core.sigmoid`."""
         return _ew.Sigmoid.apply(self)
 
     def relu(self) -> Tensor:
+        """``max(x, 0)`` (gradient 0 at 0); see :func:`autograd_core.relu`."""
         return _ew.Relu.apply(self)
 
     def clip(self, low: Any = None, high: Any = None) -> Tensor:
+        """Clamp to ``[low, high]``; see :func:`autograd_core.clip`."""
         return _ew.clip(self, low, high)
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (all axes when None), as ``np.sum``."""
         return _reduce.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (all axes when None), as ``np.mean``."""
         return _reduce.Mean.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -390,6 +409,7 @@ class Tensor:
         return _reduce.Max.apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """The smallest values over ``axis``, as ``np.min``; ties split the gradient evenly."""
         return _reduce.Min.apply(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
@@ -405,23 +425,29 @@ class Tensor:
         return _linalg.norm(self, ord=ord, axis=axis, keepdims=keepdims)
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """``log(Σ exp(x))`` over ``axis``, computed stably; its gradient is the softmax."""
         return _reduce.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
 
     def softmax(self, axis: int = -1) -> Tensor:
+        """``exp(x) / Σ exp(x)`` along ``axis``, computed stably."""
         return _reduce.Softmax.apply(self, axis=axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
+        """``x - logsumexp(x)`` along ``axis``, computed stably."""
         return _reduce.LogSoftmax.apply(self, axis=axis)
 
     def reshape(self, *shape: Any) -> Tensor:
+        """The same data in a new shape: ``t.reshape(2, 3)`` or ``t.reshape((2, 3))``; one entry may be -1."""
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
             shape = tuple(shape[0])
         return _shape.Reshape.apply(self, shape=shape)
 
     def flatten(self) -> Tensor:
+        """The data as one axis, ``t.reshape(-1)``."""
         return _shape.Reshape.apply(self, shape=(-1,))
 
     def transpose(self, *axes: Any) -> Tensor:
+        """Axes permuted: ``t.transpose(1, 0)``, ``t.transpose((1, 0))``, or reversed when none are given."""
         if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
             axes = axes[0]
         return _shape.Transpose.apply(
@@ -429,6 +455,7 @@ class Tensor:
         )
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        """``axis1`` and ``axis2`` interchanged."""
         return _shape.swapaxes(self, axis1, axis2)
 
     def pow(self, p: Any) -> Tensor:

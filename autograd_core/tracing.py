@@ -215,6 +215,7 @@ class Tape:
     _ids: dict[int, Value] = field(default_factory=dict, repr=False)
     #: The data arrays of the traced tensors (the library passes ``x.data`` to ops and effects).
     _arrays: dict[int, tuple[np.ndarray, Value]] = field(default_factory=dict, repr=False)
+    _made_by: dict[Any, Value] = field(default_factory=dict, repr=False)  # op (Function instance) -> its output
 
     def value(self, obj: Any) -> Value | None:
         """The traced value ``obj`` is (a Tensor or an array, by identity; an array may also be the
@@ -323,6 +324,7 @@ class Tracer:
             out = np.asarray(out).view(TracedMask)
             out._trace = self._token
         event.out = self._new_value(out, event)
+        self.tape._made_by[fn] = event.out
         self.tape.events.append(event)
         return out
 
@@ -443,6 +445,18 @@ def record(fn: Any, args: tuple[Any, ...], raw: list[Any], params: dict[str, Any
     if not stack:
         return out
     return stack[-1].record(fn, args, raw, params, out)
+
+
+def output_of(node: Any) -> Any:
+    """The traced Tensor that the recorded op ``node`` made, in a trace recording on this thread, or
+    None. A backward pass that runs its VJPs on Tensors while a trace records (forward mode over it:
+    ``hvp``) gives them this Tensor for the node's output, so that the trace follows the value instead
+    of taking the node's saved array as a constant."""
+    for tracer in reversed(_stack.get()):
+        value = tracer.tape._made_by.get(node)
+        if value is not None:
+            return value.obj
+    return None
 
 
 # ============================================================== reads: the library's or the user's

@@ -19,6 +19,7 @@ you passed to an op) are not seen.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import weakref
@@ -45,6 +46,7 @@ class _Counter:
     def __init__(self) -> None:
         self.count = 0
         self.stamps: deque[int] = deque(maxlen=_HISTORY)
+        self.ref: weakref.ref[np.ndarray] | None = None
 
 
 _counters: dict[int, _Counter] = {}  # id(owner array) -> its counter, dropped when the array dies
@@ -70,12 +72,16 @@ def bump(data: np.ndarray) -> None:
         if counter is None:
             counter = _counters[key] = _Counter()
             # Forget the count when the memory goes (its id may then be reused).
-            counter.ref = weakref.ref(owner, lambda _, key=key: _counters.pop(key, None))
+            counter.ref = weakref.ref(owner, functools.partial(_forget, key))
         clock = next(order)
         counter.count += 1
         counter.stamps.append(clock)
     finally:
         _lock.release()
+
+
+def _forget(key: int, _: Any) -> None:
+    _counters.pop(key, None)
 
 
 def version(data: np.ndarray) -> int:
@@ -90,7 +96,7 @@ def check(node: Any) -> None:
     The arrays checked are the op's inputs (unless its class says ``saves_inputs = False``:
     its derivative does not read them) and its output (unless ``saves_output = False``).
     """
-    saved = []
+    saved: list[tuple[str, Any]] = []
     if node.saves_inputs:
         saved.extend((f"input {i}", x) for i, x in enumerate(node.inputs))
     if node.saves_output:

@@ -1,6 +1,6 @@
 """Drawing the graph that produced a tensor: ``draw_graph``.
 
-Two notations, as in the lecture:
+Two notations, as the deep-learning course draws computation graphs:
 
 * ``labels="values"``: every value is a node (``w``, ``w²``, ``x[0][0]·w²``, ...,
   ``cost``) and each edge is labelled with the op that made the next value.
@@ -29,6 +29,7 @@ import graphviz
 import numpy as np
 
 from . import engine
+from ._checks import check_choice, check_int
 from .function import Function
 from .ops.shape import _index_text
 from .tensor import DEFAULT_DTYPE, Tensor
@@ -122,47 +123,70 @@ def draw_graph(
     """Draw everything that produced ``t`` as a ``graphviz.Digraph`` (or, for a function compiled with
     ``ag.compile``, its latest program: forward, backward and updates, in the same two notations).
 
-    ``labels="values"`` draws each value as a node, edges labelled with the op that made
-    the next value; ``labels="ops"`` draws each op as a node with the values on its edges.
     Leaves show their ``name`` (or their value when scalar), their shape when not scalar and
     their dtype when not float64; leaves that require grad are filled and say so. A value
-    used twice is one node with two edges.
+    used twice is one node with two edges. Constants are drawn by value while the graph's
+    saved arrays exist, as ``c`` after a backward released them (draw before ``backward()``
+    for the fullest picture).
 
-    - ``name`` labels ``t`` (default: ``t.name``); ``names={"z": z, ...}`` labels
-      intermediate tensors too (an op's output tensor is otherwise not reachable from
-      the graph, except through ``t`` and tensors that called ``retain_grad()``).
-    - ``show_grad=True`` adds d``t``/d(value) to each value. While the graph's saved
-      arrays are alive (before any backward, or after ``backward(retain_graph=True)``)
-      every gradient is computed afresh, touching no ``.grad``; after a plain
-      ``backward()`` released them, leaves show their ``.grad``, retained tensors
-      theirs and the output its seed 1. Needs a single-element ``t`` to compute afresh.
-    - ``max_nodes``/``max_depth`` (distance from ``t``) cut the drawing; the cut part
-      becomes one ``… N more`` node. ``label_width`` truncates long expressions.
-    - Constants are drawn by value while the graph's saved arrays exist, as ``c`` after
-      a backward released them (draw before ``backward()`` for the fullest picture).
+    Parameters
+    ----------
+    t : Tensor
+        The output whose graph is drawn.
+    labels : {"values", "ops"}
+        ``"values"`` draws each value as a node, edges labelled with the op that made the
+        next value (``w``, ``w²``, ``x[0][0]·w²``, ..., ``cost``); ``"ops"`` draws each op
+        as a node with the values on its edges (TensorFlow's documentation's notation).
+    name : str, optional
+        The label of ``t`` (default: ``t.name``).
+    names : mapping of str to Tensor, optional
+        Labels for intermediate tensors, ``{"z": z, ...}`` (an op's output is otherwise
+        known only through ``t`` and tensors that called ``retain_grad()``).
+    show_grad : bool
+        Add d``t``/d(value) to each value. While the graph's saved arrays are alive
+        (before any backward, or after ``backward(retain_graph=True)``) every gradient is
+        computed afresh, touching no ``.grad``, which needs a single-element ``t``; after
+        a plain ``backward()`` released them, leaves show their ``.grad``, retained
+        tensors theirs and the output its seed 1.
+    max_nodes : int or None
+        At most this many nodes (default 100); the part cut off becomes one ``… N more``
+        node. None draws everything.
+    max_depth : int or None
+        Only values at most this many ops away from ``t``; None: no limit.
+    label_width : int
+        Expressions longer than this (at least 4) are truncated.
+    rankdir : str
+        Graphviz's direction of the layout: ``"LR"`` (left to right) or ``"TB"`` (top to bottom).
 
+    Returns
+    -------
+    GraphDrawing
+        A ``graphviz.Digraph``: ``.source`` is its text, ``.render("graph", format="svg")``
+        writes a file (this needs Graphviz's ``dot`` program), and in Jupyter it displays
+        inline.
+
+    Examples
+    --------
     >>> import autograd_core as ag
     >>> w = ag.Tensor(3.0, requires_grad=True, name="w")
     >>> cost = w**2 - 10 * w + 25
     >>> dot = ag.draw_graph(cost, name="cost")
     >>> "w²" in dot.source and 'label=power' in dot.source
     True
-
-    Render with ``dot.render("graph", format="svg")`` (needs Graphviz's ``dot``).
     """
     if not isinstance(t, Tensor):
-        if callable(getattr(t, "_draw_graph", None)):  # a compiled function (ag.compile): its program
-            return t._draw_graph(labels=labels, max_nodes=max_nodes, rankdir=rankdir)
-        raise TypeError(
-            f"draw_graph: expected a Tensor (or a function compiled with ag.compile), got {type(t).__name__}"
-        )
-    if labels not in ("values", "ops"):
-        raise ValueError(f"draw_graph: labels must be 'values' or 'ops', got {labels!r}")
-    for what, limit in (("max_nodes", max_nodes), ("max_depth", max_depth)):
-        if limit is not None and (not isinstance(limit, int) or limit < (1 if what == "max_nodes" else 0)):
-            raise ValueError(f"draw_graph: {what} must be a positive integer or None, got {limit!r}")
-    if label_width < 4:
-        raise ValueError(f"draw_graph: label_width must be at least 4, got {label_width!r}")
+        if not callable(getattr(t, "_draw_graph", None)):  # (a compiled function draws its program)
+            raise TypeError(
+                f"draw_graph: expected a Tensor (or a function compiled with ag.compile), got {type(t).__name__}"
+            )
+    check_choice(labels, "labels", "draw_graph", ("values", "ops"), expected="'values' or 'ops'")
+    if max_nodes is not None:
+        max_nodes = check_int(max_nodes, "max_nodes", "draw_graph", low=1, expected="a positive integer or None")
+    if max_depth is not None:
+        max_depth = check_int(max_depth, "max_depth", "draw_graph", low=0, expected="a non-negative integer or None")
+    label_width = check_int(label_width, "label_width", "draw_graph", low=4)
+    if not isinstance(t, Tensor):  # a compiled function (ag.compile): its program
+        return t._draw_graph(labels=labels, max_nodes=max_nodes, rankdir=rankdir)
 
     root = t._node if t._node is not None else t
     values = _walk(root)
@@ -199,7 +223,7 @@ def draw_graph(
         dot.node("out", _label(_value_lines(rootv, t, grads)), shape="plaintext")
         dot.edge(rootv.ident, "out", penwidth="2")
 
-    cut_consumers = []
+    cut_consumers: list[_Value] = []
     for v in drawn:
         if not v.is_op:
             continue
@@ -262,8 +286,9 @@ def _label_all(values: dict[int, _Value], root: Any, given: dict[int, str], widt
     for node in reversed(engine.topological_order(root)):  # inputs first
         v = values[id(node)]
         name = given.get(id(node))
-        if name is None and _retained(node) is not None:
-            name = _retained(node).name
+        kept = _retained(node)
+        if name is None and kept is not None:
+            name = kept.name
         if name is not None:
             v.text, v.prec = name, ATOM
         else:
@@ -287,7 +312,8 @@ def _args(v: _Value) -> list[tuple[str, int]]:
 
 
 def _expression(v: _Value) -> tuple[str, int]:
-    """The lecture's notation for the value an op computed from its inputs' labels."""
+    """The value an op computed, written from its inputs' labels (``x[0][0]·w²``, as the
+    deep-learning course writes it)."""
     node = v.obj
     op = node.name
     args = _args(v)
@@ -442,8 +468,8 @@ def _gradients(t: Tensor, values: dict[int, _Value]) -> dict[int, Any]:
         if isinstance(v.obj, Tensor):
             if v.obj.grad is not None:
                 grads[id(v.obj)] = v.obj.grad
-        elif _retained(v.obj) is not None and _retained(v.obj).grad is not None:
-            grads[id(v.obj)] = _retained(v.obj).grad
+        elif (kept := _retained(v.obj)) is not None and kept.grad is not None:
+            grads[id(v.obj)] = kept.grad
     root = t._node if t._node is not None else t
     if id(root) not in grads and t.requires_grad and t.data.size == 1:
         grads[id(root)] = np.ones_like(t.data)

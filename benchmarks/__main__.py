@@ -6,12 +6,13 @@ command only::
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python -m benchmarks
 
 With ``--peers``, PyTorch and JAX (when installed: ``pip install -e ".[peers]"``) run
-W1–W5 too, each in its own process, and the table gets a column per peer.
+W1–W5 and W9 too, each in its own process, and the table gets a column per peer.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -20,6 +21,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import autograd_core as ag
 
 from .peers import Peer, limit_cpus, start_peers
 from .report import (
@@ -33,10 +36,11 @@ from .report import (
     to_json,
 )
 from .suite import WORKLOADS
+from .threads import busy_core
 from .workloads import TARGETS, Sizes, Skip
 
 #: What ``--peers`` runs unless ``--only`` says otherwise: the workloads with peer versions.
-PEER_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W1c", "W2c", "W4c", "W5c")
+PEER_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W9", "W1c", "W2c", "W4c", "W5c")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -53,8 +57,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--blas-threads",
         type=int,
         metavar="N",
-        help="limit the BLAS to N threads (threadpoolctl); 1 steadies small-matrix figures on a busy machine; "
-        "with --peers every framework gets N threads (default 2)",
+        help="limit the BLAS to N threads (ag.set_num_threads(N): nn.fit's too); 1 steadies small-matrix figures "
+        "on a busy machine; with --peers every framework gets N threads (default 2)",
     )
     parser.add_argument(
         "--peers",
@@ -63,6 +67,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(pip install -e '.[peers]'); a missing one is a skipped column",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc peak-memory measurement")
+    parser.add_argument(
+        "--busy",
+        action="store_true",
+        help="run with a competing process keeping one core busy (started here, stopped at the end), as on a "
+        "machine someone else is using",
+    )
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 7
@@ -89,11 +99,16 @@ def run(argv: Sequence[str] | None = None) -> list[Row]:
     sizes = Sizes.make(args.quick)
     limiter = limit_blas_threads(args.blas_threads, required=not args.peers) if args.blas_threads else None
     args.blas_threads_pinned = limiter is not None
+    if args.blas_threads:  # nn.fit, nn.predict and a search's trials too (they have a default of their own)
+        ag.set_num_threads(args.blas_threads)
     # With peers, every process runs on the same CPUs, as many as threads (the peers inherit it).
     cpus_before = limit_cpus(args.blas_threads) if args.peers else None
     peers: list[Peer] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="benchmarks-") as workdir:
+        with (
+            busy_core() if args.busy else contextlib.nullcontext(),
+            tempfile.TemporaryDirectory(prefix="benchmarks-") as workdir,
+        ):
             try:
                 if args.peers:  # started (and imported) before any timing
                     peers = start_peers(args.blas_threads, Path(workdir))
@@ -112,6 +127,7 @@ def _run(args: argparse.Namespace, sizes: Sizes, peers: list[Peer], workdir: Pat
     env = environment()
     env["blas_threads_limit"] = args.blas_threads
     env["blas_threads_pinned"] = args.blas_threads_pinned
+    env["busy"] = args.busy
     if args.peers and hasattr(os, "sched_getaffinity"):
         env["cpus"] = sorted(os.sched_getaffinity(0))
     if args.peers:

@@ -4,12 +4,15 @@ Both sides train one epoch per call, from the same initial weights, shuffling wi
 generators of the same seed: ``nn.fit(..., epochs=1, verbose=0)`` on one side, and on
 the other the loop users wrote before ``fit`` existed (permute, slice, ``minimize``).
 Their losses and weights must agree exactly; the ratio is what ``fit``'s own machinery
-(callbacks, progress, bookkeeping) costs per epoch.
+(callbacks, progress, bookkeeping) costs per epoch. The loop runs with the BLAS threads
+``fit`` runs with (its default, one, unless a count was set), so both sides compute alike.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from autograd_core.threads import blas_threads
 
 from .workloads import TARGETS, Case, Result, Sizes, _dense_weights, _mlp_pair, _require, load_digits_data
 
@@ -31,6 +34,7 @@ def cases(s: Sizes) -> list[Case]:
         history = nn.fit(model, x, y, loss=loss, optimizer=opt, epochs=1, batch_size=batch, seed=rng, verbose=0)
         return {"loss": history.history["loss"][0], **_dense_weights(dense)}
 
+    @blas_threads()
     def hand_written() -> Result:
         loop_model.train()
         order = loop_rng.permutation(len(x))

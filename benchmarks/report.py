@@ -249,6 +249,8 @@ def environment_lines(env: dict[str, Any]) -> list[str]:
                 f"NumPy's BLAS NOT limited to {env['blas_threads_limit']} thread(s): threadpoolctl is missing "
                 "(pip install -e '.[bench]')"
             )
+    if env.get("busy"):
+        lines.append("A competing process kept one core busy during the whole run (--busy)")
     if "cpus" in env:
         lines.append(f"Every process (this one and each peer's) runs on CPU(s) {', '.join(map(str, env['cpus']))}")
     for peer in env.get("peers", []):

@@ -1,4 +1,7 @@
-"""Babysitting one model (the lecture's panda): train day by day, watch the learning curve,
+"""Babysitting one model
+=====================
+
+Babysitting one model (the deep-learning course's panda): train day by day, watch the learning curve,
 go back to yesterday's checkpoint and change the learning rate.
 
 Day 1, 2 and 3 each train a few epochs and leave a checkpoint (``dayN.npz``: model,

@@ -1,4 +1,7 @@
-"""Handwritten digits (scikit-learn's bundled 8×8 ``load_digits``) with a small network:
+"""Handwritten digits with nn.fit
+==============================
+
+Handwritten digits (scikit-learn's bundled 8×8 ``load_digits``) with a small network:
 
     Dense → BatchNorm → ReLU → Dense → BatchNorm → ReLU → Dense (10 logits)
 

@@ -1,4 +1,7 @@
-"""Draw the lecture's walkthrough graph in both notations and write it as SVG.
+"""Drawing the walkthrough's graph
+===============================
+
+Draw the deep-learning course's walkthrough graph in both notations and write it as SVG.
 
     cost = x[0][0]·w² + x[1][0]·w + x[2][0]
 

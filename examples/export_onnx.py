@@ -1,4 +1,7 @@
-"""Deploy the digits model: train it briefly (as ``digits.py`` builds it), export it to ONNX,
+"""Deploying the digits model with ONNX
+====================================
+
+Deploy the digits model: train it briefly (as ``digits.py`` builds it), export it to ONNX,
 and run the file in onnxruntime next to our own predictions.
 
     .venv/bin/pip install -e ".[examples,onnx]" && .venv/bin/python examples/export_onnx.py [model.onnx]
@@ -16,8 +19,11 @@ import onnxruntime as ort
 import nn
 from autograd_core import no_grad
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from digits import train  # noqa: E402  (the model of digits.py, trained the same way)
+try:  # the model of digits.py, trained the same way; its folder is on sys.path when run as a script
+    from digits import train
+except ImportError:  # loaded from its path by a test
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from digits import train
 
 
 def main(path: str | None = None) -> float:

@@ -1,4 +1,7 @@
-"""The lecture's walkthrough cost J(w) = w² − 10w + 25 = (w − 5)², minimised from w = 0 by all
+"""Four optimizers on one cost
+===========================
+
+The deep-learning course's walkthrough cost J(w) = w² − 10w + 25 = (w − 5)², minimised from w = 0 by all
 four optimizers. Swapping the optimizer is one line.
 
 Run:  python examples/optimizers.py
@@ -33,7 +36,7 @@ def steps_to_converge(name: str, lr: float) -> tuple[int | None, float]:
 
 if __name__ == "__main__":
     print(f"steps to reach |w - 5| < {TOL:g} from w = 0 on w**2 - 10*w + 25")
-    for title, lrs in [("the lecture's lr = 0.01", dict.fromkeys(OPTIMIZERS, 0.01)), ("a good lr each", TUNED_LR)]:
+    for title, lrs in [("the course's lr = 0.01", dict.fromkeys(OPTIMIZERS, 0.01)), ("a good lr each", TUNED_LR)]:
         print(f"{title}:")
         for name in OPTIMIZERS:
             steps, w = steps_to_converge(name, lrs[name])

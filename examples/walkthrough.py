@@ -1,4 +1,7 @@
-"""The lecture's walkthrough: minimise J(w) = w² − 10w + 25 = (w − 5)² with gradient descent.
+"""The walkthrough: gradient descent on one weight
+===============================================
+
+The deep-learning course's walkthrough: minimise J(w) = w² − 10w + 25 = (w − 5)² with gradient descent.
 
 Run:  python examples/walkthrough.py
 """

@@ -12,7 +12,7 @@ from typing import Any
 from autograd_core import _callers
 
 from . import init
-from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm, BatchNorm2d, batch_norm
 from .callbacks import Callback, CallbackList, EarlyStopping, ModelCheckpoint, TerminateOnNaN
 from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
@@ -26,6 +26,8 @@ from .layers import Dense, Dropout
 from .losses import binary_cross_entropy, mse, softmax_cross_entropy
 from .metrics import accuracy, binary_accuracy
 from .module import LoadResult, Module, Parameter, Sequential
+from .normalization import LayerNorm, layer_norm
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .saving import load, save
 from .summary import Summary, summary
 from .training import fit
@@ -49,6 +51,7 @@ __all__ = [
     "Embedding", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "mse", "save", "load", "seed", "init",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BatchNorm2d",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "LayerNorm", "layer_norm", "GELU", "Identity",
     "export_onnx",
     "batches", "accuracy", "binary_accuracy", "fit", "evaluate", "predict",
     "summary", "Summary",

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from autograd_core import Tensor
+from autograd_core._checks import check_real
 from autograd_core.ops.elementwise import LeakyRelu, Relu
 from autograd_core.ops.elementwise import Sigmoid as _Sigmoid
 from autograd_core.ops.elementwise import Tanh as _Tanh
 from autograd_core.ops.reduce import Softmax as _Softmax
+from autograd_core.ops.special import Gelu
 
 from .module import Module
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU", "Identity"]
 
 
 class ReLU(Module):
@@ -36,9 +36,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
-            raise TypeError(f"LeakyReLU: negative_slope must be a real number, got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_real(negative_slope, "negative_slope", "LeakyReLU", noun="real number")
 
     def forward(self, x: Any) -> Tensor:
         return LeakyRelu.apply(x, slope=self.negative_slope)
@@ -78,3 +76,32 @@ class Softmax(Module):
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
+
+
+class GELU(Module):
+    """The Gaussian error linear unit, exact: ``x Φ(x)`` with ``Φ`` the standard normal CDF
+    (``Φ(x) = (1 + erf(x/√2)) / 2``; PyTorch's ``nn.GELU()``, not its tanh approximation).
+    Derivative ``Φ(x) + x φ(x)``.
+
+    >>> GELU()(Tensor([-1.0, 0.0, 1.0]))
+    Tensor([-0.15865525,  0.        ,  0.84134475])
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        return Gelu.apply(x)
+
+
+class Identity(Module):
+    """Returns its input unchanged: a placeholder where a layer is optional (``nn.Identity()``
+    instead of a normalisation, say), so the model's code stays the same.
+
+    >>> x = Tensor([1.0, 2.0])
+    >>> Identity()(x) is x
+    True
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # any arguments, ignored (as PyTorch's)
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return x

@@ -19,6 +19,8 @@ import numpy as np
 
 from autograd_core import Function, Tensor, tracing
 from autograd_core import versions as _versions
+from autograd_core._checks import check_real
+from autograd_core.ops.elementwise import tangent_sum
 
 from .module import Module, Parameter, layer_input, positive_int
 
@@ -33,6 +35,15 @@ def _normalise(x: Any, eps: float, axes: tuple[int, ...] = (0,)) -> tuple[Any, A
     xc = x - x.mean(axis=axes, keepdims=True)
     inv = ((xc * xc).mean(axis=axes, keepdims=True) + eps) ** -0.5
     return xc * inv, inv
+
+
+def normalise_onnx(b: OnnxBuilder, x: str, eps: float, axes: list[int], dt: np.dtype, out: str | None = None) -> str:
+    """``x̂ = (x − μ) · 1/√(σ² + ε)`` with the statistics over ``axes``, in ONNX, as :func:`_normalise`
+    computes it (the batch's own statistics here, each example's in LayerNorm); into ``out`` if given."""
+    xc = b.op("Sub", x, b.reduce("ReduceMean", x, axes, keepdims=True))
+    var = b.reduce("ReduceMean", b.op("Mul", xc, xc), axes, keepdims=True)
+    inv = b.op("Reciprocal", b.op("Sqrt", b.op("Add", var, b.const(eps, dt, name="eps"))))
+    return b.op("Mul", xc, inv, out=out)
 
 
 def _kept(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -102,6 +113,20 @@ class BatchNormFn(Function):
             gbeta = g.sum(axis=axes)
         return gx, ggamma, gbeta
 
+    def jvp(self, ds, out, x, gamma, beta):
+        # ẋ̂ = (ẋ - mean(ẋ) - x̂ mean(ẋ x̂)) / √(σ² + ε): the VJP's formula (the map is self-adjoint)
+        axes, kept = self.axes, self.kept
+        dx, dgamma, dbeta = ds
+        xhat, inv = self.saved if type(x) is np.ndarray else _normalise(x, self.eps, axes)
+        dxhat = None
+        if dx is not None:
+            dxhat = inv * (dx - dx.mean(axis=axes, keepdims=True) - xhat * (dx * xhat).mean(axis=axes, keepdims=True))
+        return tangent_sum(
+            None if dxhat is None else dxhat * _per_feature(gamma, kept),
+            None if dgamma is None else xhat * _per_feature(dgamma, kept),
+            None if dbeta is None else _per_feature(dbeta, kept),
+        )
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         # normalised with the batch's own statistics, which BatchNormalization cannot do in inference
         b, dt = builder, builder.dtype(output)
@@ -110,10 +135,7 @@ class BatchNormFn(Function):
         if self.kept is not None:  # per channel of an image: (C,) → (1, C, 1, 1), keeping the batch axis symbolic
             shape = b.const(np.array([1 if i in self.axes else -1 for i in range(len(self.kept))], dtype=np.int64))
             gamma, beta = b.op("Reshape", gamma, shape), b.op("Reshape", beta, shape)
-        xc = b.op("Sub", x, b.reduce("ReduceMean", x, axes, keepdims=True))
-        var = b.reduce("ReduceMean", b.op("Mul", xc, xc), axes, keepdims=True)
-        inv = b.op("Reciprocal", b.op("Sqrt", b.op("Add", var, b.const(self.eps, dt, name="eps"))))
-        b.op("Add", b.op("Mul", b.op("Mul", xc, inv), gamma), beta, out=output)
+        b.op("Add", b.op("Mul", normalise_onnx(b, x, self.eps, axes, dt), gamma), beta, out=output)
 
 
 def batch_norm(
@@ -168,6 +190,16 @@ class BatchNormEvalFn(Function):
         ggamma = (g * ((x - _per_feature(mean, kept)) * inv)).sum(axis=axes) if self.needs(1) else None
         gbeta = g.sum(axis=axes) if self.needs(2) else None
         return gx, ggamma, gbeta, None, None
+
+    def jvp(self, ds, out, x, gamma, beta, mean, var):
+        kept = self.kept  # the running statistics are constants, as in the VJP
+        inv = _per_feature(1.0 / np.sqrt(var + self.eps), kept)
+        dx, dgamma, dbeta = ds[:3]
+        return tangent_sum(
+            None if dx is None else dx * (_per_feature(gamma, kept) * inv),
+            None if dgamma is None else _per_feature(dgamma, kept) * ((x - _per_feature(mean, kept)) * inv),
+            None if dbeta is None else _per_feature(dbeta, kept),
+        )
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         b, dt = builder, builder.dtype(output)
@@ -242,7 +274,7 @@ class BatchNorm(Module):
     so any batch, even one example, can be predicted. They are buffers: part of
     ``state_dict`` but not of ``parameters()``.
 
-    ``momentum`` is the weight of the *old* average (the lecture's β = 0.9). PyTorch's
+    ``momentum`` is the weight of the *old* average (β = 0.9 in the deep-learning course). PyTorch's
     ``momentum`` is the weight of the *new* batch: our ``momentum=0.9`` is PyTorch's
     ``momentum=0.1``. (PyTorch also feeds the unbiased batch variance to its running
     average; we use the biased one, the same σ² as the normalisation.)
@@ -262,16 +294,11 @@ class BatchNorm(Module):
         super().__init__()
         name = type(self).__name__
         positive_int(num_features, "channels" if self._axes != (0,) else "num_features", name)
-        if not 0 <= momentum <= 1:
-            raise ValueError(
-                f"{name}: momentum is the weight of the old running average and must be in [0, 1] "
-                f"(0.9 is usual; PyTorch's 0.1 is our 0.9), got {momentum!r}"
-            )
-        if not eps > 0:
-            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
+        meaning = "the weight of the old running average"
+        expected = "in [0, 1] (0.9 is usual; PyTorch's 0.1 is our 0.9)"
+        self.momentum = check_real(momentum, "momentum", name, low=0, high=1, meaning=meaning, expected=expected)
+        self.eps = check_real(eps, "eps", name, low=0, low_open=True)
         self.num_features = int(num_features)
-        self.momentum = float(momentum)
-        self.eps = float(eps)
         dtype = np.dtype(dtype or np.float64)
         self.gamma = Parameter(np.ones(num_features), dtype=dtype)
         self.beta = Parameter(np.zeros(num_features), dtype=dtype)

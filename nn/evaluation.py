@@ -1,6 +1,7 @@
 """Using a trained model: ``nn.predict`` (outputs as a NumPy array) and ``nn.evaluate`` (loss and metrics).
 
-Both run in eval mode under ``no_grad`` and restore every module's mode afterwards; with
+Both run in eval mode under ``no_grad`` and restore every module's mode afterwards; NumPy's BLAS
+runs with ``nn.fit``'s thread count (one, or the count set by ``ag.set_num_threads``). With
 ``compile=True`` the model's forward pass is compiled (``ag.compile``, one compiled forward per
 model, kept as long as the model lives: later calls with batches of the same shapes run its
 program).
@@ -19,6 +20,7 @@ import numpy as np
 from autograd_core import Tensor, no_grad
 from autograd_core._checks import check_bool, check_int
 from autograd_core.compiler import CompiledFunction
+from autograd_core.threads import blas_threads
 
 from .data import as_array, examples, iterate, slices
 from .metrics import metric_fns, metric_value, scalar
@@ -58,7 +60,7 @@ def predict(model: Module, x: Any, batch_size: int = 256, compile: bool = False)
     x = as_array(x, "nn.predict: x")
     batch_size = check_int(batch_size, "batch_size", "nn.predict", low=1)
     forward = compiled_forward(model) if check_bool(compile, "compile", "nn.predict") else model
-    with model.evaluating():
+    with model.evaluating(), blas_threads():
         outs = [_data(forward(xb), "nn.predict") for xb in iterate(x, None, slices(len(x), batch_size, False), None)]
         if not outs:  # no examples: the model still tells the output's shape
             outs = [_data(forward(x), "nn.predict")]
@@ -94,8 +96,9 @@ def evaluate(
     if len(x) == 0:
         raise ValueError("nn.evaluate: no examples")
     fns = metric_fns(metrics)
-    out = predict(model, x, batch_size, compile=compile)
-    with no_grad():
-        logs = {"loss": scalar(loss(out, y), "nn.evaluate: the loss")}
-    logs.update({name: metric_value(name, fn, out, y, "nn.evaluate") for name, fn in fns.items()})
+    with blas_threads():  # the loss too (a long dot product's last bits depend on the count)
+        out = predict(model, x, batch_size, compile=compile)
+        with no_grad():
+            logs = {"loss": scalar(loss(out, y), "nn.evaluate: the loss")}
+        logs.update({name: metric_value(name, fn, out, y, "nn.evaluate") for name, fn in fns.items()})
     return logs

@@ -22,6 +22,7 @@ from .conv import Conv2d
 from .embedding import Embedding
 from .layers import Dense
 from .module import Module, positive_int
+from .rnn import GRU, LSTM, RNN
 
 __all__ = ["export_onnx", "export_context"]
 
@@ -77,6 +78,11 @@ def export_onnx(
     output (what deployment runtimes expect; a float64 model exported as ``np.float32``, the
     default, is copied and cast first, and the model itself is left alone; ``np.float64``
     keeps float64 throughout). ``in_features`` defaults to the first ``Dense`` layer's.
+
+    A sequence model (its first layer an ``Embedding`` or a recurrent layer, and a recurrent
+    layer inside) takes ``(batch, time)`` int64 indices, or ``(batch, time, features)``
+    sequences, with batch and time both free (``dynamic_axes=(0, 1)``).
+
     Returns the ``onnx.ModelProto`` (``path=None`` only returns it). Needs ``pip install
     "autograd-core[onnx]"``.
 
@@ -90,7 +96,15 @@ def export_onnx(
     if dtype.kind != "f":
         raise TypeError(f"{where}: dtype is the exported model's: np.float32 or np.float64, not {dtype}")
     if in_features is None:
-        first = next((m for m in model.modules() if isinstance(m, (Dense, Conv2d, Embedding))), None)
+        recurrent = (RNN, LSTM, GRU)
+        first = next((m for m in model.modules() if isinstance(m, (Dense, Conv2d, Embedding, *recurrent))), None)
+        if isinstance(first, (Embedding, *recurrent)) and any(isinstance(m, recurrent) for m in model.modules()):
+            if isinstance(first, Embedding):  # (batch, time) indices
+                sequences: np.ndarray = np.zeros((2, 3), dtype=np.int64)
+            else:  # (batch, time, features), or time first
+                sequences = np.random.default_rng(0).normal(size=(2, 3, first.input_size)).astype(dtype)
+            target = in_dtype(model, dtype, where)  # outputs named "output" (or output_0, output_1, ...)
+            return _export_onnx(target, sequences, path=path, opset=opset, input_names=["input"], dynamic_axes=(0, 1))
         if isinstance(first, (Conv2d, Embedding)):
             what = "images" if isinstance(first, Conv2d) else "integer indices"
             raise ValueError(

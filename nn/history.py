@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from autograd_core._figures import new_figure
 from autograd_core._optional import require
 
 from .callbacks import Callback
@@ -47,11 +47,10 @@ class History(Callback):
             day2.plot(axes=fig.axes, label="lr 0.01")
             fig.savefig("curves.png")
 
-        When ``matplotlib.pyplot`` is already imported the figure is made through it (so
-        ``plt.show()`` shows it); otherwise it is a standalone Figure (``fig.savefig(...)``;
-        it displays in Jupyter as the cell's value). Needs the ``plot`` extra.
+        In a notebook the figure is displayed once, as the cell's value; in a script that
+        imported ``matplotlib.pyplot`` it is made through it (so ``plt.show()`` shows it);
+        otherwise it is a standalone Figure (``fig.savefig(...)``). Needs the ``plot`` extra.
         """
-        Figure = require("matplotlib.figure", "History.plot", "plot").Figure
 
         names = list(keys) if keys is not None else [k for k in self.history if not k.startswith("val_")]
         if not names:
@@ -61,11 +60,8 @@ class History(Callback):
             raise ValueError(f"History.plot: unknown name(s) {unknown}; the history has {sorted(self.history)}")
         if axes is None:
             size = (4.2 * len(names), 3.2)
-            if "matplotlib.pyplot" in sys.modules:
-                fig, axes = sys.modules["matplotlib.pyplot"].subplots(1, len(names), figsize=size, squeeze=False)
-            else:
-                fig = Figure(figsize=size, layout="constrained")
-                axes = fig.subplots(1, len(names), squeeze=False)
+            fig = new_figure("History.plot", size)
+            axes = fig.subplots(1, len(names), squeeze=False)
             axes = list(axes.ravel())
         axes = list(axes)
         if len(axes) < len(names):

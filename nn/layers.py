@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from autograd_core import Function, Tensor, tracing
-from autograd_core.ops.elementwise import Add, Multiply
+from autograd_core._checks import check_real
+from autograd_core.ops.elementwise import Add, Multiply, tangent_sum
 from autograd_core.ops.linalg import MatMul
 
 from . import init as _init
@@ -46,6 +47,10 @@ class DenseFn(Function):
         gx = g @ w.mT if self.needs(0) else None
         gw = x.mT @ g if self.needs(1) else None
         return gx, gw, g
+
+    def jvp(self, ds, out, x, w, b):
+        dx, dw, db = ds
+        return tangent_sum(None if dx is None else dx @ w, None if dw is None else x @ dw, db)
 
 
 class Dense(Module):
@@ -119,9 +124,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p is the probability of dropping an element and must be in [0, 1], got {p!r}")
-        self.p = float(p)
+        meaning = "the probability of dropping an element"
+        self.p = check_real(p, "p", "Dropout", low=0, high=1, meaning=meaning, expected="in [0, 1]")
         self.rng = None if rng is None else _init.as_rng(rng, "Dropout")
 
     def forward(self, x: Any) -> Any:

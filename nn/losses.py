@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autograd_core import Function, Tensor, tracing
-from autograd_core.ops.elementwise import sigmoid
+from autograd_core._checks import check_int
+from autograd_core.ops.elementwise import sigmoid, tangent_sum
 from autograd_core.ops.reduce import log_softmax, softmax
+from autograd_core.ops.shape import Reshape
 
 if TYPE_CHECKING:
     from autograd_core.onnx import OnnxBuilder
@@ -54,9 +56,9 @@ class SoftmaxCrossEntropy(Function):
 
     name = "softmax_cross_entropy"
 
-    def forward(self, z, y, one_hot):
+    def forward(self, z, y, one_hot, count=None):
         self.one_hot = one_hot
-        self.n = z.shape[0]
+        self.n = z.shape[0] if count is None else count  # the rows that count (the others have y = 0)
         if not self.n:  # the mean over an empty batch, as NumPy's mean gives it
             self.saved = (z, z)
             return np.array(np.nan, dtype=z.dtype)
@@ -75,6 +77,9 @@ class SoftmaxCrossEntropy(Function):
         return -total / self.n
 
     def backward(self, g, out, z, y):
+        if not self.n:  # no row counts (every one ignored): nothing depends on the logits, as in PyTorch
+            gz = np.zeros(np.shape(z), dtype=out.dtype) if self.needs(0) else None
+            return gz, (np.zeros(np.shape(y), dtype=out.dtype) if self.needs(1) else None)
         if type(z) is np.ndarray and type(y) is np.ndarray:
             p, logp = self.saved
         else:  # create_graph: recompute from the Tensors so second derivatives are exact
@@ -86,6 +91,20 @@ class SoftmaxCrossEntropy(Function):
         gy = -g * logp / self.n if self.needs(1) else None
         return gz, gy
 
+    def jvp(self, ds, out, z, y):
+        # a scalar output: the sum of each input's VJP (at g = 1) times its tangent
+        if not self.n:
+            return None  # the mean of nothing: NaN, whatever the inputs
+        dz, dy = ds
+        if type(z) is np.ndarray and type(y) is np.ndarray:
+            p, logp = self.saved
+        else:
+            p, logp = softmax(z, axis=-1), log_softmax(z, axis=-1)
+        tz = None
+        if dz is not None:
+            tz = (((p - y) if self.one_hot else (p * y.sum(axis=-1, keepdims=True) - y)) * dz).sum()
+        return tangent_sum(tz, None if dy is None else -(logp * dy).sum()) / self.n
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         b, dt = builder, builder.dtype(output)
         z, y = (b.cast(v, dt) for v in inputs)
@@ -96,96 +115,153 @@ class SoftmaxCrossEntropy(Function):
         b.op("Neg", b.reduce("ReduceMean", rows, None, keepdims=False), out=output)
 
 
-def softmax_cross_entropy(logits: Any, targets: Any) -> Tensor:
+def softmax_cross_entropy(logits: Any, targets: Any, ignore_index: int = -100) -> Tensor:
     """Mean cross-entropy between ``softmax(logits)`` and the targets, computed from the logits.
 
-    ``logits`` has shape ``(batch, classes)``. ``targets`` is either integer class indices
-    of shape ``(batch,)`` or one-hot / probability rows of shape ``(batch, classes)``
-    (each row summing to 1). With ``y`` the target rows::
+    ``logits`` has shape ``(batch, classes)``, or ``(batch, time, classes)`` for sequences (any
+    leading axes, the classes last). ``targets`` is either integer class indices of the
+    logits' shape without the classes (``(batch,)``, ``(batch, time)``) or one-hot / probability
+    rows of the logits' shape (each row summing to 1). With ``y`` the target rows and ``m`` the
+    number of rows that count::
 
-        loss = -(1/batch) Σᵢ Σₖ yᵢₖ log softmax(logitsᵢ)ₖ,   d loss / d logits = (softmax(logits) - y) / batch
+        loss = -(1/m) Σᵢ Σₖ yᵢₖ log softmax(logitsᵢ)ₖ,   d loss / d logits = (softmax(logits) - y) / m
 
+    A class index equal to ``ignore_index`` (PyTorch's default, -100) marks a row that counts
+    for nothing, a padded step of a sequence say: it adds nothing to the loss, gets a zero
+    gradient, and the mean is over the other rows (NaN when none is left, as in PyTorch).
     Computed with log-sum-exp, so huge logits do not overflow and ``-inf`` logits (masked
     classes) give finite gradients.
 
     >>> softmax_cross_entropy(np.array([[2.0, 0.0, -1.0]]), np.array([0])).item()  # doctest: +ELLIPSIS
     0.1698...
+    >>> z = np.zeros((1, 3, 4))                     # one sequence of 3 steps, 4 classes
+    >>> round(softmax_cross_entropy(z, np.array([[1, 2, -100]])).item(), 4)   # log 4: the padded step is ignored
+    1.3863
     """
     z = _data(logits, "softmax_cross_entropy: logits")
-    if z.ndim != 2:
+    if z.ndim < 2:
         raise ValueError(
             f"softmax_cross_entropy: logits must have shape (batch, classes), got {z.shape}"
             + ("; for a single example use logits.reshape(1, -1)" if z.ndim == 1 else "")
+            + " (sequences: (batch, time, classes))"
         )
-    batch, classes = z.shape
+    classes = z.shape[-1]
+    lead = z.shape[:-1]
+    rows = int(np.prod(lead))
     dtype = z.dtype if z.dtype.kind == "f" else np.float64
     t = _data(targets, "softmax_cross_entropy: targets")
-    if t.ndim == 1:
-        if t.shape[0] != batch:
+    if z.ndim > 2 and t.ndim in (z.ndim - 1, z.ndim):  # sequences: one row per step
+        logits = Reshape.apply(logits, shape=(rows, classes))
+    if t.ndim == z.ndim - 1:
+        if t.shape != lead:
+            if t.ndim == 1:
+                raise ValueError(
+                    f"softmax_cross_entropy: {t.shape[0]} class indices for a batch of {lead[0]} logits rows "
+                    f"(logits {z.shape}, targets {t.shape}); give one label per row"
+                )
             raise ValueError(
-                f"softmax_cross_entropy: {t.shape[0]} class indices for a batch of {batch} logits rows "
-                f"(logits {z.shape}, targets {t.shape}); give one label per row"
+                f"softmax_cross_entropy: class indices of shape {t.shape} for logits of shape {z.shape}; "
+                f"they must have shape {lead}, one label per row"
             )
-        if t.dtype.kind == "b":
-            raise TypeError("softmax_cross_entropy: targets are booleans; give integer class indices")
-        # The rows are made from the labels' values: an effect, which ag.compile makes again at every call
-        y = tracing.effect(_one_hot, t, classes, dtype)
-        return SoftmaxCrossEntropy.apply(logits, y, one_hot=True)
-    if t.ndim == 2:
+        if tracing.compiling():
+            # The rows and their count are made from the labels' values: an effect, which ag.compile makes
+            # again at every call. (General rows: for one-hot rows p·Σy - y is p - y to the last bit.)
+            y, count = tracing.effect(_label_rows, t, classes, dtype, ignore_index, True)
+            return SoftmaxCrossEntropy.apply(logits, y, one_hot=False, count=count)
+        y, count = _label_rows(t, classes, dtype, ignore_index, False)
+        return SoftmaxCrossEntropy.apply(logits, y, one_hot=count == rows, count=count)
+    if t.ndim == z.ndim:
         if t.shape != z.shape:
             raise ValueError(
                 f"softmax_cross_entropy: target rows have shape {t.shape} but logits {z.shape}; "
-                "they must match (or give class indices of shape (batch,))"
+                f"they must match (or give class indices of shape {lead})"
             )
-        checked = tracing.effect(_probability_rows, t, dtype, isinstance(targets, Tensor))
-        return SoftmaxCrossEntropy.apply(logits, targets if isinstance(targets, Tensor) else checked, one_hot=False)
+        checked = tracing.effect(_probability_rows, t, dtype, isinstance(targets, Tensor), lead)
+        if not isinstance(targets, Tensor):
+            targets = checked
+        if z.ndim > 2:
+            targets = Reshape.apply(targets, shape=(rows, classes))
+        return SoftmaxCrossEntropy.apply(logits, targets, one_hot=False)
     raise ValueError(
-        f"softmax_cross_entropy: targets must be class indices of shape ({batch},) or rows of shape "
+        f"softmax_cross_entropy: targets must be class indices of shape {lead} or rows of shape "
         f"{z.shape}, got shape {t.shape}"
     )
 
 
-def _one_hot(t: np.ndarray, classes: int, dtype: Any) -> np.ndarray:
-    """Class indices ``t`` (checked: whole numbers in ``0..classes-1``) as one-hot rows of ``dtype``."""
-    batch = t.shape[0]
-    if t.dtype.kind == "f":
-        _no_nan(t, "softmax_cross_entropy: targets")
-        if batch and not (np.isfinite(t).all() and t.min() >= 0 and t.max() < classes):
-            i = int(np.argmax(~np.isfinite(t) | (t < 0) | (t >= classes)))
-            raise ValueError(
-                f"softmax_cross_entropy: label {float(t[i])!r} at position {i} is out of range for {classes} "
-                f"classes (labels must be in 0..{classes - 1})"
-            )
-        if not np.array_equal(t, np.round(t)):
-            raise ValueError(
-                "softmax_cross_entropy: 1-D targets are class indices and must be whole numbers; "
-                f"got {float(t[t != np.round(t)][0])!r}. For probabilities give rows of shape {(batch, classes)}"
-            )
-        t = t.astype(np.int64)
-    if batch and (t.min() < 0 or t.max() >= classes):
-        i = int(np.argmax((t < 0) | (t >= classes)))
-        raise ValueError(
-            f"softmax_cross_entropy: label {int(t[i])} at position {i} is out of range for {classes} classes "
-            f"(labels must be in 0..{classes - 1})"
-        )
-    y = np.zeros((batch, classes), dtype=dtype)
-    y[np.arange(batch), t] = 1
-    return y
+def _label_rows(t: np.ndarray, classes: int, dtype: Any, ignore_index: int, as_float: bool) -> tuple[np.ndarray, Any]:
+    """Class indices ``t`` (checked) as target rows of ``dtype``: one-hot, zeros where a label is
+    ``ignore_index``; with the number of rows that count (a float when ``as_float``, for ag.compile)."""
+    labels, keep = _class_indices(t, classes, ignore_index)
+    rows = labels.shape[0]
+    y = np.zeros((rows, classes), dtype=dtype)
+    if keep is None:
+        y[np.arange(rows), labels] = 1
+        count = rows
+    else:
+        y[np.flatnonzero(keep), labels[keep]] = 1
+        count = int(keep.sum())
+    return y, (float(count) if as_float else count)
 
 
-def _probability_rows(t: np.ndarray, dtype: Any, tensor: bool) -> np.ndarray:
+def _probability_rows(t: np.ndarray, dtype: Any, tensor: bool, lead: tuple[int, ...]) -> np.ndarray:
     """Target rows ``t``, checked (no NaN, non-negative, each summing to 1), in ``dtype`` unless a Tensor gave them."""
     _no_nan(t, "softmax_cross_entropy: targets")
     if (t < 0).any():
         raise ValueError("softmax_cross_entropy: targets contain negative values; rows must be probabilities")
     sums = t.sum(axis=-1)
-    if len(t) and np.abs(sums - 1).max() > 1e-4:
-        i = int(np.argmax(np.abs(sums - 1)))
+    if sums.size and np.abs(sums - 1).max() > 1e-4:
+        at = np.unravel_index(int(np.argmax(np.abs(sums - 1))), lead)
+        where = int(at[0]) if len(at) == 1 else tuple(int(i) for i in at)
         raise ValueError(
-            f"softmax_cross_entropy: target row {i} sums to {float(sums[i])!r}; one-hot or probability "
+            f"softmax_cross_entropy: target row {where} sums to {float(sums[at])!r}; one-hot or probability "
             "rows must sum to 1"
         )
     return t.astype(dtype) if not tensor and t.dtype != dtype else t
+
+
+def _class_indices(t: np.ndarray, classes: int, ignore_index: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Class indices checked (whole numbers in ``0..classes-1``, or ``ignore_index``) and flattened;
+    with the rows that count (None: all of them)."""
+    ignore = check_int(ignore_index, "ignore_index", "softmax_cross_entropy")
+    if t.dtype.kind == "b":
+        raise TypeError("softmax_cross_entropy: targets are booleans; give integer class indices")
+    flat = t.reshape(-1)
+    if t.dtype.kind == "f":
+        _no_nan(t, "softmax_cross_entropy: targets")
+        bad = ~np.isfinite(flat) | (((flat < 0) | (flat >= classes)) & (flat != ignore))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"softmax_cross_entropy: label {float(flat[i])!r} at position {_position(i, t.shape)} is out of range "
+                f"for {classes} classes (labels must be in 0..{classes - 1}); ignore_index={ignore} marks a row "
+                "that counts for nothing"
+            )
+        whole = flat == np.round(flat)
+        if not whole.all():
+            raise ValueError(
+                f"softmax_cross_entropy: targets of shape {t.shape} are class indices and must be whole numbers; "
+                f"got {float(flat[np.argmax(~whole)])!r}. For probabilities give rows of shape {t.shape + (classes,)}"
+            )
+        flat = flat.astype(np.int64)
+    ignored = flat == ignore
+    bad = ((flat < 0) | (flat >= classes)) & ~ignored
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"softmax_cross_entropy: label {int(flat[i])} at position {_position(i, t.shape)} is out of range for "
+            f"{classes} classes (labels must be in 0..{classes - 1}); ignore_index={ignore} marks a row that "
+            "counts for nothing"
+        )
+    if not ignored.any():
+        return flat, None
+    return flat, ~ignored
+
+
+def _position(i: int, shape: tuple[int, ...]) -> Any:
+    """Flat index ``i`` as a position in ``shape``: an int for 1-D targets, else a tuple."""
+    if len(shape) == 1:
+        return i
+    return tuple(int(k) for k in np.unravel_index(i, shape))
 
 
 # ============================================================== binary cross-entropy
@@ -212,6 +288,15 @@ class BinaryCrossEntropy(Function):
         gz = g * (s - y) / self.n if self.needs(0) else None
         gy = -g * z / self.n if self.needs(1) else None
         return gz, gy
+
+    def jvp(self, ds, out, z, y):
+        if not self.n:
+            return None
+        dz, dy = ds
+        s = self.saved if type(z) is np.ndarray else sigmoid(z)
+        tz = None if dz is None else ((s - y) * dz).sum()
+        ty = None if dy is None else -(z * dy).sum()
+        return tangent_sum(tz, ty) / self.n
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         b, dt = builder, builder.dtype(output)

@@ -28,19 +28,22 @@ import numpy as np
 
 from autograd_core import Tensor, no_grad, tracing
 from autograd_core import versions as _versions
+from autograd_core._checks import check_int
 
 __all__ = ["Parameter", "Module", "Sequential", "LoadResult", "layer_input", "positive_int"]
 
 
 def positive_int(value: Any, what: str, where: str) -> int:
-    """``value`` as an int if it is a positive integer (not a bool), else a ValueError naming it.
+    """``check_int(value, what, where, low=1)`` for a layer's sizes, whose every refusal (a
+    string too) has always been a ValueError.
 
     >>> positive_int(3, "in_features", "Dense")
     3
     """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{where}: {what} must be a positive integer, got {value!r}")
-    return int(value)
+    try:
+        return check_int(value, what, where, low=1)
+    except TypeError as err:
+        raise ValueError(str(err)) from None
 
 
 def layer_input(x: Any, dtype: np.dtype, where: str) -> Any:
@@ -141,6 +144,7 @@ class Module:
         self.training = True
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """What calling the module computes; every module defines it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -413,6 +417,7 @@ class Sequential(Module):
             yield str(i), m
 
     def forward(self, x: Any) -> Any:
+        """Each layer in turn, the output of one the input of the next."""
         for layer in self.layers:
             x = layer(x)
         return x

@@ -18,22 +18,11 @@ import time
 from typing import Any
 
 from autograd_core._checks import check_choice
+from autograd_core._figures import in_notebook
 
 from .callbacks import Callback
 
 __all__ = ["make_progress", "in_notebook", "format_logs", "Silent", "Lines", "Bars"]
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (IPython is only looked at when it is already imported)."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:  # pragma: no cover - a broken IPython is no notebook
-        return False
-    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def format_logs(logs: dict[str, float], sep: str = ", ") -> str:

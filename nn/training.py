@@ -29,6 +29,7 @@ import numpy as np
 from autograd_core import Tensor
 from autograd_core._checks import check_bool, check_int, check_real
 from autograd_core.compiler import CompiledFunction
+from autograd_core.threads import blas_threads
 
 from . import checkpoint as _ckpt
 from .callbacks import Callback, CallbackList
@@ -94,7 +95,9 @@ def fit(
     ``no_grad``), then ``schedule.step()``. Epochs run from ``initial_epoch`` to
     ``epochs - 1`` (Keras's convention: ``epochs`` is the index to stop at); the log and the
     plots count them from 1. A last batch of a single example is merged into the batch
-    before it (BatchNorm cannot normalise one example, and no example is skipped).
+    before it (BatchNorm cannot normalise one example, and no example is skipped). NumPy's
+    BLAS runs with one thread, or with the count set by ``ag.set_num_threads``, and the count
+    from before comes back afterwards (``autograd_core.threads`` says why).
 
     Parameters
     ----------
@@ -219,54 +222,56 @@ def fit(
         step = CompiledFunction(step, 8, arrays_as_tensors=False)
 
     logs: dict[str, float] = {}
-    cbs.on_train_begin(logs)  # resuming happens here, in the checkpoint's callback, after the others reset
-    start = initial_epoch if backup is None else backup.start
-    if lr is not None:  # with a schedule, its base rate: the decay goes on from the current epoch
-        if schedule is not None:
-            schedule.base_lr = lr
-        else:
-            optimizer.lr = lr
-    if run is not None:
-        display.message(f"Resuming from {os.fspath(resume)}: {start} epoch(s) done, lr {optimizer.lr:g}")
+    with blas_threads():  # once per fit: the user's count, or one thread (see autograd_core.threads)
+        cbs.on_train_begin(logs)  # resuming happens here, in the checkpoint's callback, after the others reset
+        start = initial_epoch if backup is None else backup.start
+        if lr is not None:  # with a schedule, its base rate: the decay goes on from the current epoch
+            if schedule is not None:
+                schedule.base_lr = lr
+            else:
+                optimizer.lr = lr
+        if run is not None:
+            display.message(f"Resuming from {os.fspath(resume)}: {start} epoch(s) done, lr {optimizer.lr:g}")
 
-    try:
-        for epoch in range(start, epochs):
-            cbs.on_epoch_begin(epoch, logs)
-            model.train()
-            order = shuffle_rng.permutation(len(x)) if shuffle else None
-            sums = dict.fromkeys(["loss", *metrics], 0.0)
-            seen = 0
-            stopper = None
-            for batch, (xb, yb) in enumerate(iterate(x, y, bounds, order)):
-                cost, out = step(xb, yb)
-                batch_logs = {"loss": cost}
-                for k, fn in metrics.items():
-                    batch_logs[k] = metric_value(k, fn, out.data, yb, "nn.fit")
-                n = len(xb)
-                seen += n
-                for k, v in batch_logs.items():
-                    sums[k] += v * n
-                cbs.on_batch_end(batch, batch_logs)
+        try:
+            for epoch in range(start, epochs):
+                cbs.on_epoch_begin(epoch, logs)
+                model.train()
+                order = shuffle_rng.permutation(len(x)) if shuffle else None
+                sums = dict.fromkeys(["loss", *metrics], 0.0)
+                seen = 0
+                stopper = None
+                for batch, (xb, yb) in enumerate(iterate(x, y, bounds, order)):
+                    cost, out = step(xb, yb)
+                    batch_logs = {"loss": cost}
+                    for k, fn in metrics.items():
+                        batch_logs[k] = metric_value(k, fn, out.data, yb, "nn.fit")
+                    n = len(xb)
+                    seen += n
+                    for k, v in batch_logs.items():
+                        sums[k] += v * n
+                    cbs.on_batch_end(batch, batch_logs)
+                    stopper = cbs.stopper
+                    if stopper is not None:
+                        break
+                if stopper is not None:  # stopped mid-epoch (a NaN loss, say): not recorded, validated or checkpointed
+                    name = type(stopper).__name__
+                    display.message(f"Epoch {epoch + 1}: training stopped by {name} at batch {batch + 1}")
+                    break
+
+                logs = {k: v / seen for k, v in sums.items()}
+                if validation_data is not None:
+                    val = evaluate(model, *validation_data, loss=loss, metrics=metrics, compile=compile)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                if schedule is not None:
+                    schedule.step()
+                cbs.on_epoch_end(epoch, logs)
                 stopper = cbs.stopper
                 if stopper is not None:
+                    display.message(f"Epoch {epoch + 1}: training stopped by {type(stopper).__name__}")
                     break
-            if stopper is not None:  # stopped mid-epoch (a NaN loss, say): not recorded, validated or checkpointed
-                display.message(f"Epoch {epoch + 1}: training stopped by {type(stopper).__name__} at batch {batch + 1}")
-                break
-
-            logs = {k: v / seen for k, v in sums.items()}
-            if validation_data is not None:
-                val = evaluate(model, *validation_data, loss=loss, metrics=metrics, compile=compile)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            if schedule is not None:
-                schedule.step()
-            cbs.on_epoch_end(epoch, logs)
-            stopper = cbs.stopper
-            if stopper is not None:
-                display.message(f"Epoch {epoch + 1}: training stopped by {type(stopper).__name__}")
-                break
-    finally:
-        cbs.on_train_end(logs)
+        finally:
+            cbs.on_train_end(logs)
     return history
 
 

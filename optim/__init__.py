@@ -1,4 +1,5 @@
-"""Optimizers with the lecture's update rules, learning-rate schedules and checkpoints.
+"""Optimizers (gradient descent, momentum, RMSprop, Adam, with the deep-learning course's update
+rules), learning-rate schedules and checkpoints.
 
 Swapping the optimizer is one line::
 
@@ -6,6 +7,7 @@ Swapping the optimizer is one line::
     opt = optim.Momentum(params, lr=0.1, beta=0.9)
     opt = optim.RMSprop(params, lr=0.01, beta=0.999)
     opt = optim.Adam(params, lr=0.001)
+    opt = optim.AdamW(params, lr=0.001, weight_decay=0.01)
 """
 
 import importlib
@@ -14,7 +16,9 @@ from typing import Any
 from autograd_core import _callers
 
 from .adam import Adam
+from .adamw import AdamW
 from .checkpoint import load, save
+from .clip import clip_grad_norm, clip_grad_value
 from .momentum import Momentum
 from .optimizer import SGD, GradientDescent, Optimizer
 from .rmsprop import RMSprop
@@ -36,6 +40,9 @@ __all__ = [
     "Momentum",
     "RMSprop",
     "Adam",
+    "AdamW",
+    "clip_grad_norm",
+    "clip_grad_value",
     "Schedule",
     "InverseTimeDecay",
     "ExponentialDecay",

@@ -12,7 +12,7 @@ from .optimizer import Optimizer, ParamsLike
 
 
 class Adam(Optimizer):
-    """Adam, the lecture's rule. At step ``t = 1, 2, ...`` of a parameter (``v``, ``s`` start at 0)::
+    """Adam (Kingma and Ba, 2015). At step ``t = 1, 2, ...`` of a parameter (``v``, ``s`` start at 0)::
 
         v ← β₁ · v + (1 − β₁) · g            (momentum)
         s ← β₂ · s + (1 − β₂) · g²           (RMSprop)
@@ -22,7 +22,9 @@ class Adam(Optimizer):
     ``ε`` is added to the root of the *corrected* ``ŝ``. Each parameter counts its own steps
     (a step where its ``.grad`` is None does not count). With ``weight_decay``,
     ``g = ∂J/∂w + weight_decay · w`` (L2 in the gradient, like ``torch.optim.Adam``'s
-    ``weight_decay``; not AdamW's decoupled decay).
+    ``weight_decay``; not AdamW's decoupled decay). With ``clip_grad_norm``, the gradients are
+    first scaled together to that joint norm at most (see :class:`Optimizer`):
+    ``Adam(params, lr=0.003, clip_grad_norm=0.5)`` clips inside ``nn.fit`` too.
 
     The same as ``torch.optim.Adam`` with the same defaults (PyTorch writes the step as
     ``lr / (1 − β₁ᵗ) · v / (√s / √(1 − β₂ᵗ) + ε)``, which is this rule); ``amsgrad`` is not offered.
@@ -43,8 +45,11 @@ class Adam(Optimizer):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        clip_grad_norm: float | None = None,
     ) -> None:
-        super().__init__(params, lr, weight_decay=weight_decay, beta1=beta1, beta2=beta2, eps=eps)
+        super().__init__(
+            params, lr, weight_decay=weight_decay, clip_grad_norm=clip_grad_norm, beta1=beta1, beta2=beta2, eps=eps
+        )
 
     nonnegative_state = ("s",)
 

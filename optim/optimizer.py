@@ -9,7 +9,6 @@ lives here, once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -17,7 +16,10 @@ import numpy as np
 
 from autograd_core import Tensor, tracing
 from autograd_core import versions as _versions
+from autograd_core._checks import check_real
 from autograd_core.grad_mode import grad_enabled
+
+from .clip import clip_grad_norm as _clip_grad_norm
 
 ParamsLike = Iterable[Tensor] | Iterable[Mapping[str, Any]]
 
@@ -35,13 +37,38 @@ class Optimizer:
     gradient before the rule sees it, ``g ← g + weight_decay · w`` (PyTorch's ``weight_decay``,
     not AdamW's decoupled decay); ``p.grad`` itself is left untouched.
 
+    Every optimizer takes ``clip_grad_norm`` (None: no clipping): before each update the
+    gradients of all its parameters are scaled together, in place, so that their joint norm is
+    at most ``clip_grad_norm``, as ``optim.clip_grad_norm(params, clip_grad_norm)`` (PyTorch's
+    ``clip_grad_norm_``) called between ``backward()`` and ``step()`` does (Keras's
+    ``global_clipnorm``), so that ``nn.fit`` clips too. ``grad_norm`` is then the norm before
+    clipping at the latest step. It is a setting of the optimizer, like its parameter groups,
+    not part of its ``state_dict``: a resumed run clips as the optimizer built for it says.
+
     ``lr`` may be read or set at any time; setting it sets the learning rate of every group
     (reading it gives the first group's). Per-parameter state (moment estimates, step counts)
     is in ``state``, a list parallel to ``params``.
     """
 
-    def __init__(self, params: ParamsLike, lr: float, *, weight_decay: float = 0.0, **hyper: float) -> None:
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float,
+        *,
+        weight_decay: float = 0.0,
+        clip_grad_norm: float | None = None,
+        **hyper: float,
+    ) -> None:
         name = type(self).__name__
+        #: The largest joint norm of the gradients an update uses (None: no clipping).
+        self.clip_grad_norm = None
+        if clip_grad_norm is not None:
+            expected = "a positive number (None for no clipping)"
+            self.clip_grad_norm = check_real(
+                clip_grad_norm, "clip_grad_norm", name, low=0, low_open=True, expected=expected
+            )
+        #: The gradients' joint norm before clipping, at the latest step (None until a step clips).
+        self.grad_norm: float | None = None
         self.defaults: dict[str, float] = {"lr": lr, "weight_decay": weight_decay, **hyper}
         for key, value in self.defaults.items():
             self.defaults[key] = self._check(key, value)
@@ -69,18 +96,11 @@ class Optimizer:
         Python floats (not NumPy scalars) keep float32 parameters in float32 arithmetic.
         """
         name = type(self).__name__
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating, np.ndarray)):
-            raise TypeError(f"{name}: {key} must be a number, got {value!r}")
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: {key} must be a number, got {value!r}") from None
-        if key.startswith("beta"):
-            if not 0.0 <= v < 1.0:
-                raise ValueError(f"{name}: {key} must be in [0, 1), got {value}")
-        elif not (v >= 0.0 and math.isfinite(v)):
-            raise ValueError(f"{name}: {key} must be a non-negative finite number, got {value}")
-        return v
+        if isinstance(value, np.ndarray) and value.size == 1:  # a loaded state's entry
+            value = value.reshape(()).item()
+        if key.startswith("beta"):  # the weight of an old average
+            return check_real(value, key, name, low=0, high=1, high_open=True, expected="in [0, 1)")
+        return check_real(value, key, name, low=0, expected="a non-negative finite number")
 
     @property
     def lr(self) -> float:
@@ -133,6 +153,10 @@ class Optimizer:
         self._pairs.append(list(zip(params, self.state[len(self.state) - len(params) :])))
 
     # ------------------------------------------------------------------ the rule
+    #: True when :meth:`update` applies ``weight_decay`` itself (AdamW's decoupled decay) instead
+    #: of the L2 term ``weight_decay · w`` being added to the gradient here.
+    decoupled_weight_decay: bool = False
+
     #: State arrays that can never be negative (second-moment estimates): a loaded checkpoint
     #: holding a negative one is refused.
     nonnegative_state: tuple[str, ...] = ()
@@ -200,6 +224,8 @@ class Optimizer:
     def _step(self) -> None:
         mode = grad_enabled.set(False)  # no_grad, without a context manager's calls (this runs every step)
         try:
+            if self.clip_grad_norm is not None:
+                self._clip()
             for group, pairs in zip(self.param_groups, self._pairs):
                 wd = group["weight_decay"]
                 for p, state in pairs:
@@ -208,12 +234,20 @@ class Optimizer:
                         continue
                     if not isinstance(g, np.ndarray) or g.shape != p.data.shape:
                         raise self._bad_grad(p, g)
-                    if wd:
+                    if wd and not self.decoupled_weight_decay:
                         g = g + wd * p.data  # a new array: p.grad stays the loss's gradient
                     self.update(p, g, state, group)
                     _versions.bump(p.data)
         finally:
             grad_enabled.reset(mode)
+
+    def _clip(self) -> None:
+        """Scale every ``.grad`` in place so that their joint norm is at most ``clip_grad_norm``."""
+        for p in self.params:
+            g = p.grad
+            if g is not None and (type(g) is not np.ndarray or g.shape != p.data.shape):
+                raise self._bad_grad(p, g)
+        self.grad_norm = _clip_grad_norm(self.params, self.clip_grad_norm)
 
     def _bad_grad(self, p: Tensor, g: Any) -> Exception:
         j = next(j for j, q in enumerate(self.params) if q is p)
@@ -334,6 +368,8 @@ class Optimizer:
 
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v:g}" for k, v in self.param_groups[0].items() if k != "params")
+        if self.clip_grad_norm is not None:
+            options += f", clip_grad_norm={self.clip_grad_norm:g}"
         return f"{type(self).__name__}({len(self.params)} parameters, {options})"
 
 
@@ -355,8 +391,9 @@ def _whole(where: str, key: str, value: Any) -> int:
 class GradientDescent(Optimizer):
     """Plain gradient descent: ``w ← w − lr · g``.
 
-    With ``weight_decay``, ``g = ∂J/∂w + weight_decay · w``. The same as ``torch.optim.SGD``
-    without momentum. Alias: ``optim.SGD``.
+    With ``weight_decay``, ``g = ∂J/∂w + weight_decay · w``; with ``clip_grad_norm``, the
+    gradients are first scaled together to that joint norm at most (see :class:`Optimizer`).
+    The same as ``torch.optim.SGD`` without momentum. Alias: ``optim.SGD``.
 
     >>> w = Tensor(0.0, requires_grad=True)
     >>> GradientDescent([w], lr=0.01).minimize(lambda: w**2 - 10*w + 25)
@@ -365,8 +402,10 @@ class GradientDescent(Optimizer):
     0.1
     """
 
-    def __init__(self, params: ParamsLike, lr: float, weight_decay: float = 0.0) -> None:
-        super().__init__(params, lr, weight_decay=weight_decay)
+    def __init__(
+        self, params: ParamsLike, lr: float, weight_decay: float = 0.0, clip_grad_norm: float | None = None
+    ) -> None:
+        super().__init__(params, lr, weight_decay=weight_decay, clip_grad_norm=clip_grad_norm)
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         p.data -= group["lr"] * g

@@ -12,13 +12,14 @@ from .optimizer import Optimizer, ParamsLike
 
 
 class RMSprop(Optimizer):
-    """RMSprop, the lecture's rule (``s`` starts at 0, squares are elementwise)::
+    """RMSprop (Tieleman and Hinton, 2012; ``s`` starts at 0, squares are elementwise)::
 
         s ← β · s + (1 − β) · g²
         w ← w − lr · g / (√s + ε)
 
     ``ε`` is added to the square root, outside it, only to avoid dividing by zero. With
-    ``weight_decay``, ``g = ∂J/∂w + weight_decay · w``.
+    ``weight_decay``, ``g = ∂J/∂w + weight_decay · w``; with ``clip_grad_norm``, the gradients
+    are first scaled together to that joint norm at most (see :class:`Optimizer`).
 
     The same formula as ``torch.optim.RMSprop`` (whose ``alpha`` is our ``beta``; ε is outside
     the root there too), but our default ``beta=0.999`` where PyTorch's ``alpha`` is 0.99, and
@@ -33,9 +34,15 @@ class RMSprop(Optimizer):
     """
 
     def __init__(
-        self, params: ParamsLike, lr: float, beta: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0
+        self,
+        params: ParamsLike,
+        lr: float,
+        beta: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        clip_grad_norm: float | None = None,
     ) -> None:
-        super().__init__(params, lr, weight_decay=weight_decay, beta=beta, eps=eps)
+        super().__init__(params, lr, weight_decay=weight_decay, clip_grad_norm=clip_grad_norm, beta=beta, eps=eps)
 
     nonnegative_state = ("s",)
 

@@ -1,11 +1,11 @@
-"""Learning-rate decay, as the lecture teaches it: small objects that set ``optimizer.lr``.
+"""Learning-rate decay, as the deep-learning course teaches it: small objects that set ``optimizer.lr``.
 
 A schedule keeps the learning rate each group had when the schedule was made (``base_lr``,
-the lecture's α₀) and sets ``lr = α₀ · factor(epoch)``. Epochs are numbered from 1, as in the
-lecture's table (α₀ = 0.2 and ``decay_rate = 1`` give 0.1, 0.067, 0.05, 0.04 for epochs 1-4):
+α₀) and sets ``lr = α₀ · factor(epoch)``. Epochs are numbered from 1, as in the course's
+table (α₀ = 0.2 and ``decay_rate = 1`` give 0.1, 0.067, 0.05, 0.04 for epochs 1-4):
 creating a schedule sets the learning rate of epoch 1, and :meth:`Schedule.step` moves to the
-next epoch. Call it once per epoch, or once per mini-batch to decay per step (the lecture's
-``t``). Any optimizer works::
+next epoch. Call it once per epoch, or once per mini-batch to decay per step (then the epoch
+is the step ``t``). Any optimizer works::
 
     opt = optim.Adam(params, lr=0.2)
     schedule = optim.InverseTimeDecay(opt, decay_rate=1.0)   # opt.lr == 0.1 (epoch 1)
@@ -17,7 +17,7 @@ next epoch. Call it once per epoch, or once per mini-batch to decay per step (th
 PyTorch's schedulers start at ``α₀`` on their epoch 0, so e.g. ``ExponentialLR(gamma=0.95)``
 gives our sequence one epoch later.
 
-To change the learning rate by hand while a schedule runs (the lecture's "babysitting"), set
+To change the learning rate by hand while a schedule runs ("babysitting" one model), set
 ``schedule.base_lr``; it takes effect at once, and the decay continues from there.
 """
 
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from autograd_core import tracing
+from autograd_core._checks import check_int, check_real
 
 from .optimizer import Optimizer
 
@@ -69,12 +70,11 @@ class Schedule:
         explicit = epoch
         if epoch is None:
             epoch = self.epoch + 1
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 1:
-            raise ValueError(f"{type(self).__name__}.step: epoch must be an integer >= 1, got {epoch!r}")
+        epoch = check_int(epoch, "epoch", f"{type(self).__name__}.step", low=1, expected="an integer >= 1")
         if tracing.active:  # inside ag.compile: a change of state the program makes too
-            tracing.effect(self._move, None if explicit is None else int(epoch))
+            tracing.effect(self._move, None if explicit is None else epoch)
         else:
-            self._move(None if explicit is None else int(epoch))
+            self._move(None if explicit is None else epoch)
 
     def _move(self, epoch: int | None) -> None:
         self.epoch = self.epoch + 1 if epoch is None else epoch
@@ -123,11 +123,8 @@ class Schedule:
 
 
 def _positive(owner: str, name: str, value: float, *, allow_zero: bool = False) -> float:
-    v = float(value)
-    if not (v > 0 or (allow_zero and v == 0)) or not math.isfinite(v):
-        need = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{owner}: {name} must be a {need} finite number, got {value}")
-    return v
+    need = "non-negative" if allow_zero else "positive"
+    return check_real(value, name, owner, low=0, low_open=not allow_zero, expected=f"a {need} finite number")
 
 
 class InverseTimeDecay(Schedule):
@@ -150,7 +147,7 @@ class InverseTimeDecay(Schedule):
 
 
 class ExponentialDecay(Schedule):
-    """``lr = rate^epoch · α₀`` (the lecture's ``0.95^epoch · α₀``).
+    """``lr = rate^epoch · α₀`` (for example ``0.95^epoch · α₀``).
 
     >>> import optim
     >>> from autograd_core import Tensor
@@ -200,12 +197,8 @@ class StaircaseDecay(Schedule):
 
     def __init__(self, optimizer: Optimizer, every: int, drop: float = 0.5) -> None:
         name = type(self).__name__
-        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-            raise ValueError(f"{name}: every must be a positive integer (epochs per step), got {every!r}")
-        if not 0 < float(drop) <= 1:
-            raise ValueError(f"{name}: drop must be in (0, 1], got {drop}")
-        self.every = int(every)
-        self.drop = float(drop)
+        self.every = check_int(every, "every", name, low=1, expected="a positive integer (epochs per step)")
+        self.drop = check_real(drop, "drop", name, low=0, high=1, low_open=True, expected="in (0, 1]")
         super().__init__(optimizer)
 
     def factor(self, epoch: int) -> float:

@@ -44,3 +44,12 @@ def load_example(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def examples(share: float, **kwargs: Any) -> Any:
+    """Hypothesis settings with ``share`` of the current profile's example count (at least 2),
+    for a test that needs fewer or more examples than the others, for a reason its caller
+    states; other settings (``kwargs``) as given, the rest from the profile (``conftest.py``)."""
+    from hypothesis import settings
+
+    return settings(max_examples=max(2, round(settings.default.max_examples * share)), **kwargs)

@@ -122,3 +122,12 @@ def fit_mlp(params: dict[str, Any], trial: Any, *, monitor: str = "val_loss", ep
         callbacks=[search.FitPruning(trial, monitor=monitor)],
     )  # fmt: skip
     return {**{k: v[-1] for k, v in history.history.items()}, "epochs": float(len(history.epoch))}
+
+
+def long_dot(params: dict[str, Any], trial: Any) -> dict[str, float]:
+    """A dot product of two vectors of 20,000 drawn from ``trial.rng``: OpenBLAS splits one that long
+    between its threads, so its last bits depend on their count, which it returns too."""
+    import autograd_core as ag
+
+    a, b = trial.rng.standard_normal((2, 20_000))
+    return {"value": float(a @ b) * params["scale"], "threads": ag.get_num_threads()}

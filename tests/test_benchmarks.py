@@ -8,11 +8,13 @@ their own (finite differences), that ``python -m benchmarks`` runs end to end, a
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
 import autograd_core as ag  # noqa: E402
 from autograd_core import Tensor  # noqa: E402
 from autograd_core.testing import numerical_gradient  # noqa: E402
-from benchmarks import numpy_cnn  # noqa: E402
+from benchmarks import numpy_cnn, numpy_rnn  # noqa: E402
 from benchmarks import numpy_reference as ref  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 from benchmarks.suite import WORKLOADS  # noqa: E402
@@ -105,11 +107,12 @@ def test_hvp_closed_form_matches_finite_differences_and_the_framework() -> None:
     xt = Tensor(x, requires_grad=True)
     (gx,) = ag.gradients(f(xt), [xt], create_graph=True)
     np.testing.assert_allclose(ag.gradients((gx * v).sum(), [xt])[0].data, hv, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ag.hvp(f, Tensor(x), v)[1].data, hv, rtol=1e-12, atol=1e-14)  # and forward over reverse
 
 
-def test_w5_rows_are_both_ways_against_the_closed_form() -> None:
+def test_w5_rows_are_the_three_ways_against_the_closed_form() -> None:
     cases = w5(QUICK)
-    assert [c.key for c in cases] == ["W5", "W5-gradients"]
+    assert [c.key for c in cases] == ["W5", "W5-gradients", "W5-hvp"]
     for case in cases:
         assert case.floor == "closed form" and case.target == 6.0
         fw, floor = case.framework(), case.numpy()
@@ -174,6 +177,19 @@ def test_numpy_cnn_backward_matches_finite_differences() -> None:
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
 
 
+def test_numpy_lstm_backward_matches_finite_differences() -> None:
+    rng = np.random.default_rng(4)
+    shapes = [(12, 2), (12, 3), (12,), (12,), (3, 4), (4,)]  # 2 inputs, 3 hidden, 4 classes
+    lstm = numpy_rnn.LSTMClassifier([rng.uniform(-0.8, 0.8, s) for s in shapes])
+    x = rng.standard_normal((3, 5, 2))
+    y = rng.integers(0, 4, size=3)
+    _, grads = lstm.loss_and_grads(x, y)
+    for p, g in zip(lstm.params, grads):
+        assert g.shape == p.shape
+        num = numerical_gradient(lambda: lstm.loss_and_grads(x, y)[0], p)
+        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8)
+
+
 def test_numpy_conv_layer_matches_finite_differences() -> None:
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
@@ -190,9 +206,18 @@ def test_command_line_quick_run_of_the_conv_workload(capsys: pytest.CaptureFixtu
     assert "W7-conv" in printed and "digits CNN" in printed and "RESULTS DISAGREE" not in printed
 
 
+def test_jacobian_rows_are_both_modes_on_both_shapes() -> None:
+    cases = WORKLOADS["JAC"](QUICK)
+    assert [c.key for c in cases] == ["JAC-tall-fwd", "JAC-tall-rev", "JAC-wide-fwd", "JAC-wide-rev"]
+    for case in cases:
+        fw, floor = case.framework(), case.numpy()
+        assert fw["J"].shape == floor["J"].shape == ((40, 3) if "tall" in case.key else (3, 40))
+        assert case.compare(fw, floor) <= 1e-12
+
+
 def test_command_line_rejects_unknown_workloads() -> None:
     with pytest.raises(SystemExit):
-        main(["--quick", "--only", "W9"])
+        main(["--quick", "--only", "W99"])
 
 
 def test_search_report_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -208,6 +233,57 @@ def test_search_report_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert math.isfinite(figures[key])
     if importlib.util.find_spec("distributed") is not None:
         assert math.isfinite(figures["overhead_dask_s"]) and figures["speedup_dask"] > 0
+
+
+def test_threads_report_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "threads.json"
+    before = ag.get_num_threads()
+    assert main(["--quick", "--only", "threads", "--json", str(out)]) == 0
+    assert "competing process busy on one core" in capsys.readouterr().out
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["key"] == "THREADS" and row["unit"] == "report" and row["lines"]
+    other = before if before != 1 else 2
+    for model in ("cnn", "mlp"):
+        for state in ("idle", "busy"):
+            for count in ("default", other):
+                figures = [row["figures"][f"{model}_{state}_{count}_{k}_s"] for k in ("min", "median", "max")]
+                assert 0 < figures[0] <= figures[1] <= figures[2]
+    assert ag.get_num_threads() == before  # the counts it measured are not left behind
+
+
+def test_busy_core_spins_while_the_block_runs_and_is_stopped_after() -> None:
+    from benchmarks.threads import busy_core
+
+    with busy_core() as process:
+        stat = Path(f"/proc/{process.pid}/stat")
+        if stat.exists():  # Linux: the CPU time it has used (utime + stime, in clock ticks) grows
+            ticks = [sum(int(f) for f in stat.read_text().rsplit(")", 1)[1].split()[11:13])]
+            time.sleep(0.3)
+            ticks.append(sum(int(f) for f in stat.read_text().rsplit(")", 1)[1].split()[11:13]))
+            assert ticks[1] > ticks[0]
+        assert process.poll() is None
+    assert process.poll() is not None
+
+
+def test_busy_flag_runs_the_workloads_beside_a_competing_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import benchmarks.__main__ as command
+    from benchmarks.threads import busy_core
+
+    started = []
+
+    @contextlib.contextmanager
+    def recorded():
+        with busy_core() as process:
+            started.append(process)
+            yield process
+
+    monkeypatch.setattr(command, "busy_core", recorded)
+    assert main(["--quick", "--only", "W1", "--busy"]) == 0
+    assert "A competing process kept one core busy during the whole run (--busy)" in capsys.readouterr().out
+    (process,) = started
+    assert process.poll() is not None  # stopped at the end
 
 
 def _hide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *packages: str) -> None:
@@ -230,7 +306,7 @@ def test_peers_flag_without_torch_or_jax_prints_skipped_columns(
     header = next(line for line in printed.splitlines() if "| workload" in line)
     assert "PyTorch ratio" in header and "JAX ratio" in header
     rows = [line for line in printed.splitlines() if line.startswith("| W")]
-    assert len(rows) == 4 and all(line.rstrip(" |").endswith("skipped") for line in rows)
+    assert len(rows) == 5 and all(line.rstrip(" |").endswith("skipped") for line in rows)
     data = json.loads(out.read_text())
     assert [p["skipped"] != "" for p in data["environment"]["peers"]] == [True, True]
     for r in data["results"]:
@@ -247,7 +323,7 @@ def test_installed_peers_compute_the_frameworks_numbers(tmp_path: Path, capsys: 
     out = tmp_path / "bench.json"
     assert main(["--quick", "--peers", "--only", "W1,W4,W5", "--no-memory", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert [r["key"] for r in data["results"]] == ["W1", "W1-np", "W4", "W5", "W5-gradients"]
+    assert [r["key"] for r in data["results"]] == ["W1", "W1-np", "W4", "W5", "W5-gradients", "W5-hvp"]
     for r in data["results"]:
         for name in installed:
             result = r["peers"][name]

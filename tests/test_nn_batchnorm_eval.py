@@ -4,7 +4,7 @@ same function built from primitive ops."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 
 import autograd_core as ag
 import nn
@@ -13,7 +13,6 @@ from autograd_core.testing import gradcheck, gradgradcheck
 from autograd_core.testing.strategies import shapes, tensors
 from nn.batchnorm import BatchNormEvalFn, batch_norm_eval
 
-FAST = settings(max_examples=20, deadline=None)
 batches = shapes(min_dims=2, max_dims=2, min_side=1, max_side=5)  # eval mode: a batch of one is fine
 
 
@@ -41,7 +40,6 @@ def test_fused_eval_batchnorm_matches_the_primitive_composition():
     np.testing.assert_allclose(results[0][0], expected, rtol=1e-12)
 
 
-@FAST
 @given(x=tensors(shape=batches))
 def test_fused_eval_batchnorm_first_and_second_derivatives(x):
     gamma, beta, mean, var = _stats(x.shape[1])

@@ -10,15 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import check_layer, upstream
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import autograd_core as ag
 import nn
 from autograd_core import Tensor
 from autograd_core.testing import gradcheck, gradgradcheck
-
-FAST = settings(max_examples=15, deadline=None)
 
 
 def conv_loops(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, padding: int) -> np.ndarray:
@@ -73,7 +71,6 @@ def test_conv2d_initialisation_uses_fan_in_of_the_patch():
     assert [n for n, _ in custom.named_parameters()] == ["weight"]
 
 
-@FAST
 @given(
     n=st.integers(1, 2),
     c=st.integers(1, 2),
@@ -161,7 +158,6 @@ def test_avg_pool_values_and_padding_counts_as_zero():
     np.testing.assert_allclose(x.grad[0, 0], [[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
 
 
-@FAST
 @given(k=st.integers(1, 3), stride=st.one_of(st.none(), st.integers(1, 3)), data=st.data())
 def test_pool_layer_gradients(k, stride, data):
     padding = data.draw(st.integers(0, k // 2))
@@ -261,7 +257,6 @@ def test_fused_batchnorm2d_matches_the_primitive_composition():
         np.testing.assert_allclose(fused_value, reference, rtol=1e-10, atol=1e-12)
 
 
-@FAST
 @given(n=st.integers(1, 3), c=st.integers(1, 2), h=st.integers(1, 3), w=st.integers(2, 3), fused=st.booleans())
 def test_batchnorm2d_gradients(n, c, h, w, fused):
     x = np.random.default_rng(n * 10 + h).normal(size=(n, c, h, w))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import check_layer, upstream
-from hypothesis import assume, given, settings
+from helpers import check_layer, examples, upstream
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import autograd_core as ag
@@ -14,7 +14,6 @@ from autograd_core import Tensor
 from autograd_core.testing import gradcheck, gradgradcheck
 from autograd_core.testing.strategies import arrays, shapes, tensors
 
-FAST = settings(max_examples=20, deadline=None)
 matrices = shapes(min_dims=2, max_dims=2, min_side=1, max_side=5)
 batches = shapes(min_dims=2, max_dims=2, min_side=2, max_side=5)  # batch ≥ 2 for BatchNorm
 
@@ -70,7 +69,6 @@ def test_dense_errors_name_the_layer_and_the_fix():
         nn.Dense(3, 2, rng="seed")
 
 
-@FAST
 @given(x=tensors(shape=matrices), bias=st.booleans(), out=st.integers(1, 4))
 def test_dense_gradients(x, bias, out):
     layer = nn.Dense(x.shape[1], out, bias=bias, rng=0)
@@ -79,7 +77,6 @@ def test_dense_gradients(x, bias, out):
     assert check_layer(layer, x, v, order=2)
 
 
-@FAST
 @given(x=tensors(shape=matrices), out=st.integers(1, 4))
 def test_fused_dense_matches_matmul_then_add(x, out):
     layer = nn.Dense(x.shape[1], out, rng=1)
@@ -180,7 +177,6 @@ def test_fused_batchnorm_matches_the_primitive_composition():
     assert results[0][0].shape == (6, 4)
 
 
-@FAST
 @given(x=tensors(shape=batches), fused=st.booleans())
 def test_batchnorm_function_gradients(x, fused):
     assume(np.all(x.data.var(axis=0) > 1e-2))  # near-constant features make finite differences ill-conditioned
@@ -195,7 +191,6 @@ def test_batchnorm_function_gradients(x, fused):
     assert gradgradcheck(f, x, gamma, beta)
 
 
-@FAST
 @given(x=tensors(shape=batches))
 def test_batchnorm_layer_gradients_in_training_and_eval(x):
     assume(np.all(x.data.var(axis=0) > 1e-2))
@@ -235,7 +230,6 @@ def test_activations_compute_their_formulas():
     assert repr(nn.Softmax(axis=0)) == "Softmax(axis=0)  # training mode"
 
 
-@FAST
 @given(x=tensors(shape=matrices))
 def test_activation_gradients(x):
     v = upstream(x.shape)
@@ -274,7 +268,6 @@ def test_dropout_masks_follow_the_global_seed():
     np.testing.assert_array_equal(nn.Dropout(0.5)(x).numpy(), a)
 
 
-@FAST
 @given(x=tensors(shape=matrices), p=st.sampled_from([0.2, 0.5]))
 def test_dropout_gradients(x, p):
     v = upstream(x.shape)
@@ -290,7 +283,7 @@ def test_dropout_gradients(x, p):
 # ============================================================== a whole network
 
 
-@settings(max_examples=10, deadline=None)
+@examples(0.5)  # a whole network's gradient check: each example costs many
 @given(x=arrays(shape=(5, 3)))
 def test_sequential_network_gradients(x):
     assume(np.all(x.var(axis=0) > 1e-2))

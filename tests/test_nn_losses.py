@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import autograd_core as ag
@@ -13,7 +13,6 @@ from autograd_core import Tensor
 from autograd_core.testing import gradcheck, gradgradcheck
 from autograd_core.testing.strategies import arrays, shapes, tensors
 
-FAST = settings(max_examples=20, deadline=None)
 matrices = shapes(min_dims=2, max_dims=2, min_side=1, max_side=5)
 
 
@@ -86,7 +85,6 @@ def test_softmax_cross_entropy_keeps_float32():
     assert loss.dtype == np.float32 and z.grad.dtype == np.float32
 
 
-@FAST
 @given(z=tensors(shape=matrices, elements=dict(min_value=-5, max_value=5)), data=st.data())
 def test_softmax_cross_entropy_gradients_with_indices(z, data):
     labels = np.array(data.draw(st.lists(st.integers(0, z.shape[1] - 1), min_size=z.shape[0], max_size=z.shape[0])))
@@ -95,7 +93,6 @@ def test_softmax_cross_entropy_gradients_with_indices(z, data):
     assert gradgradcheck(f, z)
 
 
-@FAST
 @given(z=tensors(shape=matrices, elements=dict(min_value=-5, max_value=5)), data=st.data())
 def test_softmax_cross_entropy_gradients_with_probability_rows(z, data):
     w = data.draw(arrays(shape=z.shape, elements=dict(min_value=0.1, max_value=1.0)))
@@ -181,7 +178,6 @@ def test_binary_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(g, [0, 0, 0.25, -0.25])
 
 
-@FAST
 @given(z=tensors(shape=matrices, elements=dict(min_value=-6, max_value=6)), data=st.data())
 def test_binary_cross_entropy_gradients(z, data):
     y = data.draw(arrays(shape=z.shape, elements=dict(min_value=0.01, max_value=0.99)))
@@ -211,7 +207,6 @@ def test_mse_value_and_gradient():
         nn.mse(np.zeros(5), np.zeros((5, 1)))
 
 
-@FAST
 @given(p=tensors(shape=matrices), data=st.data())
 def test_mse_gradients(p, data):
     t = data.draw(arrays(shape=p.shape))

@@ -129,11 +129,27 @@ def test_bad_input_is_the_layers_error_and_leaves_nothing_behind() -> None:
     assert all("forward" not in vars(m) for m in model.modules())
 
 
-def test_the_readme_shows_what_summary_prints() -> None:
+def test_the_documentation_shows_what_summary_prints() -> None:
+    """The table as Keras and torchinfo lay it out, to the character; the how-to page that shows it
+    computes it in an executed cell, so the page shows what this version prints."""
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    shown = readme.split("```text\nSequential: input (32, 20) float64", 1)[1].split("```", 1)[0]
+    page = (Path(__file__).resolve().parent.parent / "docs" / "how-to" / "training.md").read_text(encoding="utf-8")
+    first_cell = page.split("```{code-cell} ipython3\n", 1)[1].split("```", 1)[0]
+    assert "model = nn.Sequential(nn.Dense(20, 32), nn.ReLU(), nn.Dense(32, 2))" in first_cell
+    assert "print(nn.summary(model, x[:32]))" in first_cell
     x = np.random.default_rng(0).normal(size=(600, 20))
     model = nn.Sequential(nn.Dense(20, 32), nn.ReLU(), nn.Dense(32, 2))
-    assert "Sequential: input (32, 20) float64" + shown == str(nn.summary(model, x[:32])) + "\n"
+    assert str(nn.summary(model, x[:32])) + "\n" == (
+        "Sequential: input (32, 20) float64, output (32, 2)\n"
+        "=============================================\n"
+        "Layer (type)        Output shape      Param #\n"
+        "=============================================\n"
+        "0 (Dense)           (32, 32)              672\n"
+        "1 (ReLU)            (32, 32)                0\n"
+        "2 (Dense)           (32, 2)                66\n"
+        "=============================================\n"
+        "Total params: 738 (5.8 KB)\n"
+        "Trainable params: 738\n"
+        "Non-trainable params: 0\n"
+    )

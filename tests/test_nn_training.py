@@ -560,6 +560,34 @@ def test_history_plot_draws_train_and_validation(tmp_path) -> None:
         history.plot(["los"])
 
 
+@pytest.mark.parametrize("notebook", [True, False])
+def test_plots_show_once_in_a_notebook_and_through_pyplot_in_a_script(monkeypatch, notebook: bool) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from autograd_core import _figures
+
+    monkeypatch.setattr(_figures, "in_notebook", lambda: notebook)
+    history = nn.History()
+    for epoch in range(3):
+        history.append(epoch, {"loss": 1.0 / (epoch + 1)})
+    before = set(plt.get_fignums())
+    fig = history.plot()
+    try:
+        made_by_pyplot = set(plt.get_fignums()) - before
+        # In a notebook the figure is the cell's value only: pyplot does not hold it (it would show it a
+        # second time at the end of the cell) and it renders itself; in a script plt.show() shows it.
+        assert bool(made_by_pyplot) is not notebook
+        if notebook:
+            png = fig._repr_png_()
+            assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    finally:
+        plt.close("all")
+
+
 def test_missing_extras_name_the_pip_install(monkeypatch) -> None:
     history = nn.History()
     history.append(0, {"loss": 1.0})

@@ -26,6 +26,8 @@ import nn  # noqa: E402
 import optim  # noqa: E402
 from autograd_core import Tensor  # noqa: E402
 from autograd_core.export import ONNX_FORMS  # noqa: E402
+from autograd_core.ops.rnn import recurrence  # noqa: E402
+from autograd_core.ops.special import gelu, normal_cdf  # noqa: E402
 from nn.batchnorm import batch_norm_eval  # noqa: E402
 from nn.layers import DenseFn  # noqa: E402
 
@@ -118,6 +120,15 @@ def C(name: str, body: Callable[..., Any], *inputs: tuple[Any, ...], **kw: Any) 
 
 
 N3, N34, IMG = ("n", 3), ("n", 3, 4), ("n", 2, 6, 5)
+
+
+def gates(k: int, hidden: int = 5, features: int = 4) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """A recurrent layer's weights ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh`` for ``k`` gates."""
+    rows = k * hidden
+    return (("w", (rows, features)), ("w", (rows, hidden)), ("w", (rows,)), ("w", (rows,)))
+
+
+RNN_WEIGHTS = gates(1)
 
 
 def _not_finite(x: Tensor) -> Tensor:
@@ -314,6 +325,40 @@ CASES = [
     C("softmax_cross_entropy", lambda z, y: nn.softmax_cross_entropy(z, y), N3, N3, domains=["real", "prob"]),
     C("binary_cross_entropy", lambda z, y: nn.binary_cross_entropy(z, y), N3, N3, domains=["real", "unit"]),
     C("mse", lambda p, t: nn.mse(p, t), N3, N3),
+    C("layer_norm", lambda x, w, b: nn.layer_norm(x, 4, w, b), N34, weights=(("w", (4,)), ("w", (4,)))),
+    C("layer_norm two axes, no affine", lambda x: nn.layer_norm(x, (3, 4), eps=1e-3), N34, domains="flat"),
+    C("gelu", lambda x: gelu(3 * x)),  # (its tails: tests/test_onnx_sequences.py)
+    C("normal_cdf", lambda x: normal_cdf(3 * x)),
+    # ---- recurrent layers, one layer and direction each: (n, time, features) read time-major
+    C("rnn layer", lambda x, *w: recurrence("rnn_tanh", x.transpose(1, 0, 2), *w), N34, weights=RNN_WEIGHTS),
+    C(
+        "rnn relu layer reversed, no bias",
+        lambda x, wi, wh: recurrence("rnn_relu", x.transpose(1, 0, 2), wi * 0.3, wh * 0.3, reverse=True),
+        N34,
+        weights=RNN_WEIGHTS[:2],
+    ),
+    C(
+        "lstm layer from a given state",
+        lambda x, h, c, *w: recurrence("lstm", x.transpose(1, 0, 2), *w, h0=h, c0=c),
+        N34,
+        ("n", 5),
+        ("n", 5),
+        weights=gates(4),
+    ),
+    C(
+        "lstm layer reversed",
+        lambda x, *w: recurrence("lstm", x.transpose(1, 0, 2), *w, reverse=True),
+        N34,
+        weights=gates(4),
+    ),
+    C("gru layer", lambda x, *w: recurrence("gru", x.transpose(1, 0, 2), *w), N34, weights=gates(3)),
+    C(
+        "gru layer reversed from a given state",
+        lambda x, h, *w: recurrence("gru", x.transpose(1, 0, 2), *w, h0=h, reverse=True),
+        N34,
+        ("n", 5),
+        weights=gates(3),
+    ),
     # ---- several outputs, fixed shapes
     C("two outputs", lambda x: (x.exp(), x.sum(axis=1)), N3),
     C("fixed shapes", lambda x, y: (x + y).reshape(6), (2, 3), (3,), dynamic=False),

@@ -84,7 +84,7 @@ NO_FORM = {
     "Ufunc": "NumPy arithmetic on masks inside a VJP under create_graph: only ag.compile's tracer records it",
 }
 #: Base classes of ops, not ops (their ``name`` is empty).
-BASES = {"Comparison", "Reduction"}
+BASES = {"Comparison", "Reduction", "_Recurrence"}
 
 
 def _library_ops() -> dict[str, type]:

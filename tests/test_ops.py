@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import examples
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -576,12 +577,74 @@ OPS += [
 ]
 
 
+# ---- special functions, layer norm, recurrent layers (fused; the references are their maths in NumPy, or
+# the same layer built from primitive ops); their second derivatives are tested with their layers
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtr
+
+    return ndtr(x)
+
+
+def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    xc = x - x.mean(axis=-1, keepdims=True)
+    return xc / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + 1e-5) * w + b
+
+
+def _recurrent(kind: str, lengths: bool = False) -> Op:
+    """One fused layer (``ops/rnn.py``) on ``x (T, B, I)``, weights, biases and initial states."""
+    gates = {"rnn_tanh": 1, "lstm": 4, "gru": 3}[kind]
+
+    def shapes(t: tuple[int, int, int, int]) -> tuple[tuple[int, ...], ...]:
+        steps, batch, features, hidden = t
+        states = ((batch, hidden),) * (2 if kind == "lstm" else 1)
+        return ((steps, batch, features), (gates * hidden, features), (gates * hidden, hidden),
+                (gates * hidden,), (gates * hidden,), *states)  # fmt: skip
+
+    def call(fused: bool) -> Callable[..., Any]:
+        def run(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any, c0: Any = None) -> Any:
+            size = x.shape  # (the shape: not a read of values, which ag.compile refuses)
+            steps = np.array([size[0], 1][: size[1]] + [size[0]] * max(0, size[1] - 2)) if lengths else None
+            return ag.ops.rnn.recurrence(kind, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths=steps, fused=fused)
+
+        return run
+
+    return Op(
+        f"{kind}{' (lengths)' if lengths else ''}",
+        call(True),
+        lambda *a: call(False)(*a).data,
+        st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(1, 2), st.integers(1, 2)).map(shapes),
+        {"min_value": -1.5, "max_value": 1.5},
+        second_order=False,
+    )
+
+
+OPS += [
+    Op("gelu", lambda x: nn.GELU()(x), lambda x: x * _normal_cdf(x)),
+    Op("normal_cdf", ag.ops.special.normal_cdf, _normal_cdf),
+    Op(
+        "layer_norm",
+        lambda x, w, b: nn.normalization.layer_norm(x, x.shape[-1], w, b),
+        _layer_norm,
+        st.tuples(st.integers(1, 3), st.integers(2, 4)).map(lambda t: ((t[0], t[1]), (t[1],), (t[1],))),
+        unique=True,  # no row nearly constant (the division by its spread)
+    ),
+    _recurrent("rnn_tanh"),
+    _recurrent("lstm"),
+    _recurrent("gru"),
+    _recurrent("lstm", lengths=True),
+]
+
+
 def _ids(op: Op) -> str:
     return op.name
 
 
-FIRST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-SECOND = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+# The ops' draws filter their domains (log of positives, ...): some filtering is expected.
+FIRST = settings(suppress_health_check=[HealthCheck.filter_too_much])
+# gradgradcheck costs about as many gradchecks as the input has elements: fewer examples.
+SECOND = examples(0.4, suppress_health_check=[HealthCheck.filter_too_much])
 
 
 def _upstream(data: st.DataObject, shape: tuple[int, ...]) -> np.ndarray:
@@ -625,7 +688,7 @@ def test_second_derivative(op: Op, data: st.DataObject) -> None:
 
 @pytest.mark.parametrize("op", OPS, ids=_ids)
 @given(data=st.data())
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@examples(0.25, suppress_health_check=[HealthCheck.filter_too_much])  # a dtype rule: a few examples show it
 def test_float32_is_kept(op: Op, data: st.DataObject) -> None:
     arrays = [a.astype(np.float32) for a in op.draw(data)]
     xs = [Tensor(a, requires_grad=True) for a in arrays]
@@ -762,3 +825,74 @@ def test_var_with_ddof_at_least_n_is_inf_or_nan_like_numpy() -> None:
         np.testing.assert_array_equal(
             Tensor([[1.0, 2.0]]).var(axis=0, ddof=1).data, np.var([[1.0, 2.0]], axis=0, ddof=1)
         )
+
+
+# ============================================================== forward mode: every op's JVP rule
+
+
+def _tangents(data: st.DataObject, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """A random tangent per input, of its shape (float64)."""
+    return [data.draw(ats.arrays(a.shape, elements=REAL), label=f"v{i}") for i, a in enumerate(arrays)]
+
+
+def _directional_difference(f: Callable[..., Any], arrays: list[np.ndarray], vs: list[np.ndarray]) -> np.ndarray:
+    """(f(x + εv) - f(x - εv)) / 2ε, central differences along the tangents, in float64."""
+    eps = 1e-6
+    plus = f(*[Tensor(a + eps * v) for a, v in zip(arrays, vs)]).data
+    minus = f(*[Tensor(a - eps * v) for a, v in zip(arrays, vs)]).data
+    return (plus - minus) / (2 * eps)
+
+
+def _inner(a: Any, b: Any) -> float:
+    return float(np.sum(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64)))
+
+
+@pytest.mark.parametrize("op", OPS, ids=_ids)
+@given(data=st.data())
+@examples(0.5, suppress_health_check=[HealthCheck.filter_too_much])  # (each example also runs a VJP)
+def test_jvp_against_finite_differences_and_its_vjp(op: Op, data: st.DataObject) -> None:
+    arrays = op.draw(data)
+    originals = [a.copy() for a in arrays]
+    vs = _tangents(data, arrays)
+    out, tangent = ag.jvp(op.fn, tuple(arrays), tuple(vs))
+    np.testing.assert_allclose(out.data, op.ref(*arrays), rtol=1e-10, atol=1e-12)
+    assert tangent.shape == out.shape and tangent.dtype == np.float64
+    for a, o in zip(arrays, originals):
+        np.testing.assert_array_equal(a, o)  # nothing mutated
+    np.testing.assert_allclose(tangent.data, _directional_difference(op.fn, arrays, vs), rtol=1e-5, atol=1e-6)
+    # ⟨J v, u⟩ = ⟨v, Jᵀ u⟩: the rule is the transpose of the op's own VJP
+    u = _upstream(data, out.shape)
+    _, vjp_fn = ag.vjp(op.fn, *arrays)
+    grads = vjp_fn(u)
+    left, right = _inner(tangent.data, u), sum(_inner(v, g.data) for v, g in zip(vs, grads))
+    scale = np.sum(np.abs(tangent.data * u)) + sum(np.sum(np.abs(v * g.data)) for v, g in zip(vs, grads))
+    assert abs(left - right) <= 1e-10 * scale + 1e-12, (left, right)
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.second_order], ids=_ids)
+@given(data=st.data())
+@SECOND
+def test_forward_over_reverse(op: Op, data: st.DataObject) -> None:
+    """``hvp`` (the JVP of the gradient: every VJP's own ops carry tangents) against reverse over
+    reverse and against finite differences of the gradient."""
+    arrays = op.draw(data)
+    G = _upstream(data, np.shape(op.ref(*arrays)))
+    vs = _tangents(data, arrays)
+    n = len(arrays)
+
+    def f(*ts: Tensor) -> Tensor:
+        return (op.fn(*ts) * G).sum()
+
+    value, hv = ag.hvp(f, tuple(arrays), tuple(vs))
+    assert value.item() == pytest.approx(float(np.sum(op.ref(*arrays) * G)), rel=1e-10, abs=1e-12)
+    grad = ag.grad(f, argnums=tuple(range(n)))
+    xs = [Tensor(a, requires_grad=True) for a in arrays]
+    gs = ag.gradients(f(*xs), xs, create_graph=True)
+    dot = sum(((g * v).sum() for g, v in zip(gs, vs) if g.requires_grad), Tensor(0.0))
+    reverse = ag.gradients(dot, xs) if dot.requires_grad else [np.zeros(a.shape) for a in arrays]
+    eps = 1e-6
+    plus = grad(*[a + eps * v for a, v in zip(arrays, vs)])
+    minus = grad(*[a - eps * v for a, v in zip(arrays, vs)])
+    for h, r, p, m in zip(hv, reverse, plus, minus):
+        np.testing.assert_allclose(h.data, np.asarray(r), rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(h.data, (p.data - m.data) / (2 * eps), rtol=1e-4, atol=1e-5)

@@ -345,6 +345,21 @@ def test_a_user_gradient_of_the_wrong_shape_is_refused():
     assert x.grad is None
 
 
+class _FewerAxes(ag.Function):
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, g, out, x):
+        return g[:, 0]  # shape (3,) for an input of shape (3, 4): broadcasts to nothing
+
+
+def test_a_user_gradient_with_fewer_axes_that_does_not_broadcast_is_refused_by_name():
+    x = Tensor(np.ones((3, 4)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"_feweraxes: backward returned a gradient of shape \(3,\) for input 0 "):
+        _FewerAxes.apply(x).sum().backward()
+    assert x.grad is None
+
+
 def test_a_user_gradient_that_is_not_an_array_is_refused():
     x = Tensor(np.ones(3), requires_grad=True)
     with pytest.raises(TypeError, match=r"_floatgradient: backward returned a float as the gradient of input 0"):

@@ -828,6 +828,34 @@ def test_dask_lost_worker_is_retried(dask_client, tmp_path: Path) -> None:
     same_trials(result, search.random_search(objective, space, n_trials=4))
 
 
+def test_every_executor_computes_with_the_same_blas_threads(dask_client, pool) -> None:
+    """One BLAS thread per trial by default, the user's count when set, on every executor: the same
+    bits everywhere (a dot product of 20,000 has other last bits with 2 threads than with 1), and the
+    driver's own count is back when the search ends."""
+    from threadpoolctl import threadpool_limits
+
+    import autograd_core as ag
+
+    space = {"scale": search.Uniform(1.0, 2.0)}
+    values = {}
+    for user in (None, 2):
+        if user is not None:
+            ag.set_num_threads(user)
+        want = user or 1
+        # The driver's own count is the other one; the workers start with NumPy's, or Dask's 1.
+        with threadpool_limits(limits=3 - want, user_api="blas"), ThreadPoolExecutor(2) as threads:
+            results = {}
+            for name, executor in [("serial", None), ("own", 2), ("pool", pool), ("threads", threads),
+                                   ("dask", dask_client)]:  # fmt: skip
+                results[name] = search.random_search(objectives.long_dot, space, n_trials=4, seed=5, executor=executor)
+                assert ag.get_num_threads() == 3 - want, name
+        for name, result in results.items():
+            assert [t.metrics["threads"] for t in result.trials] == [want] * 4, name
+            same_trials(results["serial"], result)
+        values[user] = [t.value for t in results["serial"].trials]
+    assert values[None] != values[2]  # the count decides the bits: the agreement above is not by chance
+
+
 # ============================================================== shared storage, timeouts, dying drivers
 
 

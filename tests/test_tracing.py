@@ -347,7 +347,7 @@ def test_effects_of_the_library_are_recorded_and_their_results_are_traced() -> N
 
     loss, tracer = program_trace(step, np.ones((3, 3)), np.array([0, 1, 1]))
     effects = [e for e in tracer.tape.events if type(e) is EffectEvent]
-    assert [e.fn.__name__ for e in effects] == ["_zero_grad", "_batch_stats", "_update_running", "_mask", "_one_hot",
+    assert [e.fn.__name__ for e in effects] == ["_zero_grad", "_batch_stats", "_update_running", "_mask", "_label_rows",
                                                 "_step"]  # fmt: skip
     stats, running, mask, one_hot = effects[1:5]
     assert type(stats.args[0]) is Traced  # the batch's values: that call's, at every call

@@ -10,12 +10,13 @@ never imports ``onnx`` itself: the export hands it the module (``builder.onnx``)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["OnnxBuilder", "Dim", "DynamicShapeError", "INT64_MAX", "INT64_MIN"]
+__all__ = ["OnnxBuilder", "Dim", "DynamicShapeError", "INT64_MAX", "INT64_MIN", "read_names"]
 
 INT64_MAX = int(np.iinfo(np.int64).max)
 INT64_MIN = int(np.iinfo(np.int64).min)
@@ -35,6 +36,7 @@ class Dim(NamedTuple):
 
     @property
     def static(self) -> bool:
+        """True when the dimension does not follow any dynamic axis."""
         return not any(self.growth)
 
 
@@ -47,7 +49,8 @@ class OnnxBuilder:
 
     ``opset`` is the target opset (an int). Values are named by strings; an optional input
     is ``None``. The ``onnx`` module itself is ``builder.onnx`` (for ``onnx.helper`` and
-    friends, when an op needs a subgraph or a tensor attribute).
+    friends, when an op needs a tensor attribute); the nodes of a subgraph (the body of a
+    ``Scan`` or a ``Loop``) are written inside ``with builder.subgraph() as nodes:``.
     """
 
     def __init__(self, onnx: Any, opset: int, symbols: Sequence[tuple[str, int]] = ()) -> None:
@@ -189,6 +192,30 @@ class OnnxBuilder:
         self._declare(out, arr.dtype, tuple(Dim(n, ()) for n in arr.shape))
         return out
 
+    @contextlib.contextmanager
+    def subgraph(self) -> Iterator[list[Any]]:
+        """Nodes written inside the ``with`` go to the list it gives instead of the graph: the
+        body of a ``Scan``, a ``Loop`` or an ``If``, made into a graph with
+        ``builder.onnx.helper.make_graph(nodes, ...)``. The body may read the graph's values
+        (parameters, constants, the results of earlier nodes) by name; its own values take
+        fresh names as everywhere else:
+
+        .. code-block:: python
+
+            with builder.subgraph() as nodes:
+                h2 = builder.op("Tanh", builder.op("Add", a, builder.op("MatMul", h, w_t)))
+        """
+        outer, origin = self.nodes, self.node_origin
+        self.nodes, self.node_origin = [], []
+        try:
+            yield self.nodes
+        finally:
+            self.nodes, self.node_origin = outer, origin
+
+    def value_info(self, name: str, dtype: Any) -> Any:
+        """A graph input or output of a subgraph: ``name``, of ``dtype`` (its shape left unsaid)."""
+        return self.onnx.helper.make_tensor_value_info(name, self.onnx_dtype(dtype), None)
+
     def cast(self, name: str, dtype: Any, out: str | None = None) -> str:
         """``name`` as ``dtype``: the value itself when it already is, a converted copy of a
         constant, else a ``Cast`` node."""
@@ -216,6 +243,18 @@ class OnnxBuilder:
         if op_type == "ReduceSum" or self.opset >= 18:
             return self.op(op_type, x, self.const(np.array(axes, dtype=np.int64), name="axes"), out=out, **attrs)
         return self.op(op_type, x, out=out, axes=axes, **attrs)
+
+
+def read_names(nodes: Iterable[Any]) -> set[str]:
+    """The names of the values ``nodes`` read, those their subgraphs read included (a body may
+    read the outer graph's values by name)."""
+    names: set[str] = set()
+    for node in nodes:
+        names.update(node.input)
+        for a in node.attribute:
+            for g in [a.g, *a.graphs] if a.HasField("g") else a.graphs:
+                names |= read_names(g.node)
+    return names
 
 
 def _attribute(v: Any) -> Any:

@@ -16,7 +16,7 @@ from ..serialization import atomic_write
 from ..tensor import Tensor, as_float_array
 from ..tracing import ReadEvent, TracingError
 from . import backend
-from .builder import INT64_MAX, DynamicShapeError, OnnxBuilder
+from .builder import INT64_MAX, DynamicShapeError, OnnxBuilder, read_names
 from .trace import ExportTrace, dims, grow, structure_difference
 
 __all__ = ["export_onnx", "OnnxExportWarning", "MIN_OPSET"]
@@ -208,7 +208,7 @@ def export_onnx(
             graph = write(base, dims(base, [], []), [])
 
     b = graph
-    used_names = {i for n in b.nodes for i in n.input}
+    used_names = read_names(b.nodes)
     tensors = [onnx.numpy_helper.from_array(a, n) for n, a in b.initializers.items() if n in used_names]
     g = onnx.helper.make_graph(b.nodes, "autograd_core", b.graph_inputs, b.graph_outputs, initializer=tensors)
     imports = [onnx.helper.make_opsetid("", opset)] + [onnx.helper.make_opsetid(d, v) for d, v in b.domains.items()]

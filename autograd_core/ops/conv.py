@@ -37,6 +37,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .. import tracing as _tracing
 from ..function import Function
 from ..tensor import Tensor
+from .elementwise import tangent_sum
 
 if TYPE_CHECKING:
     from ..onnx.builder import OnnxBuilder
@@ -141,17 +142,32 @@ def as_pair(value: Any, what: str, where: str, least: int) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _image_shape(shape: tuple[int, ...], where: str, channels: str = "channels") -> tuple[int, ...]:
+def _image_shape(shape: tuple[int, ...], where: str, in_channels: int | None = None) -> tuple[int, ...]:
+    """Refuse an input that is not 4-D, with a hint at the likely fix (``in_channels``: the
+    number a convolution expects, None for a pooling, which cannot tell)."""
     if len(shape) == 4:
         return shape
     hint = ""
     if len(shape) == 3:
-        hint = "; for a single image use x[None], a batch of one"
+        first, last = shape[0], shape[2]
+        if in_channels is None:
+            hint = (
+                "; for a single image (channels, height, width) use x[None], a batch of one; for a batch of "
+                "one-channel images (batch, height, width) use x[:, None]"
+            )
+        elif first == in_channels:  # (1, H, W) with one channel: x[None] and x[:, None] are the same
+            hint = "; for a single image use x[None], a batch of one"
+        elif in_channels == 1:
+            hint = "; for a batch of one-channel images (batch, height, width) use x[:, None] (the channel axis)"
+        elif last == in_channels:
+            hint = (
+                f"; for a single image stored channels last (height, width, {in_channels}) use "
+                "x.transpose(2, 0, 1)[None], a batch of one in (batch, channels, height, width)"
+            )
     elif len(shape) == 2:
         hint = "; for a single one-channel image use x[None, None]"
     raise ValueError(
-        f"{where}: input of shape {tuple(shape)} is {len(shape)}-D; expected 4-D (batch, {channels}, height, width)"
-        f"{hint}"
+        f"{where}: input of shape {tuple(shape)} is {len(shape)}-D; expected 4-D (batch, channels, height, width){hint}"
     )
 
 
@@ -177,13 +193,19 @@ def conv_window(
     where: str = "conv2d",
 ) -> Window:
     """Check the shapes of a convolution (``where`` names the op or layer in errors) and place its window."""
-    _image_shape(x_shape, where)
     if len(w_shape) != 4:
         raise ValueError(f"{where}: weight of shape {tuple(w_shape)} must be 4-D (out_channels, in_channels, kh, kw)")
+    _image_shape(x_shape, where, w_shape[1])
     if x_shape[1] != w_shape[1]:
+        hint = ""
+        if x_shape[3] == w_shape[1]:
+            hint = (
+                f"; the input looks channels last (batch, height, width, {w_shape[1]}): images here are "
+                "(batch, channels, height, width), so pass x.transpose(0, 3, 1, 2)"
+            )
         raise ValueError(
             f"{where}: input of shape {tuple(x_shape)} has {x_shape[1]} channels, but the weight of shape "
-            f"{tuple(w_shape)} expects {w_shape[1]} (weights are (out_channels, in_channels, kh, kw))"
+            f"{tuple(w_shape)} expects {w_shape[1]} (weights are (out_channels, in_channels, kh, kw)){hint}"
         )
     if b_shape is not None and tuple(b_shape) != (w_shape[0],):
         raise ValueError(f"{where}: bias of shape {tuple(b_shape)}; expected ({w_shape[0]},), one per output channel")
@@ -350,6 +372,15 @@ class Conv2d(Function):
                 gb = g.sum(axis=(0, 2, 3))
         return (gx, gw, gb) if b else (gx, gw)
 
+    def jvp(self, ds, out, x, w, *b):
+        # bilinear in x and W, affine in b: conv(ẋ, W) + conv(x, Ẇ) + ḃ per channel
+        dx, dw, db = ds[0], ds[1], ds[2] if b else None
+        return tangent_sum(
+            None if dx is None else _run(Conv2d, dx, w, win=self.win),
+            None if dw is None else _run(Conv2d, x, dw, win=self.win),
+            None if db is None else db.reshape(-1, 1, 1),
+        )
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt, win = builder.dtype(output), self.win
         x, w, *bias = (builder.cast(v, dt) for v in inputs)
@@ -387,6 +418,13 @@ class Conv2dTranspose(Function):
         gw = _run(Conv2dWeightGrad, h, g, win=win) if self.needs(1) else None
         return gg, gw
 
+    def jvp(self, ds, out, g, w):
+        dg, dw = ds
+        return tangent_sum(
+            None if dg is None else _run(Conv2dTranspose, dg, w, win=self.win),
+            None if dw is None else _run(Conv2dTranspose, g, dw, win=self.win),
+        )
+
 
 class Conv2dWeightGrad(Function):
     """``conv_weight_grad(x, g)``: the VJP of a convolution for its weight, of ``W``'s shape.
@@ -407,6 +445,13 @@ class Conv2dWeightGrad(Function):
         gx = _run(Conv2dTranspose, g, h, win=win) if self.needs(0) else None
         gg = _run(Conv2d, x, h, win=win) if self.needs(1) else None
         return gx, gg
+
+    def jvp(self, ds, out, x, g):
+        dx, dg = ds
+        return tangent_sum(
+            None if dx is None else _run(Conv2dWeightGrad, dx, g, win=self.win),
+            None if dg is None else _run(Conv2dWeightGrad, x, dg, win=self.win),
+        )
 
 
 # ============================================================== pooling
@@ -442,7 +487,7 @@ def _window_sum(x: np.ndarray, weights: Any, win: Window) -> np.ndarray:
     """``y[p] = Σ_k weights[k] · xp[window k of pixel p]`` (zero padding), the transpose of :func:`_scatter`."""
     xp = _pad(x, win, 0.0)
     scalar = not isinstance(weights, (list, tuple))
-    total = None
+    total: Any = None
     for k, rows, cols in win.offsets():
         part = xp[:, :, rows, cols] if scalar else xp[:, :, rows, cols] * weights[k]
         if total is None:
@@ -467,6 +512,9 @@ class WindowSum(Function):
     def backward(self, g, out, x):
         return _run(WindowScatter, _in_layout_of(g, out), weights=self.weights, win=self.win)
 
+    def jvp(self, ds, out, x):
+        return _run(type(self), ds[0], weights=self.weights, win=self.win)  # linear: the same sums of the tangent
+
 
 class WindowScatter(Function):
     """Each pixel of ``g``, times its window's weights, added back into its window (the transpose of WindowSum)."""
@@ -481,6 +529,9 @@ class WindowScatter(Function):
 
     def backward(self, h, out, g):
         return _run(WindowSum, h, weights=self.weights, win=self.win)
+
+    def jvp(self, ds, out, g):
+        return _run(WindowScatter, ds[0], weights=self.weights, win=self.win)
 
 
 class AvgPool2d(WindowSum):
@@ -512,7 +563,9 @@ def _count(hits: list[np.ndarray]) -> np.ndarray:
 
 class MaxPool2d(Function):
     """Maximum over each window (padding is ``-inf``). VJP: ``g`` goes to the window's maximum;
-    ``t`` tied maxima each get ``g / t``, as ``max`` splits it."""
+    ``t`` tied maxima each get ``g / t``, as ``max`` splits it. The padding is never a maximum
+    (an input of ``-inf`` gets the whole gradient of its window), and a window holding NaN
+    (whose maximum is NaN) sends its gradient to its NaNs, as ``max`` and PyTorch do."""
 
     name = "max_pool2d"
 
@@ -552,12 +605,28 @@ class MaxPool2d(Function):
             return _scatter(share, hits, win)
         return WindowScatter.apply(share, weights=hits, win=win)
 
+    def jvp(self, ds, out, x):
+        # each output takes its window's maximum: the tangent there (t tied maxima: the mean of their t
+        # tangents), a window sum of the tangent with those weights, the transpose of the VJP's scatter
+        xd = _floating(x.data if isinstance(x, Tensor) else x)
+        od = out.data if isinstance(out, Tensor) else out
+        win = self.win
+        count, *hits = _tracing.effect(_maxima, xd, od, win)
+        return _run(WindowSum, ds[0], weights=[(hit / count).astype(od.dtype) for hit in hits], win=win)
+
 
 def _maxima(xd: np.ndarray, od: np.ndarray, win: Window) -> tuple[np.ndarray, ...]:
     """Max pooling's masks: for each window offset, where the input is its window's maximum ``od``;
     first how many maxima each window has."""
-    xp = _pad(xd, win, -np.inf)
-    hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in win.offsets()]
+    xp = _pad(xd, win, np.nan)  # NaN equals nothing: the padding is never a maximum, even of -inf inputs
+    offsets = win.offsets()
+    hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in offsets]
+    # A window holding NaN has NaN as its maximum: its NaNs share the gradient. (The minimum
+    # is NaN if any output is: a test without a mask.)
+    if od.size and np.isnan(od.min()):
+        nan_out = np.isnan(od)
+        nan_in = _pad(np.isnan(xd), win, False)
+        hits = [hit | (nan_in[:, :, rows, cols] & nan_out) for hit, (_, rows, cols) in zip(hits, offsets)]
     return (_count(hits), *hits)
 
 

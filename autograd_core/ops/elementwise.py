@@ -12,12 +12,30 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import forward as _forward
 from .. import tracing as _tracing
+from .._checks import check_real
 from ..function import Function
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
     from ..onnx.builder import OnnxBuilder
+
+
+def tangent_sum(*terms: Any) -> Any:
+    """The sum of a JVP's terms, one per input that has a tangent (None: no term); None if none."""
+    total = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total
+
+
+def _shared(ds: tuple[Any, Any], share: Any) -> Any:
+    """``da·share + db·(1 - share)``: the JVP of an elementwise choice between a and b."""
+    da, db = ds
+    return tangent_sum(None if da is None else da * share, None if db is None else db * (1 - share))
+
 
 # ============================================================== binary arithmetic
 
@@ -34,6 +52,10 @@ class Add(Function):
     def backward(self, g, out, a, b):
         return g, g
 
+    def jvp(self, ds, out, a, b):
+        da, db = ds
+        return da if db is None else db if da is None else da + db
+
 
 class Subtract(Function):
     onnx_op = "Sub"
@@ -46,6 +68,10 @@ class Subtract(Function):
 
     def backward(self, g, out, a, b):
         return g, (-g if self.needs(1) else None)
+
+    def jvp(self, ds, out, a, b):
+        da, db = ds
+        return da if db is None else -db if da is None else da - db
 
 
 class Multiply(Function):
@@ -60,6 +86,16 @@ class Multiply(Function):
     def backward(self, g, out, a, b):
         return (g * b if self.needs(0) else None), (g * a if self.needs(1) else None)
 
+    def jvp(self, ds, out, a, b):
+        da, db = ds
+        if db is None:
+            return da * b
+        if da is None:
+            return a * db
+        if a is b and da is db:  # x * x: one product fewer
+            return 2 * (a * da)
+        return da * b + a * db
+
 
 class Divide(Function):
     onnx_op = "Div"
@@ -70,6 +106,12 @@ class Divide(Function):
 
     def backward(self, g, out, a, b):
         return (g / b if self.needs(0) else None), (-g * out / b if self.needs(1) else None)
+
+    def jvp(self, ds, out, a, b):
+        da, db = ds
+        if db is None:
+            return da / b
+        return (-out * db if da is None else da - out * db) / b
 
 
 class Power(Function):
@@ -92,13 +134,26 @@ class Power(Function):
         ga = gb = None
         if self.needs(0):
             if type(b) is int or type(b) is float:  # a number: decide once
-                # x**2, the commonest power, needs no power in its derivative (nor in its graph)
-                ga = g * (2 * a) if b == 2 else g * 0 if b == 0 else g * b * a ** (b - 1)
+                # x**2, the commonest power, needs no power in its derivative (nor in its graph); 2g is
+                # exact, and one op fewer when g is an array and a a Tensor (forward mode over backward)
+                ga = (2 * g) * a if b == 2 else g * 0 if b == 0 else g * b * a ** (b - 1)
             else:  # an array: where a = b = 0 take a = 1, so that no 0⁻¹ (nor a NaN gradient) is ever made
                 ga = g * b * np.where((b == 0) & (a == 0), 1, a) ** (b - 1)
         if self.needs(1):
             gb = g * out * np.log(np.where(a == 0, 1, a))
         return ga, gb
+
+    def jvp(self, ds, out, a, b):
+        da, db = ds  # the VJP's local derivatives, times the tangents
+        ta = tb = None
+        if da is not None:
+            if type(b) is int or type(b) is float:
+                ta = da * (2 * a) if b == 2 else da * 0 if b == 0 else da * b * a ** (b - 1)
+            else:
+                ta = da * b * np.where((b == 0) & (a == 0), 1, a) ** (b - 1)
+        if db is not None:
+            tb = db * out * np.log(np.where(a == 0, 1, a))
+        return tangent_sum(ta, tb)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
@@ -122,6 +177,9 @@ class Maximum(Function):
         share = ((a > b) + 0.5 * (a == b)).astype(g.dtype)
         return g * share, g * (1 - share)
 
+    def jvp(self, ds, out, a, b):
+        return _shared(ds, ((a > b) + 0.5 * (a == b)).astype(out.dtype))  # ties: the mean of the two tangents
+
 
 class Minimum(Function):
     """Elementwise minimum; where ``a == b`` the gradient is split evenly."""
@@ -135,6 +193,9 @@ class Minimum(Function):
     def backward(self, g, out, a, b):
         share = ((a < b) + 0.5 * (a == b)).astype(g.dtype)
         return g * share, g * (1 - share)
+
+    def jvp(self, ds, out, a, b):
+        return _shared(ds, ((a < b) + 0.5 * (a == b)).astype(out.dtype))
 
 
 class Where(Function):
@@ -152,6 +213,10 @@ class Where(Function):
 
     def backward(self, g, out, a, b):
         return np.where(self.cond, g, 0), np.where(self.cond, 0, g)
+
+    def jvp(self, ds, out, a, b):
+        da, db = ds
+        return np.where(self.cond, 0 if da is None else da, 0 if db is None else db)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
@@ -175,6 +240,9 @@ class Negative(Function):
     def backward(self, g, out, x):
         return -g
 
+    def jvp(self, ds, out, x):
+        return -ds[0]
+
 
 class Square(Function):
     saves_output = False
@@ -185,6 +253,9 @@ class Square(Function):
 
     def backward(self, g, out, x):
         return g * (2 * x)
+
+    def jvp(self, ds, out, x):
+        return ds[0] * (2 * x)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         x = builder.cast(inputs[0], builder.dtype(output))
@@ -202,6 +273,9 @@ class Exp(Function):
     def backward(self, g, out, x):
         return g * out
 
+    def jvp(self, ds, out, x):
+        return ds[0] * out
+
 
 class Log(Function):
     onnx_op = "Log"
@@ -213,6 +287,9 @@ class Log(Function):
 
     def backward(self, g, out, x):
         return g / x
+
+    def jvp(self, ds, out, x):
+        return ds[0] / x
 
 
 class Log1p(Function):
@@ -227,6 +304,9 @@ class Log1p(Function):
 
     def backward(self, g, out, x):
         return g / (1 + x)
+
+    def jvp(self, ds, out, x):
+        return ds[0] / (1 + x)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         # ONNX has no Log1p: log(1 + x) loses the digits of x below the dtype's epsilon (absolute error ≤ ε)
@@ -248,6 +328,9 @@ class Expm1(Function):
     def backward(self, g, out, x):
         return g * (out + 1)
 
+    def jvp(self, ds, out, x):
+        return ds[0] * (out + 1)
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)  # ONNX has no Expm1: exp(x) - 1, absolute error ≤ ε as for log1p
         one = builder.const(1, dt, name="one")
@@ -267,6 +350,9 @@ class Sqrt(Function):
     def backward(self, g, out, x):
         return g / (2 * out)
 
+    def jvp(self, ds, out, x):
+        return ds[0] / (2 * out)
+
 
 class Sin(Function):
     onnx_op = "Sin"
@@ -278,6 +364,9 @@ class Sin(Function):
 
     def backward(self, g, out, x):
         return g * np.cos(x)
+
+    def jvp(self, ds, out, x):
+        return ds[0] * np.cos(x)
 
 
 class Cos(Function):
@@ -291,6 +380,9 @@ class Cos(Function):
     def backward(self, g, out, x):
         return -g * np.sin(x)
 
+    def jvp(self, ds, out, x):
+        return -ds[0] * np.sin(x)
+
 
 class Tanh(Function):
     onnx_op = "Tanh"
@@ -302,6 +394,9 @@ class Tanh(Function):
 
     def backward(self, g, out, x):
         return g * (1 - out * out)
+
+    def jvp(self, ds, out, x):
+        return ds[0] * (1 - out * out)
 
 
 class Sigmoid(Function):
@@ -319,6 +414,9 @@ class Sigmoid(Function):
     def backward(self, g, out, x):
         return g * (out * (1 - out))
 
+    def jvp(self, ds, out, x):
+        return ds[0] * (out * (1 - out))
+
 
 class Relu(Function):
     """max(x, 0); the gradient at 0 is 0. The mask comes from the output (out > 0 exactly where
@@ -333,6 +431,9 @@ class Relu(Function):
 
     def backward(self, g, out, x):
         return g * (out > 0)
+
+    def jvp(self, ds, out, x):
+        return ds[0] * (out > 0)
 
 
 class LeakyRelu(Function):
@@ -350,6 +451,9 @@ class LeakyRelu(Function):
 
     def backward(self, g, out, x):
         return g * np.where(x > 0, 1, self.slope).astype(x.dtype)
+
+    def jvp(self, ds, out, x):
+        return ds[0] * np.where(x > 0, 1, self.slope).astype(x.dtype)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
@@ -376,6 +480,9 @@ class Abs(Function):
     def backward(self, g, out, x):
         return g * np.sign(x)
 
+    def jvp(self, ds, out, x):
+        return ds[0] * np.sign(x)
+
 
 class Clip(Function):
     """Clamp to [low, high], i.e. ``min(max(x, low), high)``. The gradient goes to ``x`` inside
@@ -392,6 +499,16 @@ class Clip(Function):
         below = (x < low) & ~above
         inside = ~(above | below)
         return g * inside, (g * below if self.needs(1) else None), (g * above if self.needs(2) else None)
+
+    def jvp(self, ds, out, x, low, high):
+        above = (x > high) | (low > high)
+        below = (x < low) & ~above
+        dx, dlow, dhigh = ds
+        return tangent_sum(
+            None if dx is None else dx * ~(above | below),
+            None if dlow is None else dlow * below,
+            None if dhigh is None else dhigh * above,
+        )
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
@@ -415,6 +532,9 @@ class Clone(Function):
 
     def backward(self, g, out, x):
         return g
+
+    def jvp(self, ds, out, x):
+        return ds[0]
 
 
 class Copy(Function):
@@ -448,6 +568,9 @@ class Cast(Function):
     def backward(self, g, out, x):
         return g.astype(x.dtype)
 
+    def jvp(self, ds, out, x):
+        return ds[0].astype(out.dtype)
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         builder.cast(inputs[0], builder.dtype(output), out=output)
 
@@ -466,6 +589,9 @@ class Detach(Function):
 
     def backward(self, g, out, x):
         return None
+
+    def jvp(self, ds, out, x):
+        return None  # cut from the graph: no tangent either (JAX's stop_gradient, PyTorch's detach)
 
 
 # ============================================================== public functions
@@ -517,14 +643,17 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 
 def negative(x: Any) -> Tensor:
+    """``-x``."""
     return Negative.apply(x)
 
 
 def square(x: Any) -> Tensor:
+    """``x ** 2``; its derivative is ``2x``."""
     return Square.apply(x)
 
 
 def exp(x: Any) -> Tensor:
+    """``e ** x``; its derivative is its output, ``e ** x``."""
     return Exp.apply(x)
 
 
@@ -552,26 +681,32 @@ def expm1(x: Any) -> Tensor:
 
 
 def sqrt(x: Any) -> Tensor:
+    """Square root; its derivative ``1 / (2 sqrt(x))`` is infinite at 0."""
     return Sqrt.apply(x)
 
 
 def sin(x: Any) -> Tensor:
+    """Sine; its derivative is ``cos(x)``."""
     return Sin.apply(x)
 
 
 def cos(x: Any) -> Tensor:
+    """Cosine; its derivative is ``-sin(x)``."""
     return Cos.apply(x)
 
 
 def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent; its derivative is ``1 - tanh(x) ** 2``."""
     return Tanh.apply(x)
 
 
 def sigmoid(x: Any) -> Tensor:
+    """The logistic function ``1 / (1 + e ** -x)``; its derivative is ``s (1 - s)``."""
     return Sigmoid.apply(x)
 
 
 def relu(x: Any) -> Tensor:
+    """``max(x, 0)``; its derivative is 1 where ``x > 0``, else 0 (0 at 0)."""
     return Relu.apply(x)
 
 
@@ -584,9 +719,8 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     >>> leaky_relu(Tensor([-2.0, 0.0, 3.0]), 0.1)
     Tensor([-0.2,  0. ,  3. ])
     """
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
-        raise TypeError(f"leaky_relu: negative_slope must be a real number, got {negative_slope!r}")
-    return LeakyRelu.apply(x, slope=float(negative_slope))
+    slope = check_real(negative_slope, "negative_slope", "leaky_relu", noun="real number")
+    return LeakyRelu.apply(x, slope=slope)
 
 
 def clone(x: Any) -> Tensor:
@@ -603,6 +737,7 @@ def clone(x: Any) -> Tensor:
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors np.abs
+    """Absolute value; its derivative is ``sign(x)`` (0 at 0)."""
     return Abs.apply(x)
 
 
@@ -615,6 +750,7 @@ def clip(x: Any, low: Any = None, high: Any = None) -> Tensor:
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
+    """``x`` cast to the floating ``dtype``, differentiably (the gradient is cast back)."""
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"astype: tensors hold floating data; cannot cast to {dtype}")
@@ -632,6 +768,7 @@ def zero_safe(fn: Callable[[Tensor], Tensor], s: Tensor) -> Tensor:
     vector: a subgradient).
     """
     zero = s == 0  # (a comparison: in a trace, recorded, so an exported model computes the mask)
-    if not s.requires_grad or (not _tracing.active and not zero.any()):  # (traced: no branch on the values)
+    # (a tangent needs the safe pattern too; traced: no branch on the values)
+    if not (s.requires_grad or _forward.active) or (not _tracing.active and not zero.any()):
         return fn(s)
     return Where.apply(0, fn(Where.apply(1, s, cond=zero)), cond=zero)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from .. import tracing as _tracing
 from ..function import Function
 from ..tensor import Tensor
-from .elementwise import Abs, Multiply, Power, Sqrt, Square, zero_safe
+from .elementwise import Abs, Divide, Multiply, Power, Sqrt, Square, zero_safe
 from .reduce import Max, Min, Sum
 from .shape import Reshape
 
@@ -57,6 +59,12 @@ class MatMul(Function):
             if b_vec:
                 gb = gb.reshape(gb.shape[:-1])
         return ga, gb
+
+    def jvp(self, ds, out, a, b):
+        da, db = ds  # bilinear: the product of each tangent with the other input
+        if db is None:
+            return da @ b
+        return a @ db if da is None else da @ b + a @ db
 
     def explain(self, err: Exception, xs: tuple[Any, ...]) -> str:
         sa, sb = np.shape(xs[0]), np.shape(xs[1])
@@ -123,9 +131,8 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> T
                 "pass axis= (an int for vector norms, a pair for matrix norms)"
             )
         axis = tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
     try:
-        axes = normalize_axis_tuple(axes, ndim)
+        axes = normalize_axis_tuple(int(axis) if isinstance(axis, (int, np.integer)) else axis, ndim)
     except (ValueError, TypeError) as err:
         raise ValueError(f"norm: bad axis={axis!r} for a tensor of shape {shape}: {err}") from None
     if len(axes) == 1:
@@ -144,7 +151,71 @@ def _is_fro(ord: Any) -> bool:
 
 
 def _two_norm(x: Any, axis: Any, keepdims: bool) -> Tensor:
+    return _unscaled_or_scaled(_plain_two_norm, x, 2.0, axis, keepdims)
+
+
+def _plain_two_norm(x: Any, p: float, axis: Any, keepdims: bool) -> Tensor:
     return zero_safe(Sqrt.apply, Sum.apply(Square.apply(x), axis=axis, keepdims=keepdims))
+
+
+def _plain_p_norm(x: Any, p: float, axis: Any, keepdims: bool) -> Tensor:
+    # |x|ᵖ for p < 2 has an infinite (p < 1) or NaN-making second (1 < p < 2) derivative at 0:
+    # each element goes through the safe-where pattern (a 0 element gets gradient 0).
+    terms = zero_safe(lambda a: Power.apply(a, p), Abs.apply(x))
+    return zero_safe(lambda s: Power.apply(s, 1 / p), Sum.apply(terms, axis=axis, keepdims=keepdims))
+
+
+_LOW: dict[tuple[np.dtype, float], float] = {}
+
+
+def _unscaled_or_scaled(plain: Any, x: Any, p: float, axis: Any, keepdims: bool) -> Tensor:
+    """``plain(x)``, the p-norm ``(Σ|x|ᵖ)^(1/p)``, unless ``|x|ᵖ`` overflowed (an infinite norm
+    of finite values) or underflowed (a norm too small for ``Σ|x|ᵖ`` to keep its precision):
+    then ``m · plain(x / m)`` with ``m`` a power of two near ``max|x|`` of each slice.
+
+    ``‖x‖ = m‖x/m‖`` for any constant ``m``, so ``m`` is a constant to autodiff, and dividing by
+    a power of two is exact: the scaled norm and its derivatives (PyTorch's values) differ
+    from the plain ones only where those overflowed. The common case pays a look at the result.
+    """
+    with np.errstate(over="ignore", under="ignore"):  # handled below
+        out = plain(x, p, axis, keepdims)
+    r = out.data
+    dtype = r.dtype
+    low = _LOW.get((dtype, p))
+    if low is None:  # below it, Σ|x|ᵖ has lost digits
+        low = _LOW[dtype, p] = (float(np.finfo(dtype).tiny) / float(np.finfo(dtype).eps)) ** (1 / p)
+    if _tracing.compiling():
+        # The choice depends on the values: ag.compile makes the scales at every call (an effect), and
+        # always takes the scaled form: a scale of 1 gives the plain norm's bits, value and gradient.
+        scale, flat = _tracing.effect(_scales, out, x, axis, low, keepdims, True)
+        with np.errstate(over="ignore", under="ignore"):
+            return Multiply.apply(plain(Divide.apply(x, scale), p, axis, keepdims), flat)
+    if r.ndim == 0:
+        v = float(r)
+        if low <= v < math.inf or v != v:  # (NaN data stays as it is)
+            return out
+    elif not r.size or (r.min() >= low and r.max() < math.inf):  # (False for NaN: then checked below)
+        return out
+    scale, flat = _scales(out, x, axis, low, keepdims, False)
+    if scale is None:  # zero vectors, or infinite data: nothing to scale
+        return out
+    return Multiply.apply(plain(Divide.apply(x, scale), p, axis, keepdims), flat)
+
+
+def _scales(out: Any, x: Any, axis: Any, low: float, keepdims: bool, always: bool) -> tuple[Any, Any]:
+    """The scales of ``_unscaled_or_scaled``, in the shapes of the division and the product (None when
+    no slice needs one, unless ``always``: then ones)."""
+    r = out.data if isinstance(out, Tensor) else out
+    dtype = r.dtype
+    data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=dtype)
+    biggest = np.max(np.abs(data), axis=axis, keepdims=True, initial=0)
+    flagged = r.reshape(biggest.shape)
+    scaled_slices = (np.isinf(flagged) | (flagged < low)) & np.isfinite(biggest) & (biggest > 0)
+    if not always and not scaled_slices.any():
+        return None, None
+    power = np.frexp(np.where(scaled_slices, biggest, 1))[1]  # 2^power > max|x| >= 2^(power - 1)
+    scale = np.where(scaled_slices, np.ldexp(np.ones_like(biggest), power), 1).astype(dtype, copy=False)
+    return scale, (scale if keepdims else scale.reshape(r.shape))
 
 
 def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Tensor:
@@ -155,20 +226,28 @@ def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Tensor:
             f"norm: ord={ord!r} is not a vector norm; use None or 2, 1, inf, -inf or a number p > 0"
             + (" ('fro' is for matrices: pass a 2-D tensor or axis=(0, 1))" if _is_fro(ord) else "")
         )
-    if ord == np.inf:
-        return Max.apply(Abs.apply(x), axis=axis, keepdims=keepdims)
-    if ord == -np.inf:
-        return Min.apply(Abs.apply(x), axis=axis, keepdims=keepdims)
+    if ord in (np.inf, -np.inf):
+        return _extreme(Abs.apply(x), ord, axis, keepdims, np.shape(x.data if isinstance(x, Tensor) else x))
     if ord == 1:
         return Sum.apply(Abs.apply(x), axis=axis, keepdims=keepdims)
     if ord == 0 or ord < 0 or np.isnan(ord):
         why = "is not supported" if ord else "counts the non-zero elements, which has no gradient: use (x != 0).sum()"
         raise NotImplementedError(f"norm: ord={ord!r} {why}; the vector norms are None or 2, 1, inf, -inf and p > 0")
-    p = float(ord)
-    # |x|ᵖ for p < 2 has an infinite (p < 1) or NaN-making second (1 < p < 2) derivative at 0:
-    # each element goes through the safe-where pattern (a 0 element gets gradient 0).
-    terms = zero_safe(lambda a: Power.apply(a, p), Abs.apply(x))
-    return zero_safe(lambda s: Power.apply(s, 1 / p), Sum.apply(terms, axis=axis, keepdims=keepdims))
+    return _unscaled_or_scaled(_plain_p_norm, x, float(ord), axis, keepdims)
+
+
+def _extreme(t: Tensor, ord: Any, axis: int, keepdims: bool, shape: tuple[int, ...]) -> Tensor:
+    """The largest (``ord > 0``) or smallest of the non-negative ``t`` along ``axis`` (``shape``: the
+    norm's input's, for the message). Of no values the largest is 0, as in NumPy (a sum of nothing:
+    its gradient is empty too); the smallest is undefined."""
+    if t.shape[axis]:
+        return (Max if ord > 0 else Min).apply(t, axis=axis, keepdims=keepdims)
+    if ord > 0:
+        return Sum.apply(t, axis=axis, keepdims=keepdims)
+    raise ValueError(
+        f"norm: ord={ord!r} over axis {axis} of shape {shape} is the smallest of no values, which is "
+        "undefined (NumPy refuses it too); the largest (ord=inf or 1) of no values is 0"
+    )
 
 
 def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool, shape: tuple[int, ...]) -> Tensor:
@@ -178,8 +257,7 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool, shape:
     if _is_number(ord) and ord in (1, -1, np.inf, -np.inf):
         # 1: the largest column sum of |x| (sum over rows, then the max over columns); inf: the largest row sum
         summed, picked = (row, col) if ord in (1, -1) else (col, row)
-        pick = Max if ord > 0 else Min
-        out = pick.apply(Sum.apply(Abs.apply(x), axis=summed, keepdims=True), axis=picked, keepdims=True)
+        out = _extreme(Sum.apply(Abs.apply(x), axis=summed, keepdims=True), ord, picked, True, shape)
         if keepdims:
             return out
         return Reshape.apply(out, shape=tuple(n for i, n in enumerate(shape) if i not in axes))

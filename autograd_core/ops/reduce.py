@@ -73,6 +73,9 @@ class Sum(Reduction):
     def backward(self, g, out, x):
         return expand(g.reshape(self.kept), x.shape)
 
+    def jvp(self, ds, out, x):
+        return ds[0].sum(axis=self.axis, keepdims=self.keepdims)
+
 
 class Mean(Reduction):
     onnx_reduce = "ReduceMean"
@@ -90,6 +93,9 @@ class Mean(Reduction):
 
     def backward(self, g, out, x):
         return expand(g.reshape(self.kept) / self.n, x.shape)
+
+    def jvp(self, ds, out, x):
+        return ds[0].mean(axis=self.axis, keepdims=self.keepdims)
 
 
 class Max(Reduction):
@@ -112,6 +118,13 @@ class Max(Reduction):
             hit = hit | (np.isnan(x) & np.isnan(kept))
         share = hit / hit.sum(axis=self.axis, keepdims=True)
         return g.reshape(self.kept) * share.astype(x.dtype)
+
+    def jvp(self, ds, out, x):
+        hit = x == out.reshape(self.kept)  # tied maxima: the mean of their tangents, as the VJP splits
+        if np.isnan(out).any():
+            hit = hit | (np.isnan(x) & np.isnan(out.reshape(self.kept)))
+        share = (hit / hit.sum(axis=self.axis, keepdims=True)).astype(out.dtype)
+        return (ds[0] * share).sum(axis=self.axis, keepdims=self.keepdims)
 
 
 class Min(Max):
@@ -150,6 +163,10 @@ class Var(Function):
 
     def backward(self, g, out, x):
         return g.reshape(self.kept) * (2 * (x - x.mean(axis=self.axis, keepdims=True))) / self.d
+
+    def jvp(self, ds, out, x):
+        centred = x - x.mean(axis=self.axis, keepdims=True)
+        return (ds[0] * centred).sum(axis=self.axis, keepdims=self.keepdims) * 2 / self.d
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         # as forward: shift by each slice's first element (a constant slice gives exactly 0), centre, Σc² / (n - ddof)
@@ -201,6 +218,9 @@ class LogSumExp(Reduction):
     def backward(self, g, out, x):
         return g.reshape(self.kept) * np.exp(x - out.reshape(self.kept))
 
+    def jvp(self, ds, out, x):
+        return (ds[0] * np.exp(x - out.reshape(self.kept))).sum(axis=self.axis, keepdims=self.keepdims)
+
 
 # ============================================================== along an axis
 
@@ -223,6 +243,10 @@ class Softmax(Function):
     def backward(self, g, out, x):
         return out * (g - (g * out).sum(axis=self.axis, keepdims=True))
 
+    def jvp(self, ds, out, x):
+        dx = ds[0]
+        return out * (dx - (dx * out).sum(axis=self.axis, keepdims=True))
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         builder.op("Softmax", inputs[0], out=output, axis=int(self.axis))
 
@@ -239,6 +263,10 @@ class LogSoftmax(Function):
 
     def backward(self, g, out, x):
         return g - np.exp(out) * g.sum(axis=self.axis, keepdims=True)
+
+    def jvp(self, ds, out, x):
+        dx = ds[0]
+        return dx - (np.exp(out) * dx).sum(axis=self.axis, keepdims=True)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         builder.op("LogSoftmax", inputs[0], out=output, axis=int(self.axis))

@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import tracing as _tracing
+from .._checks import check_int
 from ..engine import sum_to
 from ..function import Function
+from ..grad_mode import grad_enabled
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
@@ -29,6 +32,9 @@ class Reshape(Function):
 
     def backward(self, g, out, x):
         return g.reshape(x.shape)
+
+    def jvp(self, ds, out, x):
+        return ds[0].reshape(out.shape)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         from ..onnx.builder import DynamicShapeError
@@ -80,6 +86,9 @@ class Transpose(Function):
             return g.transpose()
         return g.transpose(tuple(int(i) for i in np.argsort(self.axes)))
 
+    def jvp(self, ds, out, x):
+        return np.transpose(ds[0], self.axes)
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         ndim = len(builder.dims(inputs[0]))
         perm = list(range(ndim))[::-1] if self.axes is None else [int(a) % ndim for a in self.axes]
@@ -96,6 +105,9 @@ class BroadcastTo(Function):
 
     def backward(self, g, out, x):
         return sum_to(g, x.shape)
+
+    def jvp(self, ds, out, x):
+        return np.broadcast_to(ds[0], out.shape)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         from ..onnx.builder import DynamicShapeError
@@ -144,8 +156,9 @@ class GetItem(Function):
 
     name = "getitem"
 
-    def forward(self, x, index):
-        self.index = index
+    def forward(self, x, index, kept=None):
+        self.index = index  # as given (ONNX export recognises an index input by identity)
+        self.kept = index if kept is None else kept  # what backward reads: a copy of index arrays (getitem)
         try:
             return x[index]
         except IndexError as err:
@@ -153,8 +166,11 @@ class GetItem(Function):
 
     def backward(self, g, out, x):
         if isinstance(g, Tensor):
-            return Unindex.apply(g, index=self.index, shape=x.shape)
-        return unindex(g, self.index, x.shape)
+            return Unindex.apply(g, index=self.kept, shape=x.shape)
+        return unindex(g, self.kept, x.shape)
+
+    def jvp(self, ds, out, x):
+        return ds[0][self.index]
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         _getitem_onnx(builder, self.index, inputs[0], output)
@@ -183,6 +199,12 @@ class Unindex(Function):
     def backward(self, g, out, x):
         return g[self.index]
 
+    def jvp(self, ds, out, g):
+        d = ds[0]
+        if isinstance(d, Tensor):
+            return Unindex.apply(d, index=self.index, shape=out.shape)
+        return Unindex().forward(d, index=self.index, shape=out.shape)
+
 
 class Concatenate(Function):
     saves_inputs = False
@@ -198,6 +220,9 @@ class Concatenate(Function):
         lead = (slice(None),) * self.axis
         starts = [0] + self.ends[:-1]
         return tuple(g[lead + (slice(s, e),)] for s, e in zip(starts, self.ends))
+
+    def jvp(self, ds, out, *xs):
+        return np.concatenate(_tangents(ds, xs), axis=self.axis)
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
@@ -217,11 +242,19 @@ class Stack(Function):
         lead = (slice(None),) * self.axis
         return tuple(g[lead + (i,)] for i in range(len(xs)))
 
+    def jvp(self, ds, out, *xs):
+        return np.stack(_tangents(ds, xs), axis=self.axis)
+
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         dt = builder.dtype(output)
         axis = builder.const(np.array([self.axis], dtype=np.int64), name="axes")
         parts = (builder.op("Unsqueeze", builder.cast(x, dt), axis) for x in inputs)
         builder.op("Concat", *parts, out=output, axis=int(self.axis))
+
+
+def _tangents(ds: tuple[Any, ...], xs: tuple[Any, ...]) -> list[Any]:
+    """One tangent per joined input: zeros for those without one (a join cannot leave a hole)."""
+    return [np.zeros(np.shape(x), dtype=np.result_type(x)) if d is None else d for d, x in zip(ds, xs)]
 
 
 def _getitem_onnx(b: OnnxBuilder, index: Any, x: str, output: str) -> None:
@@ -328,6 +361,10 @@ def _is_basic(index: Any) -> bool:
     )
 
 
+def _copied(p: Any) -> Any:
+    return p.copy() if isinstance(p, np.ndarray) else p
+
+
 def _index_part(p: Any) -> Any:
     if isinstance(p, Tensor):
         # A Tensor holds floats, so it cannot say whether it means a mask or indices:
@@ -343,12 +380,22 @@ def _index_part(p: Any) -> Any:
 
 
 def getitem(x: Any, index: Any) -> Tensor:
-    """``x[index]``: slices, integers, and NumPy integer or boolean arrays."""
+    """``x[index]``: slices, integers, and NumPy integer or boolean arrays.
+
+    When the op is recorded, its backward reads a copy of the index arrays: the caller may
+    refill the same buffer before backward (a data loader's reused batch)."""
     if isinstance(index, tuple):
         index = tuple(_index_part(p) for p in index)
+        arrays = any(isinstance(p, np.ndarray) for p in index)
     else:
         index = _index_part(index)
-    out = GetItem.apply(x, index=index)
+        arrays = isinstance(index, np.ndarray)
+    # (a compiled program reads the index where its backward runs, in the same call: no copy)
+    if arrays and isinstance(x, Tensor) and x.requires_grad and grad_enabled.get() and not _tracing.active:
+        kept = tuple(_copied(p) for p in index) if isinstance(index, tuple) else _copied(index)
+        out = GetItem.apply(x, index=index, kept=kept)
+    else:
+        out = GetItem.apply(x, index=index)
     if out._node is None and isinstance(x, Tensor) and x.name is not None:
         out.name = f"{x.name}[{_index_text(index)}]"  # data: x[0][0] keeps a readable name
     return out
@@ -374,14 +421,17 @@ def _index_text(index: Any) -> str:
 
 
 def reshape(x: Any, shape: Any) -> Tensor:
+    """``x`` with the same data in ``shape`` (one entry may be -1), as ``np.reshape``."""
     return Reshape.apply(x, shape=tuple(shape) if isinstance(shape, (list, tuple)) else shape)
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
+    """``x`` with its axes permuted (reversed when ``axes`` is None), as ``np.transpose``."""
     return Transpose.apply(x, axes=None if axes is None else tuple(int(a) for a in axes))
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    """``x`` with ``axis1`` and ``axis2`` interchanged, as ``np.swapaxes``."""
     ndim = np.ndim(x.data if isinstance(x, Tensor) else x)
     axes = list(range(ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
@@ -389,6 +439,7 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
 
 
 def broadcast_to(x: Any, shape: Any) -> Tensor:
+    """``x`` broadcast to ``shape``; the gradient is summed back to ``x``'s shape."""
     return BroadcastTo.apply(x, shape=tuple(shape) if isinstance(shape, (list, tuple)) else (shape,))
 
 
@@ -432,15 +483,25 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(tensors: Sequence[Any], axis: int | None = 0) -> Tensor:
+    """Join tensors along an existing axis; ``axis=None`` flattens them first, as NumPy does.
+
+    >>> concatenate([Tensor([[1.0, 2.0]]), Tensor([3.0])], axis=None)
+    Tensor([1., 2., 3.])
+    """
     if len(tensors) == 0:
         raise ValueError("concatenate: need at least one tensor")
-    return Concatenate.apply(*tensors, axis=axis)
+    if axis is None:
+        return Concatenate.apply(*[Reshape.apply(t, shape=(-1,)) for t in tensors], axis=0)
+    return Concatenate.apply(*tensors, axis=_axis(axis, "concatenate"))
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     if len(tensors) == 0:
         raise ValueError("stack: need at least one tensor")
-    return Stack.apply(*tensors, axis=axis)
+    return Stack.apply(*tensors, axis=_axis(axis, "stack"))
+
+
+def _axis(axis: Any, where: str) -> int:
+    return axis if type(axis) is int else check_int(axis, "axis", where)

@@ -160,10 +160,16 @@ def hvp_gradients(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> tupl
     return run, "JAX has no create_graph: jax.jvp of jax.grad (forward over reverse), jitted"
 
 
+def hvp_forward(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[Run, str]:
+    """W5-hvp: ``jvp(grad(f), (x,), (v,))``, jitted (forward over reverse)."""
+    return hvp_gradients(params, arrays)[0], "jax.jvp of jax.grad (forward over reverse), jitted"
+
+
 BUILDERS = {
     "walkthrough": walkthrough,
     "mlp": mlp,
     "chain": chain,
     "hvp_nested": hvp_nested,
     "hvp_gradients": hvp_gradients,
+    "hvp_forward": hvp_forward,
 }

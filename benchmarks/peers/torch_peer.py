@@ -147,10 +147,60 @@ def hvp_gradients(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> tupl
     return run, "torch.autograd.grad(create_graph=True), then torch.autograd.grad"
 
 
+def hvp_forward(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[Run, str]:
+    """W5-hvp: ``torch.func.jvp`` of ``torch.func.grad`` (forward over reverse, torch.func's recipe)."""
+    inner, x, v = _hvp_inputs(params, arrays)
+    g = torch.func.grad(_f)
+
+    def run() -> dict[str, Any]:
+        for _ in range(inner):
+            hv = torch.func.jvp(g, (x,), (v,))[1]
+        return {"hv": hv}
+
+    return run, "torch.func.jvp of torch.func.grad (forward over reverse)"
+
+
+def lstm(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[Run, str]:
+    """W9: ``nn.LSTM`` (batch first) and ``nn.Linear`` on its last state, cross-entropy, ``torch.optim.Adam``."""
+    x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]).long()
+    w_ih = torch.from_numpy(arrays["W_ih"])
+    hidden = w_ih.shape[0] // 4
+    rnn = torch.nn.LSTM(w_ih.shape[1], hidden, batch_first=True, dtype=w_ih.dtype)
+    head = torch.nn.Linear(hidden, arrays["W"].shape[1], dtype=w_ih.dtype)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(w_ih)
+        rnn.weight_hh_l0.copy_(torch.from_numpy(arrays["W_hh"]))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(arrays["b_ih"]))
+        rnn.bias_hh_l0.copy_(torch.from_numpy(arrays["b_hh"]))
+        head.weight.copy_(torch.from_numpy(arrays["W"]).T)  # (in, out) → torch's (out, in)
+        head.bias.copy_(torch.from_numpy(arrays["b"]))
+    opt = torch.optim.Adam([*rnn.parameters(), *head.parameters()], lr=params["lr"])
+
+    def run() -> dict[str, Any]:
+        opt.zero_grad()
+        _, (h, _) = rnn(x)
+        loss = F.cross_entropy(head(h[-1]), y)
+        loss.backward()
+        opt.step()
+        return {
+            "losses": [loss.item()],
+            "W_ih": rnn.weight_ih_l0,
+            "W_hh": rnn.weight_hh_l0,
+            "b_ih": rnn.bias_ih_l0,
+            "b_hh": rnn.bias_hh_l0,
+            "W": head.weight.T,
+            "b": head.bias,
+        }
+
+    return run, "nn.LSTM(batch_first=True) and nn.Linear on h_n[-1], F.cross_entropy, torch.optim.Adam, loss.item()"
+
+
 BUILDERS = {
     "walkthrough": walkthrough,
     "mlp": mlp,
     "chain": chain,
     "hvp_nested": hvp_nested,
     "hvp_gradients": hvp_gradients,
+    "hvp_forward": hvp_forward,
+    "lstm": lstm,
 }

@@ -123,6 +123,7 @@ class _Continuous(Distribution):
         return np.asarray(x, dtype=np.float64)
 
     def from_scale(self, t: Any) -> Any:
+        """The inverse of :meth:`to_scale`: values from coordinates on the sampling scale."""
         return np.asarray(t, dtype=np.float64)
 
     def _draw(self, rng: np.random.Generator | np.random.RandomState, size: Any) -> Any:
@@ -228,9 +229,11 @@ class IntUniform(Distribution):
         self.high = high
 
     def to_scale(self, x: Any) -> Any:
+        """The coordinate in which the samples are uniform: the integers themselves."""
         return np.asarray(x, dtype=np.float64)
 
     def from_scale(self, t: Any) -> Any:
+        """The inverse of :meth:`to_scale`."""
         return np.asarray(t, dtype=np.float64)
 
     def _draw(self, rng: np.random.Generator | np.random.RandomState, size: Any) -> Any:

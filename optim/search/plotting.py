@@ -6,20 +6,13 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from autograd_core._optional import require
+from autograd_core._figures import new_figure
 
 from .distributions import Choice, Distribution, IntUniform, LogUniform, OneMinusLogUniform
 from .trial import COMPLETE, PRUNED, TrialResult
 
 if TYPE_CHECKING:
     from .result import SearchResult
-
-
-def _figure(what: str, figsize: tuple[float, float]) -> Any:
-    require("matplotlib", what, "plot")
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, layout="constrained")
 
 
 class _Axis:
@@ -105,7 +98,7 @@ def plot_search(result: SearchResult, params: Sequence[str] | None, pair: Sequen
     panels = len(names) + (1 if pair else 0)
     cols = min(3, panels)
     rows = math.ceil(panels / cols)
-    fig = _figure("SearchResult.plot", (4.3 * cols, 3.5 * rows))
+    fig = new_figure("SearchResult.plot", (4.3 * cols, 3.5 * rows))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     rounds = sorted({t.round for t in result.trials} | set(result.spaces))
     colour = {r: f"C{i % 10}" for i, r in enumerate(rounds)}
@@ -179,7 +172,7 @@ def plot_search(result: SearchResult, params: Sequence[str] | None, pair: Sequen
 
 def plot_curves(result: SearchResult, metric: str | None) -> Any:
     metric = result.metric if metric is None else metric
-    fig = _figure("SearchResult.plot_curves", (7.5, 4.5))
+    fig = new_figure("SearchResult.plot_curves", (7.5, 4.5))
     ax = fig.subplots()
     rounds = sorted({t.round for t in result.trials})
     colour = {r: f"C{i % 10}" for i, r in enumerate(rounds)}

@@ -16,6 +16,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from autograd_core import threads
 from autograd_core._checks import check_choice, check_int, check_real
 
 from .codec import round_trip
@@ -155,6 +156,7 @@ class _Driver:
         except TypeError:
             self.close(interrupted=True)
             raise
+        self.threads = threads.count()  # the user's count or the default, for every trial on every executor
         self.spaces: dict[int, dict[str, Distribution]] = {}
         self.numbers: list[int] = []
         self.checked = False  # a returned result has been seen holding the metric
@@ -225,6 +227,7 @@ class _Driver:
                 o.pruner,
                 list(self.curves) if o.pruner is not None else [],
                 remote=backend.remote,
+                threads=self.threads,
             )
             in_flight[backend.submit(task)] = n
 
@@ -470,7 +473,10 @@ def random_search(
     -----
     **The same trials everywhere**: the parameters depend only on the seed and the trial's
     number, so every executor tries the same ones, and without a pruner a deterministic
-    objective gives the same results on every executor. With a pruner, a trial is compared
+    objective gives the same results on every executor. Each trial runs NumPy's BLAS with one
+    thread, or with the count ``ag.set_num_threads`` set here before the search, wherever it
+    runs: the workers do not fight over the cores, and a long dot product (whose last bits
+    depend on the count) comes out the same on every executor. With a pruner, a trial is compared
     with the trials that had finished when it started, so a parallel search's results depend on
     which trials finished first (serially, trial ``i`` sees every trial before it).
 

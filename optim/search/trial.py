@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from autograd_core._checks import check_real
+from autograd_core.threads import blas_threads
 
 from .pruners import Curve, Pruner
 
@@ -193,6 +194,7 @@ class Task:
     pruner: Pruner | None = None
     others: list[list[tuple[float, float]]] = field(default_factory=list)
     remote: bool = False  # in another process: a KeyboardInterrupt there is sent back, not raised
+    threads: int | None = None  # BLAS threads, the driver's count (None: this process's, see ag.set_num_threads)
 
 
 @dataclass(eq=False)  # hashable by identity: the serial backend's handle is the outcome itself
@@ -254,7 +256,8 @@ def run_trial(task: Task) -> Outcome:
     outcome = Outcome(task.number, curve=trial.curve)
     start = time.perf_counter()
     try:
-        out = task.objective(dict(task.params), trial)
+        with blas_threads(task.threads):  # the same count on every executor: the same bits
+            out = task.objective(dict(task.params), trial)
     except TrialPruned:
         outcome.pruned = True
     except KeyboardInterrupt:
