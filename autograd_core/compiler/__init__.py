@@ -442,10 +442,10 @@ def compile(fn: Callable[..., Any] | None = None, *, max_traces: int = 8) -> Any
     """Compile ``fn`` (also as a decorator, ``@ag.compile`` or ``@ag.compile(max_traces=...)``): its
     first call traces it, later calls run the program it made, bit for bit as ``fn`` would.
 
-    The lecture's TensorFlow builds the computation graph once and runs it many times; this does
-    that for any function of Tensors: forward ops, ``backward()``, ``ag.grad``/``ag.gradients`` (in
-    any order), optimizer steps (``step``, ``zero_grad``, ``minimize``), schedules, modules in train
-    or eval mode (BatchNorm's running averages, Dropout's draws)::
+    TensorFlow 1, as the deep-learning course teaches it, builds the computation graph once and runs
+    it many times; this does that for any function of Tensors: forward ops, ``backward()``,
+    ``ag.grad``/``ag.gradients`` (in any order), optimizer steps (``step``, ``zero_grad``,
+    ``minimize``), schedules, modules in train or eval mode (BatchNorm's running averages, Dropout's draws)::
 
         step = ag.compile(lambda x: train.minimize(lambda: cost(x)))
         for _ in range(1000):
