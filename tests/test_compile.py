@@ -712,3 +712,72 @@ def test_arrays_are_written_in_place_only_where_no_one_else_holds_them() -> None
         got, expected = step(x), f(Tensor(x))
         assert [t.data.tobytes() for t in got] == [t.data.tobytes() for t in expected]
     assert "out=" in step.source and step.source.count("out=") == 2  # y * 3.0 into y, exp into it
+
+
+# ============================================================== values that decide a path, at every call
+
+
+def test_ignored_labels_counted_at_every_call() -> None:
+    """softmax_cross_entropy's mean is over the rows whose label is not ignore_index: a count of the
+    labels' values, which a program must make again at every call (frozen, the second call's loss and
+    gradient would be divided by the first call's count)."""
+
+    def make() -> tuple[Any, list[Tensor], Any]:
+        model = nn.Dense(3, 4, rng=0)
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        return model, list(model.parameters()), lambda x, y: opt.minimize(lambda: nn.softmax_cross_entropy(model(x), y))
+
+    _, eager_params, eager = make()
+    _, compiled_params, step = make()
+    step = ag.compile(step)
+    x = np.random.default_rng(1).normal(size=(2, 5, 3))
+    for labels in ([[0, 1, 2, 3, 0], [1, 1, 2, 2, 3]], [[0, -100, 2, -100, 0], [1, 1, -100, 2, 3]],
+                   [[-100] * 5, [2, -100, -100, -100, -100]], [[-100] * 5] * 2):  # fmt: skip
+        y = np.array(labels)
+        want, got = eager(Tensor(x), y), step(x, y)
+        assert np.array_equal(want, got, equal_nan=True), (labels, want, got)
+        for p, q in zip(eager_params, compiled_params):
+            assert p.data.tobytes() == q.data.tobytes()
+    assert step.traces == 1
+
+
+def test_max_pool_nan_and_minus_inf_rules_at_every_call() -> None:
+    """max_pool2d's gradient goes to a window's NaN, and -inf inputs are never tied with the padding:
+    masks made from the values, so a program makes them at every call."""
+
+    def f(x: Tensor) -> Tensor:
+        y = ag.max_pool2d(x, 2, stride=2, padding=1)
+        (g,) = ag.gradients(y.sum(), [x])
+        return g
+
+    step = ag.compile(f)
+    rng = np.random.default_rng(3)
+    for call in range(4):
+        x = rng.normal(size=(1, 2, 4, 4))
+        if call == 1:
+            x[0, 0, 1, 1] = np.nan
+        if call == 2:
+            x[0, 1, :2, :2] = -np.inf
+        want = f(Tensor(x, requires_grad=True)).data
+        got = step(Tensor(x, requires_grad=True)).data
+        assert want.tobytes() == got.tobytes(), call
+    assert step.traces == 1
+
+
+def test_norm_scaling_decided_at_every_call() -> None:
+    """A 2-norm of values whose squares overflow (or underflow) is scaled by a power of two: decided
+    from the values, so at every call of a program (frozen, the next call would give inf or 0)."""
+
+    def f(x: Tensor) -> tuple[Tensor, Tensor]:
+        n = x.norm(axis=-1)
+        (g,) = ag.gradients(n.sum(), [x])
+        return n, g
+
+    step = ag.compile(f)
+    for scale in (1.0, 1e200, 1e-200, 1.0):
+        x = np.array([[3.0, 4.0], [1.0, 2.0]]) * scale
+        want = f(Tensor(x, requires_grad=True))
+        got = step(Tensor(x, requires_grad=True))
+        for a, b in zip(want, got):
+            assert a.data.tobytes() == b.data.tobytes(), scale
+    assert np.isfinite(got[0].data).all() and step.traces == 1
