@@ -46,8 +46,9 @@ class SoftmaxCrossEntropy(Function):
 
     Forward: ``log softmax(z) = z - max z - log Σ exp(z - max z)`` (no overflow; a ``-inf``
     logit with target 0 contributes 0). VJP: ``g (softmax(z) Σₖ yₖ - y) / m`` for the logits,
-    which is the familiar ``g (softmax(z) - y) / m`` when rows sum to 1 (``one_hot`` says they
-    do exactly), and ``-g log softmax(z) / m`` for the targets. The general form matters
+    which is the familiar ``g (softmax(z) - y) / m`` when rows sum to 1 (``one_hot`` says that the
+    rows are one-hot or zero, as labels make them: then they do exactly when none is zero, ``count``
+    of them), and ``-g log softmax(z) / m`` for the targets. The general form matters
     for second derivatives through targets that require grad: their rows need not sum to 1
     once perturbed.
     """
@@ -57,8 +58,8 @@ class SoftmaxCrossEntropy(Function):
     name = "softmax_cross_entropy"
 
     def forward(self, z, y, one_hot, count=None):
-        self.one_hot = one_hot
         self.n = z.shape[0] if count is None else count  # the rows that count (the others have y = 0)
+        self.one_hot = one_hot and self.n == z.shape[0]  # (decided here: a compiled program passes the count)
         if not self.n:  # the mean over an empty batch, as NumPy's mean gives it
             self.saved = (z, z)
             return np.array(np.nan, dtype=z.dtype)
@@ -163,13 +164,10 @@ def softmax_cross_entropy(logits: Any, targets: Any, ignore_index: int = -100) -
                 f"softmax_cross_entropy: class indices of shape {t.shape} for logits of shape {z.shape}; "
                 f"they must have shape {lead}, one label per row"
             )
-        if tracing.compiling():
-            # The rows and their count are made from the labels' values: an effect, which ag.compile makes
-            # again at every call. (General rows: for one-hot rows p·Σy - y is p - y to the last bit.)
-            y, count = tracing.effect(_label_rows, t, classes, dtype, ignore_index, True)
-            return SoftmaxCrossEntropy.apply(logits, y, one_hot=False, count=count)
-        y, count = _label_rows(t, classes, dtype, ignore_index, False)
-        return SoftmaxCrossEntropy.apply(logits, y, one_hot=count == rows, count=count)
+        # The rows and their count are made from the labels' values: an effect, which ag.compile makes
+        # again at every call (the count as a float there, a value the program passes on).
+        y, count = tracing.effect(_label_rows, t, classes, dtype, ignore_index, tracing.compiling())
+        return SoftmaxCrossEntropy.apply(logits, y, one_hot=True, count=count)
     if t.ndim == z.ndim:
         if t.shape != z.shape:
             raise ValueError(
@@ -226,6 +224,9 @@ def _class_indices(t: np.ndarray, classes: int, ignore_index: int) -> tuple[np.n
     if t.dtype.kind == "b":
         raise TypeError("softmax_cross_entropy: targets are booleans; give integer class indices")
     flat = t.reshape(-1)
+    if t.dtype.kind in "iu" and flat.size and not 0 <= ignore < classes:  # the common case, in two reductions
+        if flat.min() >= 0 and flat.max() < classes:
+            return flat, None
     if t.dtype.kind == "f":
         _no_nan(t, "softmax_cross_entropy: targets")
         bad = ~np.isfinite(flat) | (((flat < 0) | (flat >= classes)) & (flat != ignore))

@@ -177,37 +177,48 @@ def _unscaled_or_scaled(plain: Any, x: Any, p: float, axis: Any, keepdims: bool)
     a power of two is exact: the scaled norm and its derivatives (PyTorch's values) differ
     from the plain ones only where those overflowed. The common case pays a look at the result.
     """
-    with np.errstate(over="ignore", under="ignore"):  # handled below
-        out = plain(x, p, axis, keepdims)
-    r = out.data
-    dtype = r.dtype
-    low = _LOW.get((dtype, p))
-    if low is None:  # below it, Σ|x|ᵖ has lost digits
-        low = _LOW[dtype, p] = (float(np.finfo(dtype).tiny) / float(np.finfo(dtype).eps)) ** (1 / p)
     if _tracing.compiling():
         # The choice depends on the values: ag.compile makes the scales at every call (an effect), and
         # always takes the scaled form: a scale of 1 gives the plain norm's bits, value and gradient.
-        scale, flat = _tracing.effect(_scales, out, x, axis, low, keepdims, True)
-        with np.errstate(over="ignore", under="ignore"):
-            return Multiply.apply(plain(Divide.apply(x, scale), p, axis, keepdims), flat)
+        scale, flat = _tracing.effect(_plain_scales, plain, x, p, axis, keepdims)
+        return Multiply.apply(plain(Divide.apply(x, scale), p, axis, keepdims), flat)
+    with np.errstate(over="ignore", under="ignore"):  # handled below
+        out = plain(x, p, axis, keepdims)
+    r = out.data
+    low = _low(r.dtype, p)
     if r.ndim == 0:
         v = float(r)
         if low <= v < math.inf or v != v:  # (NaN data stays as it is)
             return out
     elif not r.size or (r.min() >= low and r.max() < math.inf):  # (False for NaN: then checked below)
         return out
-    scale, flat = _scales(out, x, axis, low, keepdims, False)
+    scale, flat = _scales(r, x.data if isinstance(x, Tensor) else x, axis, low, keepdims, False)
     if scale is None:  # zero vectors, or infinite data: nothing to scale
         return out
     return Multiply.apply(plain(Divide.apply(x, scale), p, axis, keepdims), flat)
 
 
-def _scales(out: Any, x: Any, axis: Any, low: float, keepdims: bool, always: bool) -> tuple[Any, Any]:
-    """The scales of ``_unscaled_or_scaled``, in the shapes of the division and the product (None when
-    no slice needs one, unless ``always``: then ones)."""
-    r = out.data if isinstance(out, Tensor) else out
+def _low(dtype: np.dtype, p: float) -> float:
+    """Below this p-norm, ``Σ|x|ᵖ`` has lost digits."""
+    low = _LOW.get((dtype, p))
+    if low is None:
+        low = _LOW[dtype, p] = (float(np.finfo(dtype).tiny) / float(np.finfo(dtype).eps)) ** (1 / p)
+    return low
+
+
+def _plain_scales(plain: Any, x: Any, p: float, axis: Any, keepdims: bool) -> tuple[Any, Any]:
+    """For ag.compile, at every call: the scales of the values of ``x`` (ones where none is needed)."""
+    data = x.data if isinstance(x, Tensor) else x
+    with np.errstate(over="ignore", under="ignore"):
+        r = plain(data, p, axis, keepdims).data
+    return _scales(r, data, axis, _low(r.dtype, p), keepdims, True)
+
+
+def _scales(r: np.ndarray, data: Any, axis: Any, low: float, keepdims: bool, always: bool) -> tuple[Any, Any]:
+    """The scales of ``_unscaled_or_scaled`` for the plain norm ``r`` of ``data``, in the shapes of the
+    division and the product (None when no slice needs one, unless ``always``: then ones)."""
     dtype = r.dtype
-    data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=dtype)
+    data = np.asarray(data, dtype=dtype)
     biggest = np.max(np.abs(data), axis=axis, keepdims=True, initial=0)
     flagged = r.reshape(biggest.shape)
     scaled_slices = (np.isinf(flagged) | (flagged < low)) & np.isfinite(biggest) & (biggest > 0)
