@@ -179,11 +179,12 @@ class Optimizer:
 
     def python_effect(self, method: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
         """What ``ag.compile`` may write out instead of calling the effect ``method`` with ``args``:
-        ``_zero_grad`` (to None) forgets the parameters' gradients; ``_step`` updates each parameter
-        that has a gradient with ``py_update`` (see above). None: the program calls the method."""
+        ``_zero_grad`` (to None) forgets the parameters' gradients; ``_step`` without clipping updates
+        each parameter that has a gradient with ``py_update`` (see above). None: the program calls the
+        method."""
         if method == "_zero_grad" and args == (True,):
             return {"forget_grads": list(self.params)}
-        if method == "_step":
+        if method == "_step" and self.clip_grad_norm is None:  # (clipping: the program calls the step)
             owner = next(c for c in type(self).__mro__ if "update" in c.__dict__)
             form = owner.__dict__.get("py_update")
             if form is None:
@@ -217,6 +218,7 @@ class Optimizer:
         learning rate and the gradients of that call.
         """
         if tracing.active:
+            tracing.guard(self, "clip_grad_norm")  # (whether the program clips: set since, it traces again)
             tracing.effect(self._step)
         else:
             self._step()
@@ -245,7 +247,7 @@ class Optimizer:
         """Scale every ``.grad`` in place so that their joint norm is at most ``clip_grad_norm``."""
         for p in self.params:
             g = p.grad
-            if g is not None and (type(g) is not np.ndarray or g.shape != p.data.shape):
+            if g is not None and (not isinstance(g, np.ndarray) or g.shape != p.data.shape):
                 raise self._bad_grad(p, g)
         self.grad_norm = _clip_grad_norm(self.params, self.clip_grad_norm)
 

@@ -781,3 +781,36 @@ def test_norm_scaling_decided_at_every_call() -> None:
         for a, b in zip(want, got):
             assert a.data.tobytes() == b.data.tobytes(), scale
     assert np.isfinite(got[0].data).all() and step.traces == 1
+
+
+def test_clipped_gradients_and_a_change_of_the_clipping() -> None:
+    """An optimizer that clips the gradients' joint norm clips in the program too (and sets grad_norm);
+    setting opt.clip_grad_norm between calls is read, not frozen."""
+
+    def make() -> tuple[list[Tensor], Any, Any]:
+        model = nn.Dense(4, 3, rng=0)
+        opt = optim.Adam(model.parameters(), lr=0.05, clip_grad_norm=0.5)
+        return list(model.parameters()), opt, lambda x, y: opt.minimize(lambda: nn.softmax_cross_entropy(model(x), y))
+
+    eager_params, eager_opt, eager = make()
+    params, opt, step = make()
+    step = ag.compile(step)
+    rng = np.random.default_rng(2)
+    for call, clip in enumerate([0.5, 0.5, 0.01, None, None, 2.0]):
+        eager_opt.clip_grad_norm = opt.clip_grad_norm = clip
+        x, y = rng.normal(size=(6, 4)) * 10, rng.integers(0, 3, 6)
+        assert eager(Tensor(x), y) == step(x, y)
+        assert eager_opt.grad_norm == opt.grad_norm, call
+        for p, q in zip(eager_params, params):
+            assert p.data.tobytes() == q.data.tobytes(), call
+
+
+def test_a_recurrent_layers_dropout_drawn_at_every_call_and_its_rate_read() -> None:
+    lstm = nn.LSTM(3, 4, num_layers=2, dropout=0.5, rng=0)
+    step = ag.compile(lambda x: lstm(x)[0])
+    x = np.random.default_rng(1).normal(size=(2, 5, 3))
+    first, second = step(x).data, step(x).data
+    assert first.tobytes() != second.tobytes()  # a new draw at every call
+    lstm.dropout = 0.0  # read: no draw now (frozen, the program would still drop)
+    np.testing.assert_array_equal(step(x).data, lstm(Tensor(x))[0].data)
+    assert step.traces == 2

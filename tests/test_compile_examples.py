@@ -38,7 +38,7 @@ def _train(make: Any, batches: list[tuple[np.ndarray, np.ndarray]], compiled: bo
         opt.step()
         return loss.item(), out
 
-    run = ag.compile(step) if compiled else lambda x, y: step(Tensor(x), y)
+    run = ag.compile(step) if compiled else lambda x, y: step(Tensor(x) if x.dtype.kind == "f" else x, y)
     history = []
     for i, (x, y) in enumerate(batches):
         loss, out = run(x, y)
@@ -127,3 +127,44 @@ def _scheduled_walkthrough(compiled: bool) -> Any:
 
 def test_the_walkthroughs_scalar_program_over_many_steps_with_a_schedule() -> None:
     assert _scheduled_walkthrough(True) == _scheduled_walkthrough(False)
+
+
+def test_the_lstm_over_image_rows() -> None:
+    pytest.importorskip("sklearn")
+    sequences = load_example("sequence_digits")
+
+    def make() -> Any:
+        model = sequences.RowReader(hidden=16, seed=0)
+        return model, optim.Adam(model.parameters(), lr=0.01), []
+
+    batches = [(x.reshape(-1, 8, 8), y) for x, y in _digits_batches(6, 16, np.float64)]
+    _check(make, batches)
+
+
+def test_the_character_language_model_with_clipping() -> None:
+    """Embedding, two LSTM layers with dropout between them, logits at every step, a loss over
+    (batch, time) targets, Adam with the gradients' norm clipped (and grad_norm) each step."""
+    char_lm = load_example("char_lm")
+    text = "the quick brown fox jumps over the lazy dog; " * 20
+    vocab = char_lm.Vocabulary(text)
+    inputs, targets = char_lm.sequences(vocab.encode(text), 12)
+    batches = [(inputs[i : i + 4], targets[i : i + 4]) for i in range(0, 4 * STEPS, 4)]
+    norms: dict[bool, list[Any]] = {}
+
+    def make(compiled: bool) -> Any:
+        model = char_lm.CharLM(len(vocab), hidden=16, embedding=8, layers=2, seed=0)
+        opt = optim.Adam(model.parameters(), lr=0.01, clip_grad_norm=0.5)
+        norms[compiled] = seen = []
+        original = opt._clip
+
+        def clip() -> None:  # (each step's norm before clipping, as the example's callback reads it)
+            original()
+            seen.append(opt.grad_norm)
+
+        opt._clip = clip
+        return model, opt, []
+
+    eager, _ = _train(lambda: make(False), batches, compiled=False)
+    compiled, traces = _train(lambda: make(True), batches, compiled=True)
+    assert compiled == eager and traces == 2
+    assert norms[True] == norms[False] and len(norms[True]) == len(batches) + 1
