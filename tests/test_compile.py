@@ -816,3 +816,19 @@ def test_a_recurrent_layers_dropout_drawn_at_every_call_and_its_rate_read() -> N
     lstm.dropout = 0.0  # read: no draw now (frozen, the program would still drop)
     np.testing.assert_array_equal(step(x).data, lstm(Tensor(x))[0].data)
     assert step.traces == 2
+
+
+def test_a_squares_derivative_at_the_edge_of_the_floats() -> None:
+    """x ** 2's derivative is (2g)·x as eager computes it: g·(2x) overflows to inf (and 0 · inf is NaN)
+    for |x| above half the largest float, where eager's gives 0."""
+
+    def f(x: Tensor) -> Tensor:
+        (g,) = ag.gradients((x**2 * 0.0).sum(), [x])
+        return g
+
+    step = ag.compile(f)
+    for x in (np.array([1.0, -2.0]), np.array([1e308, -1.5e308])):
+        want = f(Tensor(x, requires_grad=True)).data
+        with np.errstate(all="ignore"):
+            got = step(Tensor(x, requires_grad=True)).data
+        assert want.tobytes() == got.tobytes()

@@ -491,10 +491,10 @@ def compile(fn: Callable[..., Any] | None = None, *, max_traces: int = 8) -> Any
     new trace), never when the program runs. Changes of state made through the library are part of
     the program (an optimizer's update, ``.grad``, ``t[i] = v``, in-place operators on tensors,
     running statistics, random draws); a function of your own that changes state in place reports
-    itself with :func:`ag.effect <autograd_core.tracing.effect>` to be part of it too.
+    itself with :func:`ag.effect <autograd_core.effect>` to be part of it too.
 
     Reading a traced value to steer Python (``if loss.item() > 1:``, ``float(t)`` in arithmetic,
-    ``np.asarray(t)``, ``t.data``, ``.item()`` of a parameter) raises :class:`ag.TracingError`
+    ``np.asarray(t)``, ``t.data``, ``.item()`` of a parameter) raises :class:`~autograd_core.TracingError`
     naming the line: the program would hold that one value. Choose elementwise with
     ``ag.where(x > 0, a, b)`` (comparisons are recorded) instead. An error raised while a program
     runs (a label out of range, say) names the line of ``fn`` that recorded the op. A user's own

@@ -124,7 +124,7 @@ class Power(Function):
         b = inputs[1]
         if type(b) is not int and type(b) is not float:
             return self.py_forward, None  # an array exponent: the program calls backward
-        ga = "{g} * (2 * {0})" if b == 2 else "{g} * 0" if b == 0 else "{g} * {1} * {0} ** ({1} - 1)"
+        ga = "(2 * {g}) * {0}" if b == 2 else "{g} * 0" if b == 0 else "{g} * {1} * {0} ** ({1} - 1)"
         return self.py_forward, (ga, None)
 
     def forward(self, a, b):
