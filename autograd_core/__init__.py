@@ -18,7 +18,8 @@ from .function import Function
 from .functional import grad, value_and_grad
 from .transforms import hessian, hvp, jacobian, jvp, vjp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
-from .tracing import TracingError
+from .tracing import TracingError, effect
+from .compiler import compile  # noqa: A004 - ag.compile, as torch.compile
 from .ops.elementwise import (
     abs,
     add,
@@ -81,6 +82,6 @@ __all__ = [
     "randn", "rand", "cat", "pow", "log1p", "expm1", "leaky_relu", "clone", "norm", "std", "argmax",
     "argmin", "unsqueeze",
     "conv2d", "max_pool2d", "avg_pool2d",
-    "export_onnx", "TracingError", "set_num_threads", "get_num_threads",
+    "export_onnx", "TracingError", "compile", "effect", "set_num_threads", "get_num_threads",
     "vjp", "jvp", "jacobian", "hessian", "hvp",
 ]  # fmt: skip

@@ -44,6 +44,7 @@ def register_library(module_file: str) -> None:
     directory = _directory(module_file)
     if directory not in LIBRARY:
         LIBRARY = (*LIBRARY, directory)
+        _USERS.clear()
 
 
 def in_library(filename: str) -> bool:
@@ -58,11 +59,20 @@ def see_through(filename: str) -> bool:
     return filename.startswith(_STDLIB) and "-packages" not in filename  # not site-/dist-packages under it
 
 
+_USERS: dict[str, bool] = {}  # file name -> whether its code is the user's (a trace asks for every op)
+
+
 def user_frame(frame: FrameType | None) -> FrameType | None:
     """The innermost frame, from ``frame`` outwards, that is the user's (None if there is none)."""
+    users = _USERS
     while frame is not None:
         name = frame.f_code.co_filename
-        if not name.startswith(LIBRARY) and not see_through(name):
+        user = users.get(name)
+        if user is None:
+            if len(users) > 4096:
+                users.clear()
+            user = users[name] = not name.startswith(LIBRARY) and not see_through(name)
+        if user:
             return frame
         frame = frame.f_back
     return None

@@ -166,9 +166,13 @@ def _run(
     ``on_leaf(leaf, g, owned)`` (``owned``: ``g`` is a fresh array nobody else holds, so it can
     be kept without a copy), so a pass refused half way (a freed graph, a value changed in
     place) has changed no ``.grad``.
+
+    While ``ag.compile`` traces (``rec``, a ``tracing.ProgramTracer``), each step on arrays is
+    also reported to it, so that a compiled program makes the same calls in the same order.
     """
     # (The garbage collector is left alone: its switch is process-wide, and pausing it here
     # would undo a choice another thread makes meanwhile, for no measurable gain.)
+    rec = _tracing.recorder() if _tracing.active else None
     mode = grad_enabled.set(create_graph)  # record the VJPs only when asked to
     # While forward mode is open (forward.py: hvp, jvp of a gradient), the VJPs get Tensors too,
     # recorded or not, so that the tangents of what they compute follow them.
@@ -194,14 +198,24 @@ def _run(
             if node.retained is not None and on_node is None and not create_graph:
                 kept = node.retained()
                 if kept is not None:
+                    if rec is not None:
+                        raise _tracing.TracingError(
+                            "retain_grad() inside ag.compile: a compiled program keeps no intermediate "
+                            "tensors; return the gradient with ag.gradients(loss, [t]) instead"
+                        )
                     retained.append((kept, g))
             if tensors:  # the VJP gets Tensors, so what it computes is recorded (and carries tangents)
-                xs = []
-                for p, x in zip(parents, inputs):
-                    xs.append(x if p is None else p if isinstance(p, Tensor) else _tensor(x, p))
-                grads = node.backward(g, _tensor(node.out, node), *xs)
-            else:
+                if rec is not None:  # on the traced tensors themselves, checked (tracing.ProgramTracer)
+                    grads = rec.graph_backward(node, g, inputs)
+                else:
+                    xs = []
+                    for p, x in zip(parents, inputs):
+                        xs.append(x if p is None else p if isinstance(p, Tensor) else _tensor(x, p))
+                    grads = node.backward(g, _tensor(node.out, node), *xs)
+            elif rec is None:
                 grads = node.backward(g, node.out, *inputs)
+            else:
+                grads = rec.vjp(node, g, node.out, inputs)
             if type(grads) is not tuple:
                 grads = (grads,)
             if len(grads) != len(parents):
@@ -216,9 +230,15 @@ def _run(
                     continue
                 try:
                     if gi.shape != x.shape:
-                        gi = _fit(gi, x, node, inputs)
+                        summed = _fit(gi, x, node, inputs)
+                        if rec is not None and not isinstance(summed, Tensor):
+                            rec.step("sum_to", (gi,), summed, x.shape)
+                        gi = summed
                     if gi.dtype is not x.dtype:  # (builtin dtypes are singletons: identity is the cheap test)
-                        gi = _cast(gi, x, node, inputs)
+                        cast = _cast(gi, x, node, inputs)
+                        if rec is not None and not isinstance(cast, Tensor):
+                            rec.step("cast", (gi,), cast, x.dtype)
+                        gi = cast
                 except AttributeError:
                     raise _not_an_array(gi, x, node, inputs) from None
                 if isinstance(p, Tensor):
@@ -226,7 +246,10 @@ def _run(
                     if share is None:
                         leaves[p] = [gi, _owned(gi, g, grads, inputs, node.out)]
                     else:
-                        share[0] = share[0] + gi  # a new array: the leaf may keep it
+                        total = share[0] + gi  # a new array: the leaf may keep it
+                        if rec is not None and not isinstance(total, Tensor):
+                            rec.step("add", (share[0], gi), total)
+                        share[0] = total
                         share[1] = True
                     continue
                 so_far = pending.get(p)
@@ -234,13 +257,19 @@ def _run(
                     pending[p] = gi
                     heappush(heap, (-p.stamp, p))
                 else:
-                    pending[p] = so_far + gi
+                    total = so_far + gi
+                    if rec is not None and not isinstance(total, Tensor):
+                        rec.step("add", (so_far, gi), total)
+                    pending[p] = total
             if not retain_graph:
                 node.inputs = node.out = node.saved = None  # release the saved arrays; parents stay
         for kept, g in retained:
             _accumulate_into_grad(kept, g, False)
         for leaf, (g, owned) in leaves.items():
-            on_leaf(leaf, g, owned)
+            if rec is None:
+                on_leaf(leaf, g, owned)
+            else:
+                rec.leaf(leaf, g, owned, on_leaf)
     finally:
         grad_enabled.reset(mode)
 
@@ -338,7 +367,13 @@ def _accumulate_into_grad(leaf: Tensor, g: Any, owned: bool) -> None:
 def backward(t: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """``t.backward()``: accumulate d(t)/d(leaf) into ``leaf.grad`` for every leaf."""
     seed = _seed(t, grad, "backward", create_graph=False)
+    rec = _tracing.recorder() if _tracing.active else None
+    if rec is not None:
+        rec.seed(seed, grad)
     if t._node is None:
+        if rec is not None:
+            rec.leaf(t, seed, False, _accumulate_into_grad)
+            return
         _accumulate_into_grad(t, seed, False)
         return
     _run(t._node, seed, retain_graph, False, _accumulate_into_grad)
@@ -376,7 +411,13 @@ def gradients(
             )
     if not isinstance(output, Tensor):
         raise TypeError(f"gradients: output is a {type(output).__name__}, not a Tensor")
-    seed = _seed(output, grad, "gradients", create_graph or (_forward.active > 0 and bool(_forward.levels())))
+    tensors = create_graph or (_forward.active > 0 and bool(_forward.levels()))
+    seed = _seed(output, grad, "gradients", tensors)
+    rec = _tracing.recorder() if _tracing.active else None
+    if rec is not None and not isinstance(seed, Tensor):
+        rec.seed(seed, grad)
+        if tensors:  # a traced Tensor, so that what the VJPs compute from it is recorded (tracing.py)
+            seed = rec.seed_tensor(seed)
 
     leaf_ids = {id(x) for x in inputs if x._node is None}
     nodes = {x._node for x in inputs if x._node is not None}
@@ -401,9 +442,22 @@ def gradients(
         g = found.get(id(x) if x._node is None else x._node)
         if g is None:
             g = np.zeros_like(x.data)
+            if rec is not None:
+                rec.step("zeros", (), g, (x.shape, x.dtype))
         if g is seed and not isinstance(g, Tensor):  # the output itself: never hand out the shared seed
             g = np.array(g, dtype=x.dtype)
-        result.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=x.dtype), None))
+            if rec is not None:
+                rec.step("copy", (seed,), g, x.dtype)
+        if isinstance(g, Tensor):
+            result.append(g)
+            continue
+        arr = np.asarray(g, dtype=x.dtype)
+        if rec is not None and arr is not g:
+            rec.step("cast", (g,), arr, x.dtype)
+        t = Tensor._make(arr, None)
+        if rec is not None:
+            rec.result(t, arr)
+        result.append(t)
     return tuple(result)
 
 

@@ -131,6 +131,23 @@ class Function:
         dt = builder.dtype(output)
         builder.op(self.onnx_op, *(builder.cast(x, dt) for x in inputs), out=output)
 
+    #: ``ag.compile``'s Python source of ``forward``, for ops that have one: an expression of the
+    #: inputs ``{0}``, ``{1}``, ... and of names ``{axis}`` (a parameter, or what ``forward`` keeps
+    #: on ``self``; ``{0.shape}``, ``{0.dtype}`` are the inputs'), or a tuple of statements ending
+    #: with that expression (temporaries ``{t0}``, ``{t1}``, ...). It makes the same NumPy calls as
+    #: ``forward``, so a compiled program writes it out (``np.exp(v3)``); without one the program
+    #: calls ``forward``.
+    py_forward: str | tuple[str, ...] | None = None
+    #: The same for ``backward``: one expression per input (None for an input that never gets a
+    #: gradient) of ``{g}``, ``{out}``, the inputs and names.
+    py_backward: tuple[str | None, ...] | None = None
+
+    def python_form(self, inputs: tuple[Any, ...]) -> tuple[Any, Any]:
+        """``(py_forward, py_backward)`` for this call: ``inputs`` are what ``forward`` got in the
+        trace (numbers as they are, arrays). Ops whose source depends on the call (``x ** 2``, a
+        product of vectors) override this."""
+        return self.py_forward, self.py_backward
+
     def needs(self, i: int) -> bool:
         """Whether input ``i`` needs a gradient (skip the work when it does not)."""
         return self.parents[i] is not None

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import tracing as _tracing
 from .ops import compare, linalg, reduce, shape
 from .ops import elementwise as ew
 from .tensor import Tensor
@@ -108,13 +109,23 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
             return impl(*inputs)
     if method == "__call__" and not kwargs and ufunc in COMPARISONS:
         return COMPARISONS[ufunc].apply(*inputs)
+    if method == "__call__" and not kwargs and _tracing.active:  # a value a trace must follow (np.sign in a VJP)
+        op = compare.RAW.get(ufunc) or compare.LOGICAL.get(ufunc)
+        if op is not None:
+            return op.apply(*inputs)
     if (ufunc in RAW_UFUNCS or ufunc in COMPARISONS) and method == "__call__" and "out" not in kwargs:
         return ufunc(*_unwrap(inputs), **kwargs)
-    if "out" in kwargs and method == "__call__" and ufunc in UFUNCS:
-        raise _out_refused(ufunc.__name__)
     detail = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     if "out" in kwargs:
         detail += " with out="
+        if _tracing.compiling():
+            raise _tracing.TracingError(
+                f"{detail} writes a traced value into an array (w.data -= lr * w.grad) inside ag.compile, a change "
+                "the compiled program would not make; change the tensor instead (w -= lr * w.grad under "
+                "ag.no_grad(): the program makes that change too), or report the change with ag.effect(fn, ...)"
+            )
+        if method == "__call__" and ufunc in UFUNCS:
+            raise _out_refused(ufunc.__name__)
     raise TypeError(
         f"{detail} is not supported on Tensors (it would not be differentiable). Use Tensor ops, "
         "or np.asarray(t) to compute on the raw values outside the graph"

@@ -6,6 +6,7 @@ every op records itself through ``Function.apply`` (see ``function.py``).
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -73,6 +74,8 @@ class Tensor:
         self.requires_grad: bool = requires_grad
         self.name: str | None = name
         self._node: Any = None  # the Function that produced this tensor; None for a leaf
+        if _tracing.active:  # Tensor(t) of a traced value: a traced copy (tracing.py)
+            _tracing.made(self, data)
 
     @staticmethod
     def _make(data: np.ndarray, node: Any) -> Tensor:
@@ -128,6 +131,8 @@ class Tensor:
 
     def item(self) -> float:
         """The value of a single-element tensor as a Python float."""
+        if _tracing.active:  # ag.compile refuses the user's reads of captured tensors (tracing.py)
+            _tracing.captured_read(self, ".item()", sys._getframe(1))
         if self.data.size != 1:
             raise ValueError(
                 f"item: only a single-element tensor can become a Python number; this one has shape {self.shape}"
@@ -136,10 +141,14 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
+        if _tracing.active:
+            _tracing.captured_read(self, ".numpy()", sys._getframe(1))
         return self.data
 
     def tolist(self) -> Any:
         """The data as nested Python lists (of floats)."""
+        if _tracing.active:
+            _tracing.captured_read(self, ".tolist()", sys._getframe(1))
         return self.data.tolist()
 
     def retain_grad(self) -> None:
@@ -178,6 +187,8 @@ class Tensor:
             yield self[i]
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if _tracing.active:
+            _tracing.captured_read(self, "np.asarray / np.array", sys._getframe(1))
         if dtype is not None and np.dtype(dtype) != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
@@ -212,13 +223,19 @@ class Tensor:
         return f"Tensor({', '.join([body, *extras])})"
 
     def __bool__(self) -> bool:
+        if _tracing.active:
+            _tracing.captured_read(self, "bool() (an if or a while on a tensor)", sys._getframe(1))
         return bool(self.data)
 
     def __float__(self) -> float:
-        return float(self.item())
+        if _tracing.active:
+            _tracing.captured_read(self, "float()", sys._getframe(1))
+        return float(self.data.item()) if self.data.size == 1 else float(self.item())
 
     def __int__(self) -> int:
-        return int(self.item())
+        if _tracing.active:
+            _tracing.captured_read(self, "int()", sys._getframe(1))
+        return int(self.data.item()) if self.data.size == 1 else int(self.item())
 
     __hash__ = object.__hash__  # identity hash, although == is elementwise
 
@@ -277,19 +294,9 @@ class Tensor:
                     f"autodiff; update parameters inside `with ag.no_grad():` or write `w = w {op[:-1]} ...`"
                 )
             return getattr(self, _INPLACE_FALLBACK[op])(other)  # recorded, and rebound: x = x + y
-        value = other.data if isinstance(other, Tensor) else other
-        if op == "@=":
-            result = np.matmul(self.data, value)
-            if result.shape != self.data.shape:
-                raise ValueError(
-                    f"in-place @=: the product of shapes {self.shape} and {np.shape(value)} has shape "
-                    f"{result.shape}, not the tensor's {self.shape}; write x = x @ y to change its shape"
-                )
-            np.copyto(self.data, result, casting="same_kind")
-        else:
-            _INPLACE_UFUNCS[op](self.data, value, out=self.data, casting="same_kind")
-        _versions.bump(self.data)
-        return self
+        if _tracing.active:  # a change of state: a compiled program makes it too (tracing.effect)
+            return _tracing.effect(_change_in_place, self, other, op)
+        return _change_in_place(self, other, op)
 
     def __iadd__(self, other: Any) -> Tensor:
         return self._inplace(other, "+=")
@@ -339,8 +346,10 @@ class Tensor:
                 "item assignment is not recorded, so the gradient would be lost; build the new "
                 "tensor with ag.where or ag.concatenate, or assign inside `with ag.no_grad():`"
             )
-        self.data[index] = _raw(value)
-        _versions.bump(self.data)
+        if _tracing.active:  # a change of state: a compiled program makes it too (tracing.effect)
+            _tracing.effect(_assign, self, index, value)
+            return
+        _assign(self, index, value)
 
     # ------------------------------------------------------------------ maths methods
     def exp(self) -> Tensor:
@@ -517,6 +526,29 @@ _INPLACE_UFUNCS = {"+=": np.add, "-=": np.subtract, "*=": np.multiply, "/=": np.
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+def _change_in_place(t: Tensor, other: Any, op: str) -> Tensor:
+    """``t op= other`` on ``t``'s data (no graph to record), bumping its version."""
+    value = other.data if isinstance(other, Tensor) else other
+    if op == "@=":
+        result = np.matmul(t.data, value)
+        if result.shape != t.data.shape:
+            raise ValueError(
+                f"in-place @=: the product of shapes {t.shape} and {np.shape(value)} has shape "
+                f"{result.shape}, not the tensor's {t.shape}; write x = x @ y to change its shape"
+            )
+        np.copyto(t.data, result, casting="same_kind")
+    else:
+        _INPLACE_UFUNCS[op](t.data, value, out=t.data, casting="same_kind")
+    _versions.bump(t.data)
+    return t
+
+
+def _assign(t: Tensor, index: Any, value: Any) -> None:
+    """``t[index] = value`` on ``t``'s data, bumping its version."""
+    t.data[index] = _raw(value)
+    _versions.bump(t.data)
 
 
 # The ops need the Tensor class, so they are imported after it is defined.

@@ -120,7 +120,8 @@ def draw_graph(
     label_width: int = 40,
     rankdir: str = "LR",
 ) -> GraphDrawing:
-    """Draw everything that produced ``t`` as a ``graphviz.Digraph``.
+    """Draw everything that produced ``t`` as a ``graphviz.Digraph`` (or, for a function compiled with
+    ``ag.compile``, its latest program: forward, backward and updates, in the same two notations).
 
     Leaves show their ``name`` (or their value when scalar), their shape when not scalar and
     their dtype when not float64; leaves that require grad are filled and say so. A value
@@ -174,13 +175,18 @@ def draw_graph(
     True
     """
     if not isinstance(t, Tensor):
-        raise TypeError(f"draw_graph: expected a Tensor, got {type(t).__name__}")
+        if not callable(getattr(t, "_draw_graph", None)):  # (a compiled function draws its program)
+            raise TypeError(
+                f"draw_graph: expected a Tensor (or a function compiled with ag.compile), got {type(t).__name__}"
+            )
     check_choice(labels, "labels", "draw_graph", ("values", "ops"), expected="'values' or 'ops'")
     if max_nodes is not None:
         max_nodes = check_int(max_nodes, "max_nodes", "draw_graph", low=1, expected="a positive integer or None")
     if max_depth is not None:
         max_depth = check_int(max_depth, "max_depth", "draw_graph", low=0, expected="a non-negative integer or None")
     label_width = check_int(label_width, "label_width", "draw_graph", low=4)
+    if not isinstance(t, Tensor):  # a compiled function (ag.compile): its program
+        return t._draw_graph(labels=labels, max_nodes=max_nodes, rankdir=rankdir)
 
     root = t._node if t._node is not None else t
     values = _walk(root)

@@ -130,7 +130,8 @@ def measure(
             pass  # the next case finds the peer gone and says why
     for name, fn in case.extra.items():
         fn()
-        row.extra_s[name] = statistics.median(_timed(fn)[0] for _ in range(max(repeats, 1))) / case.inner
+        per = 1 if name.startswith("trace") else case.inner  # (a trace is timed once, whatever the unit)
+        row.extra_s[name] = statistics.median(_timed(fn)[0] for _ in range(max(repeats, 1))) / per
     if memory and case.memory is not None:
         fw_step, np_step = case.memory
         row.peak_framework_bytes = peak_bytes(fw_step)
@@ -402,6 +403,9 @@ def extra_lines(rows: list[Row]) -> list[str]:
     lines = []
     for r in rows:
         for name, t in r.extra_s.items():
+            if name.startswith("trace"):
+                lines.append(f"{r.key}: {name}: {fmt_time(t)} (for information)")
+                continue
             lines.append(
                 f"{r.key}: {name}: {fmt_time(t)} per {r.unit} "
                 f"(framework = {r.framework_s / t:.2g}× that; for information, not a target)"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograd_core import Function, Tensor
+from autograd_core import Function, Tensor, tracing
 from autograd_core import versions as _versions
 from autograd_core._checks import check_real
 from autograd_core.ops.elementwise import tangent_sum
@@ -157,7 +157,7 @@ def batch_norm(
     axes = tuple(axes)
     if fused:
         data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=float)
-        _, _, xhat, inv = _batch_stats(data, eps, axes)
+        _, _, xhat, inv = tracing.effect(_batch_stats, data, eps, axes)  # (computed from x's values)
         return BatchNormFn.apply(x, gamma, beta, xhat=xhat, inv=inv, eps=eps, axes=axes)
     x = x if isinstance(x, Tensor) else Tensor(x)
     xhat, _ = _normalise(x, eps, axes)
@@ -326,16 +326,22 @@ class BatchNorm(Module):
                 "variance to normalise with; train on batches of 2 or more, or call model.eval() to predict "
                 "single examples with the running statistics"
             )
-        mean, var, xhat, inv = _batch_stats(data, self.eps, self._axes)
+        # Both are computed from x's values and the second changes state: effects (``ag.effect``), which a
+        # compiled program makes again at every call; outside ag.compile they are the plain calls.
+        mean, var, xhat, inv = tracing.effect(_batch_stats, data, self.eps, self._axes)
+        tracing.effect(self._update_running, mean, var)
+        return BatchNormFn.apply(x, self.gamma, self.beta, xhat=xhat, inv=inv, eps=self.eps, axes=self._axes)
+
+    def _update_running(self, mean: np.ndarray, var: np.ndarray) -> None:
+        """``running = momentum · running + (1 − momentum) · batch statistic``, in place (the arrays stay the
+        same objects: ``state_dict`` hands out copies)."""
         m = self.momentum
-        # In place, so the arrays stay the same objects (state_dict hands out copies).
         self.running_mean *= m
         self.running_mean += (1 - m) * mean
         self.running_var *= m
         self.running_var += (1 - m) * var
         _versions.bump(self.running_mean)  # an eval-mode graph recorded earlier may have saved them
         _versions.bump(self.running_var)
-        return BatchNormFn.apply(x, self.gamma, self.beta, xhat=xhat, inv=inv, eps=self.eps, axes=self._axes)
 
     def check_state(self, name: str, value: np.ndarray) -> str | None:
         if name == "running_var" and (value < 0).any():

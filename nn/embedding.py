@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_core import Tensor
+from autograd_core import Tensor, tracing
 
 from . import init as _init
 from .module import Module, Parameter, positive_int
@@ -45,7 +45,7 @@ class Embedding(Module):
         self.weight = Parameter(table, dtype=dtype or np.float64)
 
     def forward(self, index: Any) -> Tensor:
-        return self.weight[self._indices(index)]
+        return self.weight[tracing.effect(self._indices, index)]  # (checked from its values: made again by ag.compile)
 
     def _indices(self, index: Any) -> Any:
         """``index`` as NumPy integers, checked: whole numbers in ``[0, num_embeddings)``."""
@@ -86,7 +86,7 @@ class Embedding(Module):
                 f"{where}: index {int(value)}{f' at position {at}' if at else ''} is out of range; "
                 f"indices must be in [0, {self.num_embeddings - 1}] (0 <= index < num_embeddings)"
             )
-        if arr.ndim == 0:
+        if arr.ndim == 0 and not tracing.compiling():  # (compiled, it stays an array: an int would be frozen)
             return int(arr)
         return arr if kind in "iu" else arr.astype(np.intp)
 

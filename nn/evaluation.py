@@ -1,7 +1,10 @@
 """Using a trained model: ``nn.predict`` (outputs as a NumPy array) and ``nn.evaluate`` (loss and metrics).
 
 Both run in eval mode under ``no_grad`` and restore every module's mode afterwards; NumPy's BLAS
-runs with ``nn.fit``'s thread count (one, or the count set by ``ag.set_num_threads``).
+runs with ``nn.fit``'s thread count (one, or the count set by ``ag.set_num_threads``). With
+``compile=True`` the model's forward pass is compiled (``ag.compile``, one compiled forward per
+model, kept as long as the model lives: later calls with batches of the same shapes run its
+program).
 
 >>> nn.predict(nn.Dense(3, 2, rng=0), np.ones((5, 3))).shape
 (5, 2)
@@ -15,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from autograd_core import Tensor, no_grad
-from autograd_core._checks import check_int
+from autograd_core._checks import check_bool, check_int
+from autograd_core.compiler import CompiledFunction
 from autograd_core.threads import blas_threads
 
 from .data import as_array, examples, iterate, slices
@@ -34,25 +38,44 @@ def _data(out: Any, where: str) -> np.ndarray:
     raise TypeError(f"{where}: the model must return a Tensor or an array, got {type(out).__name__}")
 
 
-def predict(model: Module, x: Any, batch_size: int = 256) -> np.ndarray:
+def compiled_forward(model: Module) -> Any:
+    """The model's forward pass compiled (``ag.compile``), one per model, kept on it (its programs
+    hold its parameters: kept anywhere else, they would keep the model alive)."""
+    forward = model.__dict__.get("_compiled_forward")
+    if forward is None:
+        # (batches reach the model as the arrays eager code gives it: bit for bit the same calls)
+        forward = model.__dict__["_compiled_forward"] = CompiledFunction(model.__call__, 8, arrays_as_tensors=False)
+    return forward
+
+
+def predict(model: Module, x: Any, batch_size: int = 256, compile: bool = False) -> np.ndarray:  # noqa: A002
     """The model's outputs for ``x`` as one NumPy array, computed in batches in eval mode under ``no_grad``.
 
-    Every module's mode (``training``) is restored afterwards.
+    Every module's mode (``training``) is restored afterwards. ``compile=True`` runs the
+    model's compiled forward pass (see the module docstring): the same values, bit for bit.
 
     >>> nn.predict(nn.Dense(3, 2, rng=0), np.ones((5, 3))).shape
     (5, 2)
     """
     x = as_array(x, "nn.predict: x")
     batch_size = check_int(batch_size, "batch_size", "nn.predict", low=1)
+    forward = compiled_forward(model) if check_bool(compile, "compile", "nn.predict") else model
     with model.evaluating(), blas_threads():
-        outs = [_data(model(xb), "nn.predict") for xb in iterate(x, None, slices(len(x), batch_size, False), None)]
+        outs = [_data(forward(xb), "nn.predict") for xb in iterate(x, None, slices(len(x), batch_size, False), None)]
         if not outs:  # no examples: the model still tells the output's shape
-            outs = [_data(model(x), "nn.predict")]
+            outs = [_data(forward(x), "nn.predict")]
     return np.concatenate(outs) if len(outs) > 1 else np.array(outs[0])
 
 
 def evaluate(
-    model: Module, x: Any, y: Any, *, loss: Callable[..., Any] | str, metrics: Any = None, batch_size: int = 256
+    model: Module,
+    x: Any,
+    y: Any,
+    *,
+    loss: Callable[..., Any] | str,
+    metrics: Any = None,
+    batch_size: int = 256,
+    compile: bool = False,  # noqa: A002 - nn.fit's name
 ) -> dict[str, float]:
     """``{"loss": ..., metric: ...}`` on ``(x, y)``, in eval mode under ``no_grad`` (modes restored).
 
@@ -61,6 +84,7 @@ def evaluate(
 
     The outputs of all batches are gathered first, so the loss and every metric are
     computed once on the whole set (exact for any metric, not an average of batches).
+    ``compile=True``: the model's forward pass is compiled (as :func:`predict`'s).
 
     >>> model = nn.Dense(3, 2, rng=0)
     >>> sorted(nn.evaluate(model, np.ones((4, 3)), np.array([0, 1, 1, 0]), loss=nn.softmax_cross_entropy,
@@ -73,7 +97,7 @@ def evaluate(
         raise ValueError("nn.evaluate: no examples")
     fns = metric_fns(metrics)
     with blas_threads():  # the loss too (a long dot product's last bits depend on the count)
-        out = predict(model, x, batch_size)
+        out = predict(model, x, batch_size, compile=compile)
         with no_grad():
             logs = {"loss": scalar(loss(out, y), "nn.evaluate: the loss")}
         logs.update({name: metric_value(name, fn, out, y, "nn.evaluate") for name, fn in fns.items()})

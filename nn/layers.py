@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_core import Function, Tensor
+from autograd_core import Function, Tensor, tracing
 from autograd_core._checks import check_real
 from autograd_core.ops.elementwise import Add, Multiply, tangent_sum
 from autograd_core.ops.linalg import MatMul
@@ -35,6 +35,8 @@ class DenseFn(Function):
 
     name = "dense"
     onnx_op = "Gemm"  # (x, W, b), cast to the output's dtype
+    py_forward = ("{t0} = {0} @ {1}", "{t0} += {2}", "{t0}")
+    py_backward = ("{g} @ {1}.mT", "{0}.mT @ {g}", "{g}")
 
     def forward(self, x, w, b):
         out = x @ w
@@ -127,17 +129,25 @@ class Dropout(Module):
         self.rng = None if rng is None else _init.as_rng(rng, "Dropout")
 
     def forward(self, x: Any) -> Any:
-        if not self.training or self.p == 0:
+        if not self.training:
+            return x
+        if tracing.active:  # ag.compile: a program draws as this p does (0: no draw at all)
+            tracing.guard(self, "p")
+        if self.p == 0:
             return x
         data = x.data if isinstance(x, Tensor) else np.asarray(x)
         dtype = data.dtype if data.dtype.kind == "f" else np.float64
+        mask = tracing.effect(self._mask, data.shape, dtype)  # a draw: a compiled program draws at every call
+        return Multiply.apply(x, mask)
+
+    def _mask(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A mask of ``shape``: 0 with probability ``p``, else ``1 / (1 - p)``, drawn from the layer's generator."""
         rng = self.rng if self.rng is not None else _init.default_rng()
         if self.p == 1:
-            mask = np.zeros(data.shape, dtype=dtype)
-        else:
-            mask = (rng.random(data.shape) >= self.p).astype(dtype)
-            mask *= 1 / (1 - self.p)
-        return Multiply.apply(x, mask)
+            return np.zeros(shape, dtype=dtype)
+        mask = (rng.random(shape) >= self.p).astype(dtype)
+        mask *= 1 / (1 - self.p)
+        return mask
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

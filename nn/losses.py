@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograd_core import Function, Tensor
+from autograd_core import Function, Tensor, tracing
 from autograd_core._checks import check_int
 from autograd_core.ops.elementwise import sigmoid, tangent_sum
 from autograd_core.ops.reduce import log_softmax, softmax
@@ -26,7 +26,7 @@ __all__ = ["softmax_cross_entropy", "binary_cross_entropy", "mse"]
 def _data(x: Any, what: str) -> np.ndarray:
     if isinstance(x, Tensor):
         return x.data
-    arr = np.asarray(x)
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)  # (an array as it is: a traced one stays traced)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}")
     return arr
@@ -46,8 +46,9 @@ class SoftmaxCrossEntropy(Function):
 
     Forward: ``log softmax(z) = z - max z - log Σ exp(z - max z)`` (no overflow; a ``-inf``
     logit with target 0 contributes 0). VJP: ``g (softmax(z) Σₖ yₖ - y) / m`` for the logits,
-    which is the familiar ``g (softmax(z) - y) / m`` when rows sum to 1 (``one_hot`` says they
-    do exactly), and ``-g log softmax(z) / m`` for the targets. The general form matters
+    which is the familiar ``g (softmax(z) - y) / m`` when rows sum to 1 (``one_hot`` says that the
+    rows are one-hot or zero, as labels make them: then they do exactly when none is zero, ``count``
+    of them), and ``-g log softmax(z) / m`` for the targets. The general form matters
     for second derivatives through targets that require grad: their rows need not sum to 1
     once perturbed.
     """
@@ -57,8 +58,8 @@ class SoftmaxCrossEntropy(Function):
     name = "softmax_cross_entropy"
 
     def forward(self, z, y, one_hot, count=None):
-        self.one_hot = one_hot
         self.n = z.shape[0] if count is None else count  # the rows that count (the others have y = 0)
+        self.one_hot = one_hot and self.n == z.shape[0]  # (decided here: a compiled program passes the count)
         if not self.n:  # the mean over an empty batch, as NumPy's mean gives it
             self.saved = (z, z)
             return np.array(np.nan, dtype=z.dtype)
@@ -163,33 +164,19 @@ def softmax_cross_entropy(logits: Any, targets: Any, ignore_index: int = -100) -
                 f"softmax_cross_entropy: class indices of shape {t.shape} for logits of shape {z.shape}; "
                 f"they must have shape {lead}, one label per row"
             )
-        labels, keep = _class_indices(t, classes, ignore_index)
-        y = np.zeros((rows, classes), dtype=dtype)
-        kept = int(keep.sum()) if keep is not None else rows
-        if keep is None:
-            y[np.arange(rows), labels] = 1
-        else:
-            y[np.flatnonzero(keep), labels[keep]] = 1
-        return SoftmaxCrossEntropy.apply(logits, y, one_hot=keep is None, count=kept)
+        # The rows and their count are made from the labels' values: an effect, which ag.compile makes
+        # again at every call (the count as a float there, a value the program passes on).
+        y, count = tracing.effect(_label_rows, t, classes, dtype, ignore_index, tracing.compiling())
+        return SoftmaxCrossEntropy.apply(logits, y, one_hot=True, count=count)
     if t.ndim == z.ndim:
         if t.shape != z.shape:
             raise ValueError(
                 f"softmax_cross_entropy: target rows have shape {t.shape} but logits {z.shape}; "
                 f"they must match (or give class indices of shape {lead})"
             )
-        _no_nan(t, "softmax_cross_entropy: targets")
-        if (t < 0).any():
-            raise ValueError("softmax_cross_entropy: targets contain negative values; rows must be probabilities")
-        sums = t.sum(axis=-1)
-        if rows and np.abs(sums - 1).max() > 1e-4:
-            at = np.unravel_index(int(np.argmax(np.abs(sums - 1))), lead)
-            where = int(at[0]) if len(at) == 1 else tuple(int(i) for i in at)
-            raise ValueError(
-                f"softmax_cross_entropy: target row {where} sums to {float(sums[at])!r}; one-hot or probability "
-                "rows must sum to 1"
-            )
-        if not isinstance(targets, Tensor) and t.dtype != dtype:
-            targets = t.astype(dtype)
+        checked = tracing.effect(_probability_rows, t, dtype, isinstance(targets, Tensor), lead)
+        if not isinstance(targets, Tensor):
+            targets = checked
         if z.ndim > 2:
             targets = Reshape.apply(targets, shape=(rows, classes))
         return SoftmaxCrossEntropy.apply(logits, targets, one_hot=False)
@@ -199,6 +186,37 @@ def softmax_cross_entropy(logits: Any, targets: Any, ignore_index: int = -100) -
     )
 
 
+def _label_rows(t: np.ndarray, classes: int, dtype: Any, ignore_index: int, as_float: bool) -> tuple[np.ndarray, Any]:
+    """Class indices ``t`` (checked) as target rows of ``dtype``: one-hot, zeros where a label is
+    ``ignore_index``; with the number of rows that count (a float when ``as_float``, for ag.compile)."""
+    labels, keep = _class_indices(t, classes, ignore_index)
+    rows = labels.shape[0]
+    y = np.zeros((rows, classes), dtype=dtype)
+    if keep is None:
+        y[np.arange(rows), labels] = 1
+        count = rows
+    else:
+        y[np.flatnonzero(keep), labels[keep]] = 1
+        count = int(keep.sum())
+    return y, (float(count) if as_float else count)
+
+
+def _probability_rows(t: np.ndarray, dtype: Any, tensor: bool, lead: tuple[int, ...]) -> np.ndarray:
+    """Target rows ``t``, checked (no NaN, non-negative, each summing to 1), in ``dtype`` unless a Tensor gave them."""
+    _no_nan(t, "softmax_cross_entropy: targets")
+    if (t < 0).any():
+        raise ValueError("softmax_cross_entropy: targets contain negative values; rows must be probabilities")
+    sums = t.sum(axis=-1)
+    if sums.size and np.abs(sums - 1).max() > 1e-4:
+        at = np.unravel_index(int(np.argmax(np.abs(sums - 1))), lead)
+        where = int(at[0]) if len(at) == 1 else tuple(int(i) for i in at)
+        raise ValueError(
+            f"softmax_cross_entropy: target row {where} sums to {float(sums[at])!r}; one-hot or probability "
+            "rows must sum to 1"
+        )
+    return t.astype(dtype) if not tensor and t.dtype != dtype else t
+
+
 def _class_indices(t: np.ndarray, classes: int, ignore_index: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Class indices checked (whole numbers in ``0..classes-1``, or ``ignore_index``) and flattened;
     with the rows that count (None: all of them)."""
@@ -206,6 +224,9 @@ def _class_indices(t: np.ndarray, classes: int, ignore_index: int) -> tuple[np.n
     if t.dtype.kind == "b":
         raise TypeError("softmax_cross_entropy: targets are booleans; give integer class indices")
     flat = t.reshape(-1)
+    if t.dtype.kind in "iu" and flat.size and not 0 <= ignore < classes:  # the common case, in two reductions
+        if flat.min() >= 0 and flat.max() < classes:
+            return flat, None
     if t.dtype.kind == "f":
         _no_nan(t, "softmax_cross_entropy: targets")
         bad = ~np.isfinite(flat) | (((flat < 0) | (flat >= classes)) & (flat != ignore))
@@ -308,15 +329,22 @@ def binary_cross_entropy(logits: Any, targets: Any) -> Tensor:
             f"binary_cross_entropy: logits of shape {z.shape} and targets of shape {t.shape} must have the same "
             f"shape (broadcasting them would compare every example with every label){hint}"
         )
+    checked = tracing.effect(_unit_targets, t, z.dtype, isinstance(targets, Tensor))  # (from the values)
+    if not isinstance(targets, Tensor):
+        targets = checked
+    return BinaryCrossEntropy.apply(logits, targets)
+
+
+def _unit_targets(t: np.ndarray, zdtype: Any, tensor: bool) -> np.ndarray:
+    """Binary targets ``t``, checked (no NaN, in [0, 1]), in the logits' floating dtype unless a Tensor gave them."""
     _no_nan(t, "binary_cross_entropy: targets")
     if t.size and (t.min() < 0 or t.max() > 1):
         raise ValueError(
             f"binary_cross_entropy: targets must be in [0, 1], got values from {float(t.min())!r} to {float(t.max())!r}"
         )
-    if not isinstance(targets, Tensor):
-        dtype = z.dtype if z.dtype.kind == "f" else np.float64
-        targets = t.astype(dtype, copy=False)
-    return BinaryCrossEntropy.apply(logits, targets)
+    if tensor:
+        return t
+    return t.astype(zdtype if zdtype.kind == "f" else np.float64, copy=False)
 
 
 # ============================================================== mean squared error

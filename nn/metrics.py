@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_core import Tensor
+from autograd_core import Tensor, tracing
 
 from .data import as_array
 
@@ -40,6 +40,12 @@ def accuracy(logits_or_probs: Any, targets: Any) -> float:
     >>> nn.accuracy(np.array([[2.0, 0.1], [0.3, 0.9], [1.0, 0.0]]), np.array([0, 1, 1]))
     0.6666666666666666
     """
+    if tracing.active:  # inside ag.compile: computed from the values, so made again at every call
+        return tracing.effect(_accuracy, logits_or_probs, targets)
+    return _accuracy(logits_or_probs, targets)
+
+
+def _accuracy(logits_or_probs: Any, targets: Any) -> float:
     z = as_array(logits_or_probs, "accuracy: logits_or_probs")
     if z.ndim != 2 or z.shape[1] < 2:
         raise ValueError(
@@ -60,6 +66,12 @@ def binary_accuracy(outputs: Any, targets: Any, threshold: float = 0.0) -> float
     >>> nn.binary_accuracy(np.array([2.0, -1.0, 0.5]), np.array([1, 0, 0]))
     0.6666666666666666
     """
+    if tracing.active:  # inside ag.compile: computed from the values, so made again at every call
+        return tracing.effect(_binary_accuracy, outputs, targets, threshold)
+    return _binary_accuracy(outputs, targets, threshold)
+
+
+def _binary_accuracy(outputs: Any, targets: Any, threshold: float) -> float:
     z = as_array(outputs, "binary_accuracy: outputs")
     t = as_array(targets, "binary_accuracy: targets")
     if z.shape != t.shape or len(z) == 0:

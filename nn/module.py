@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_core import Tensor, no_grad
+from autograd_core import Tensor, no_grad, tracing
 from autograd_core import versions as _versions
 from autograd_core._checks import check_int
 
@@ -59,10 +59,10 @@ def layer_input(x: Any, dtype: np.dtype, where: str) -> Any:
     """
     if isinstance(x, Tensor):
         return x if x.data.dtype == dtype else x.astype(dtype)
-    arr = np.asarray(x)
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)  # (an array as it is: a traced one stays traced)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{where}: input must be numeric, got dtype {arr.dtype}")
-    return arr if arr.dtype == dtype else arr.astype(dtype)
+    return arr if arr.dtype == dtype else tracing.effect(_cast_input, arr, dtype)  # (made again by ag.compile)
 
 
 class Parameter(Tensor):
@@ -107,6 +107,21 @@ def _remember_name(p: Parameter, name: str) -> None:
         p.module_name = name
 
 
+def _cast_input(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A layer's array input in the layer's dtype (a copy)."""
+    return arr.astype(dtype)
+
+
+def _set_modes(modes: list[tuple[Module, bool]]) -> None:
+    for m, mode in modes:
+        m.training = mode
+
+
+def _forget_grads(params: list[Parameter]) -> None:
+    for p in params:
+        p.grad = None
+
+
 def _count(n: int) -> str:
     return f"{n:,} param{'' if n == 1 else 's'}"
 
@@ -136,6 +151,8 @@ class Module:
         if not self._named:  # once per module: name the parameters, so drawn graphs show "0.weight"
             for _, m in self.named_modules():
                 m._named = True
+        if tracing.active:  # ag.compile: a program is for this mode; another mode traces again
+            tracing.guard(self, "training")
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ discovery
@@ -215,8 +232,13 @@ class Module:
     # ------------------------------------------------------------------ modes and grads
     def train(self, mode: bool = True) -> Module:
         """Training mode for this module and everything inside it (returns ``self``)."""
-        for m in self.modules():
-            m.training = bool(mode)
+        modes = [(m, bool(mode)) for m in self.modules()]
+        if tracing.active:  # inside ag.compile: a change of state the program makes too
+            for m, _ in modes:
+                tracing.wrote(m, "training")
+            tracing.effect(_set_modes, modes)
+        else:
+            _set_modes(modes)
         return self
 
     def eval(self) -> Module:
@@ -244,8 +266,10 @@ class Module:
                 with no_grad():
                     yield self
         finally:
-            for m, mode in modes:
-                m.training = mode
+            if tracing.active:
+                tracing.effect(_set_modes, modes)
+            else:
+                _set_modes(modes)
 
     def onnx_export_context(self) -> contextlib.AbstractContextManager[dict[int, str]]:
         """What ``ag.export_onnx`` runs this module in: eval mode, and its ``state_dict`` names
@@ -256,8 +280,11 @@ class Module:
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradients of every parameter (``.grad = None``)."""
-        for p in self.parameters():
-            p.grad = None
+        params = list(self.parameters())
+        if tracing.active:  # inside ag.compile: a change of state the program makes too
+            tracing.effect(_forget_grads, params)
+        else:
+            _forget_grads(params)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:

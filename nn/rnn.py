@@ -162,6 +162,8 @@ class _Recurrent(Module):
             lengths = _lengths(lengths, batch, steps, where)
         h0, c0 = self._initial(h0, batch, batched, dtype, where)
         dropout = self.dropout if self.training and self.num_layers > 1 else 0.0
+        if tracing.active:  # ag.compile: a program draws with this p (0: no draw at all)
+            tracing.guard(self, "dropout")
         last = 2 if self.kind == "lstm" else 1  # the final states after the outputs
         finals: list[Any] = []
         cells: list[Any] = []
@@ -190,7 +192,8 @@ class _Recurrent(Module):
                     cells.append(GetItem.apply(out, index=-1))
             inp = outs[0] if len(outs) == 1 else Concatenate.apply(*outs, axis=2)
             if dropout and layer < self.num_layers - 1:
-                inp = inp * self._dropout_mask(inp.shape, dropout, inp.dtype)
+                # a draw: a compiled program draws at every call
+                inp = inp * tracing.effect(self._dropout_mask, inp.shape, dropout, inp.dtype)
         if not batched:
             output = inp.reshape(steps, -1)
             h_n = Stack.apply(*finals, axis=0).reshape(len(finals), -1)

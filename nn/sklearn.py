@@ -70,6 +70,7 @@ class _NeuralNet(BaseEstimator):
         batch_size: int = 64,
         random_state: int | np.random.Generator | None = None,
         verbose: int | str = 0,
+        compile: bool = False,  # noqa: A002 - nn.fit's name
         **kwargs: Any,
     ) -> None:
         # Only stores: scikit-learn checks parameters at fit, never in __init__ or set_params.
@@ -81,6 +82,7 @@ class _NeuralNet(BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
         self.verbose = verbose
+        self.compile = compile
         self._routed = dict(kwargs)  # the module__* and optimizer__* keywords
 
     @classmethod
@@ -149,7 +151,7 @@ class _NeuralNet(BaseEstimator):
         with _drawing_from(self._rng):  # Dropout masks and shuffling: reproducible from random_state
             history = _fit(
                 self.module_, x, targets, loss=self.loss, optimizer=self.optimizer_,
-                epochs=epochs, batch_size=self.batch_size, seed=self._rng, verbose=self.verbose,
+                epochs=epochs, batch_size=self.batch_size, seed=self._rng, verbose=self.verbose, compile=self.compile,
             )  # fmt: skip
         if self.history_ is None:
             self.history_ = history
@@ -160,7 +162,7 @@ class _NeuralNet(BaseEstimator):
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "module_")
         x = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return _predict(self.module_, x, batch_size=256)
+        return _predict(self.module_, x, batch_size=256, compile=self.compile)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -184,6 +186,8 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNet):
       ``classes_``, ``n_features_in_``, ``module_``, ``optimizer_``, ``history_``.
     - ``random_state`` (an int) makes the initialisation, shuffling and dropout reproducible:
       layers built without ``rng=`` draw from it while ``module`` runs.
+    - ``compile=True`` compiles the training and prediction steps (``nn.fit(..., compile=True)``):
+      the same results, bit for bit.
     """
 
     def __init__(

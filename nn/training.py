@@ -28,6 +28,7 @@ import numpy as np
 
 from autograd_core import Tensor
 from autograd_core._checks import check_bool, check_int, check_real
+from autograd_core.compiler import CompiledFunction
 from autograd_core.threads import blas_threads
 
 from . import checkpoint as _ckpt
@@ -84,6 +85,7 @@ def fit(
     checkpoint: str | os.PathLike[str] | None = None,
     resume: str | os.PathLike[str] | None = None,
     lr: float | None = None,
+    compile: bool = False,  # noqa: A002 - the contract's name
 ) -> History:
     """Train ``model`` on ``(x, y)`` with mini-batches; returns the :class:`History` of each epoch.
 
@@ -156,6 +158,13 @@ def fit(
         object, set at the start (after resuming); with a schedule, its base rate α₀, the
         decay going on from the current epoch. It is how you go back to yesterday's
         checkpoint with a lower learning rate.
+    compile : bool
+        Compile the training step (``zero_grad``, the forward pass, the loss, ``backward``,
+        ``step``) and the evaluation's forward pass with ``ag.compile``: each traces on its first
+        batch (and on a last, smaller one), then runs its program. The results are bit for bit
+        those of ``compile=False``; a loss or metric of your own receives the targets as arrays
+        it computes with through NumPy's functions or tensor ops (``np.asarray(y)`` would hold
+        the first batch's values: the traced program cannot see it).
 
     Returns
     -------
@@ -208,6 +217,9 @@ def fit(
         internal.append(backup)
     cbs = CallbackList([history, *callbacks, *internal])
     cbs.configure(model, optimizer, history, history.params)
+    step = _training_step(model, loss, optimizer)
+    if check_bool(compile, "compile", "nn.fit"):  # the batches as arrays, as eager code gets them
+        step = CompiledFunction(step, 8, arrays_as_tensors=False)
 
     logs: dict[str, float] = {}
     with blas_threads():  # once per fit: the user's count, or one thread (see autograd_core.threads)
@@ -230,14 +242,8 @@ def fit(
                 seen = 0
                 stopper = None
                 for batch, (xb, yb) in enumerate(iterate(x, y, bounds, order)):
-                    optimizer.zero_grad()
-                    out = model(xb)
-                    cost = loss(out, yb)
-                    if not isinstance(cost, Tensor):
-                        raise TypeError(f"nn.fit: loss must return a scalar Tensor, got {type(cost).__name__}")
-                    cost.backward()
-                    optimizer.step()
-                    batch_logs = {"loss": cost.item()}
+                    cost, out = step(xb, yb)
+                    batch_logs = {"loss": cost}
                     for k, fn in metrics.items():
                         batch_logs[k] = metric_value(k, fn, out.data, yb, "nn.fit")
                     n = len(xb)
@@ -255,7 +261,7 @@ def fit(
 
                 logs = {k: v / seen for k, v in sums.items()}
                 if validation_data is not None:
-                    val = evaluate(model, *validation_data, loss=loss, metrics=metrics)
+                    val = evaluate(model, *validation_data, loss=loss, metrics=metrics, compile=compile)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 if schedule is not None:
                     schedule.step()
@@ -267,3 +273,20 @@ def fit(
         finally:
             cbs.on_train_end(logs)
     return history
+
+
+def _training_step(model: Module, loss: Callable[..., Any], optimizer: Any) -> Callable[..., tuple[float, Any]]:
+    """One training step on a batch: ``zero_grad``, forward, loss, ``backward``, ``step``; returns the
+    loss (a float) and the model's outputs (for the metrics)."""
+
+    def step(xb: Any, yb: Any) -> tuple[float, Any]:
+        optimizer.zero_grad()
+        out = model(xb)
+        cost = loss(out, yb)
+        if not isinstance(cost, Tensor):
+            raise TypeError(f"nn.fit: loss must return a scalar Tensor, got {type(cost).__name__}")
+        cost.backward()
+        optimizer.step()
+        return cost.item(), out
+
+    return step

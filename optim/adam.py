@@ -70,3 +70,9 @@ class Adam(Optimizer):
         step *= group["lr"]
         step /= denom
         p.data -= step
+
+    py_update = (
+        "{step} = {step} + 1", "{v} *= {beta1}", "{v} += (1.0 - {beta1}) * {g}", "{s} *= {beta2}",
+        "{s} += (1.0 - {beta2}) * np.square({g})", "{t0} = np.sqrt({s} / (1.0 - {beta2} ** {step}))",
+        "{t0} += {eps}", "{t1} = {v} / (1.0 - {beta1} ** {step})", "{t1} *= {lr}", "{t1} /= {t0}", "{p} -= {t1}",
+    )  # fmt: skip

@@ -53,3 +53,5 @@ class Momentum(Optimizer):
         v *= beta
         v += (1.0 - beta) * g
         p.data -= group["lr"] * v
+
+    py_update = ("{v} *= {beta}", "{v} += (1.0 - {beta}) * {g}", "{p} -= {lr} * {v}")

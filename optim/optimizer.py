@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_core import Tensor
+from autograd_core import Tensor, tracing
 from autograd_core import versions as _versions
 from autograd_core._checks import check_real
 from autograd_core.grad_mode import grad_enabled
@@ -110,6 +110,12 @@ class Optimizer:
     @lr.setter
     def lr(self, value: float) -> None:
         value = self._check("lr", value)
+        if tracing.active:  # inside ag.compile: a change of state the program makes too
+            tracing.effect(self._set_lr, value)
+        else:
+            self._set_lr(value)
+
+    def _set_lr(self, value: float) -> None:
         for group in self.param_groups:
             group["lr"] = value
 
@@ -163,9 +169,39 @@ class Optimizer:
         """Update ``p.data`` in place from its gradient ``g`` (weight decay already added)."""
         raise NotImplementedError
 
+    #: ``ag.compile``'s Python source of :meth:`update`, for rules that have one: statements over ``{p}``
+    #: (the parameter's data, changed in place), ``{g}`` (its gradient, weight decay added), the group's
+    #: hyperparameters by name (``{lr}``), the parameter's state by name (``{v}``, changed in place) and
+    #: temporaries (``{t0}``). It makes the same NumPy calls as ``update``, so a compiled program may
+    #: write it out (on Python floats when every parameter is a scalar) instead of calling ``step``.
+    #: A subclass that overrides ``update`` without its own ``py_update`` has none.
+    py_update: tuple[str, ...] | None = None
+
+    def python_effect(self, method: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
+        """What ``ag.compile`` may write out instead of calling the effect ``method`` with ``args``:
+        ``_zero_grad`` (to None) forgets the parameters' gradients; ``_step`` without clipping updates
+        each parameter that has a gradient with ``py_update`` (see above). None: the program calls the
+        method."""
+        if method == "_zero_grad" and args == (True,):
+            return {"forget_grads": list(self.params)}
+        if method == "_step" and self.clip_grad_norm is None:  # (clipping: the program calls the step)
+            owner = next(c for c in type(self).__mro__ if "update" in c.__dict__)
+            form = owner.__dict__.get("py_update")
+            if form is None:
+                return None
+            return {"updates": [(p, state, group) for group, pairs in zip(self.param_groups, self._pairs)
+                                for p, state in pairs], "form": form, "refuse": self._bad_grad}  # fmt: skip
+        return None
+
     # ------------------------------------------------------------------ training
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the accumulated gradients: ``.grad = None`` (or zeros with ``set_to_none=False``)."""
+        if tracing.active:  # inside ag.compile: a change of state the program makes too (ag.effect)
+            tracing.effect(self._zero_grad, set_to_none)
+        else:
+            self._zero_grad(set_to_none)
+
+    def _zero_grad(self, set_to_none: bool) -> None:
         for p in self.params:
             if set_to_none or p.grad is None:
                 p.grad = None
@@ -177,8 +213,17 @@ class Optimizer:
 
         Runs under ``no_grad``. Each update is an in-place change of the parameter: it bumps
         its version, so a backward through a graph recorded before the step refuses to run
-        (its saved values are gone) instead of computing a wrong gradient.
+        (its saved values are gone) instead of computing a wrong gradient. Inside ``ag.compile``
+        the step is an effect (``ag.effect``): the program makes it at every call, reading the
+        learning rate and the gradients of that call.
         """
+        if tracing.active:
+            tracing.guard(self, "clip_grad_norm")  # (whether the program clips: set since, it traces again)
+            tracing.effect(self._step)
+        else:
+            self._step()
+
+    def _step(self) -> None:
         mode = grad_enabled.set(False)  # no_grad, without a context manager's calls (this runs every step)
         try:
             if self.clip_grad_norm is not None:
@@ -189,7 +234,7 @@ class Optimizer:
                     g = p.grad
                     if g is None:
                         continue
-                    if type(g) is not np.ndarray or g.shape != p.data.shape:
+                    if not isinstance(g, np.ndarray) or g.shape != p.data.shape:
                         raise self._bad_grad(p, g)
                     if wd and not self.decoupled_weight_decay:
                         g = g + wd * p.data  # a new array: p.grad stays the loss's gradient
@@ -202,7 +247,7 @@ class Optimizer:
         """Scale every ``.grad`` in place so that their joint norm is at most ``clip_grad_norm``."""
         for p in self.params:
             g = p.grad
-            if g is not None and (type(g) is not np.ndarray or g.shape != p.data.shape):
+            if g is not None and (not isinstance(g, np.ndarray) or g.shape != p.data.shape):
                 raise self._bad_grad(p, g)
         self.grad_norm = _clip_grad_norm(self.params, self.clip_grad_norm)
 
@@ -366,6 +411,8 @@ class GradientDescent(Optimizer):
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         p.data -= group["lr"] * g
+
+    py_update = ("{p} -= {lr} * {g}",)
 
 
 SGD = GradientDescent

@@ -59,3 +59,8 @@ class RMSprop(Optimizer):
         step = group["lr"] * g
         step /= denom
         p.data -= step
+
+    py_update = (
+        "{s} *= {beta}", "{s} += (1.0 - {beta}) * np.square({g})", "{t0} = np.sqrt({s})", "{t0} += {eps}",
+        "{t1} = {lr} * {g}", "{t1} /= {t0}", "{p} -= {t1}",
+    )  # fmt: skip

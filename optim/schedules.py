@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd_core import tracing
 from autograd_core._checks import check_int, check_real
 
 from .optimizer import Optimizer
@@ -66,9 +67,17 @@ class Schedule:
 
     def step(self, epoch: int | None = None) -> None:
         """Move to the next epoch (or to ``epoch``) and set the optimizer's learning rate."""
+        explicit = epoch
         if epoch is None:
             epoch = self.epoch + 1
-        self.epoch = check_int(epoch, "epoch", f"{type(self).__name__}.step", low=1, expected="an integer >= 1")
+        epoch = check_int(epoch, "epoch", f"{type(self).__name__}.step", low=1, expected="an integer >= 1")
+        if tracing.active:  # inside ag.compile: a change of state the program makes too
+            tracing.effect(self._move, None if explicit is None else epoch)
+        else:
+            self._move(None if explicit is None else epoch)
+
+    def _move(self, epoch: int | None) -> None:
+        self.epoch = self.epoch + 1 if epoch is None else epoch
         self._apply()
 
     def _apply(self) -> None:

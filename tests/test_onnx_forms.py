@@ -81,6 +81,7 @@ NO_FORM = {
     "Conv2dWeightGrad": "the VJP of conv2d for its weight: only backward passes make it",
     "WindowSum": "pooling's VJPs: avg_pool2d (a subclass) has the form for the forward",
     "WindowScatter": "pooling's VJPs: only backward passes make it",
+    "Ufunc": "NumPy arithmetic on masks inside a VJP under create_graph: only ag.compile's tracer records it",
 }
 #: Base classes of ops, not ops (their ``name`` is empty).
 BASES = {"Comparison", "Reduction", "_Recurrence"}

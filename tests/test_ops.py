@@ -604,7 +604,7 @@ def _recurrent(kind: str, lengths: bool = False) -> Op:
 
     def call(fused: bool) -> Callable[..., Any]:
         def run(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any, c0: Any = None) -> Any:
-            size = np.shape(x.data if isinstance(x, Tensor) else x)
+            size = x.shape  # (the shape: not a read of values, which ag.compile refuses)
             steps = np.array([size[0], 1][: size[1]] + [size[0]] * max(0, size[1] - 2)) if lengths else None
             return ag.ops.rnn.recurrence(kind, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths=steps, fused=fused)
 

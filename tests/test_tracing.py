@@ -251,3 +251,180 @@ def test_events_are_dataclasses_of_the_documented_kinds() -> None:
     out, tracer, _ = trace(lambda x: x + 1, np.ones(1))
     (op,) = tracer.tape.events
     assert isinstance(op, OpEvent) and op.inputs() == [tracer.tape.inputs[0]]
+
+
+# ============================================================== the program tracer (ag.compile)
+
+import optim  # noqa: E402
+from autograd_core.tracing import (  # noqa: E402
+    EffectEvent,
+    GradEvent,
+    GuardEvent,
+    ProgramTracer,
+    StepEvent,
+    TracedArray,
+    VjpEvent,
+)
+
+
+def program_trace(f: Any, *args: Any) -> tuple[Any, ProgramTracer]:
+    tracer = ProgramTracer()
+    with tracer:
+        xs = [tracer.input_array(np.asarray(a)) for a in args]
+        out = f(*xs)
+    return out, tracer
+
+
+def kinds(tracer: ProgramTracer) -> list[str]:
+    names = []
+    for e in tracer.tape.events:
+        if type(e) is OpEvent:
+            names.append(e.fn.name)
+        elif type(e) is VjpEvent:
+            names.append(f"vjp {e.op.fn.name}")
+        elif type(e) is StepEvent:
+            names.append(e.kind)
+        elif type(e) is GradEvent:
+            names.append("grad")
+        elif type(e) is EffectEvent:
+            names.append(f"effect {e.fn.__name__}")
+    return names
+
+
+def test_a_plain_backward_is_recorded_step_by_step_in_the_engines_order() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = Tensor(0.5, requires_grad=True)
+
+    def f(x: Tensor) -> Tensor:
+        loss = ((x * w + b) ** 2).sum()
+        loss.backward()
+        return loss
+
+    out, tracer = program_trace(f, np.ones(2))
+    assert kinds(tracer) == [
+        "multiply", "add", "power", "sum",  # the forward
+        "constant", "vjp sum", "vjp power", "vjp add", "sum_to", "vjp multiply",  # the seed, each VJP, b's sum
+        "grad", "grad",  # the leaves, in the order their first share came: b, then w
+    ]  # fmt: skip
+    b_grad, w_grad = [e for e in tracer.tape.events if type(e) is GradEvent]
+    assert b_grad.leaf is b and w_grad.leaf is w and b_grad.leaf_value is None  # captured leaves
+    np.testing.assert_array_equal(w.grad, 2 * (np.ones(2) * w.data + 0.5))  # eager's values
+    assert type(w.grad) is np.ndarray  # a plain array again after the trace
+
+
+def test_gradients_in_grad_are_traced_arrays_that_the_users_code_may_not_read_but_may_compute_with() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    seen = []
+
+    def read(x: Tensor) -> Any:
+        (x * w).sum().backward()
+        seen.append(type(w.grad))
+        return w.grad.sum()  # a read: refused
+
+    with pytest.raises(TracingError, match="np.add.reduce reads a traced value"):
+        program_trace(read, np.ones(2))
+    assert seen == [TracedArray]
+
+    def update(x: Tensor) -> Any:
+        nonlocal w
+        w.grad = None
+        (x * w).sum().backward()
+        with ag.no_grad():
+            w -= 0.1 * w.grad  # recorded: a multiply, then an in-place change of w (an effect)
+        return w
+
+    out, tracer = program_trace(update, np.ones(2))
+    assert kinds(tracer)[-2:] == ["multiply", "effect _change_in_place"]
+    np.testing.assert_allclose(w.data, [0.9, 1.9])  # eager's values (the first call's)
+
+
+def test_effects_of_the_library_are_recorded_and_their_results_are_traced() -> None:
+    model = nn.Sequential(nn.Dense(3, 4, rng=0), nn.BatchNorm(4), nn.Dropout(0.5, rng=1), nn.Dense(4, 2, rng=2))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: Tensor, y: Any) -> float:
+        return opt.minimize(lambda: nn.softmax_cross_entropy(model(x), y))
+
+    loss, tracer = program_trace(step, np.ones((3, 3)), np.array([0, 1, 1]))
+    effects = [e for e in tracer.tape.events if type(e) is EffectEvent]
+    assert [e.fn.__name__ for e in effects] == ["_zero_grad", "_batch_stats", "_update_running", "_mask", "_label_rows",
+                                                "_step"]  # fmt: skip
+    stats, running, mask, one_hot = effects[1:5]
+    assert type(stats.args[0]) is Traced  # the batch's values: that call's, at every call
+    bn = next(op for op in tracer.tape.ops if op.fn.name == "batch_norm")
+    assert {v.producer for v in bn.traced_params} == {stats}  # x̂ and 1/σ come from the effect
+    dropout = next(op for op in tracer.tape.ops if op.fn.name == "multiply")
+    assert dropout.args[1].value.producer is mask
+    assert type(one_hot.args[0]) is Traced and one_hot.args[0].value is tracer.tape.inputs[1]
+    assert type(loss) is float and tracer.floats[id(loss)][1].producer.fn.name == "softmax_cross_entropy"
+
+
+def test_guards_on_modes_unless_the_function_sets_the_mode() -> None:
+    model = nn.Sequential(nn.Dense(2, 2, rng=0), nn.Dropout(0.5))
+    _, tracer = program_trace(lambda x: model(x), np.ones((1, 2)))
+    guards = list(tracer.guards.values())
+    assert all(type(g) is GuardEvent for g in guards)
+    assert {(type(g.obj).__name__, g.attr, g.value) for g in guards} == {
+        ("Sequential", "training", True), ("Dense", "training", True), ("Dropout", "training", True),
+        ("Dropout", "p", 0.5),
+    }  # fmt: skip
+
+    def evaluate(x: Tensor) -> Tensor:
+        model.eval()  # an effect; what it sets is not a guard
+        return model(x)
+
+    _, tracer = program_trace(evaluate, np.ones((1, 2)))
+    assert not tracer.guards and kinds(tracer)[0] == "effect _set_modes"
+    model.train()
+
+
+def test_the_user_may_not_read_a_parameter_but_the_library_may() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    s = Tensor(2.0, requires_grad=True)
+    with pytest.raises(TracingError, match=r"float\(\) reads the value of a tensor made outside the compiled function"):
+        program_trace(lambda x: x * float(s), np.ones(2))
+    with pytest.raises(TracingError, match=r"\.item\(\) reads the value of a tensor made outside"):
+        program_trace(lambda x: x * Tensor(3.0).item(), np.ones(2))
+    out, _ = program_trace(lambda x: x * w, np.ones(2))  # through an op: read at every call
+    assert type(out) is Tensor
+
+
+def test_a_tensor_made_from_a_traced_value_is_traced() -> None:
+    def f(x: Tensor) -> Tensor:
+        t = ag.tensor(x, requires_grad=True)
+        return (t * t).sum()
+
+    out, tracer = program_trace(f, np.array([1.0, 2.0]))
+    copy = tracer.tape.ops[0]
+    assert copy.fn.name == "tensor" and copy.args[0].value is tracer.tape.inputs[0]
+
+
+def test_in_place_changes_of_traced_arrays_outside_effects_are_refused() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+
+    def clip(x: Tensor) -> Tensor:
+        (x * w).sum().backward()
+        np.multiply(w.grad, 0.5, out=w.grad)  # not through ag.effect: a program would not make it
+        return x
+
+    with pytest.raises(TracingError, match="changes a traced array in place.*ag.effect"):
+        program_trace(clip, np.ones(2))
+    w.grad = None
+
+    def clipped(x: Tensor) -> Tensor:
+        (x * w).sum().backward()
+        ag.tracing.effect(np.multiply, w.grad, 0.5, out=w.grad)  # reported: recorded
+        return x
+
+    _, tracer = program_trace(clipped, np.ones(2))
+    assert kinds(tracer)[-1] == "effect multiply" and w.grad.tolist() == [0.5, 0.5]
+
+
+def test_a_backward_with_create_graph_is_recorded_on_the_traced_values() -> None:
+    def f(x: Tensor) -> Tensor:
+        (g,) = ag.gradients((x**3).sum(), [x], create_graph=True)
+        return g
+
+    out, tracer = program_trace(lambda x: f(ag.tensor(x, requires_grad=True)), np.array([1.0, 2.0]))
+    assert not any(type(a) is CapturedTensor for op in tracer.tape.ops for a in op.args)  # no wrapper frozen
+    np.testing.assert_array_equal(out.data, [3.0, 12.0])

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import tracing as _tracing
 from ..function import Function
 from ..tensor import Tensor
 from .elementwise import tangent_sum
@@ -593,20 +594,12 @@ class MaxPool2d(Function):
         return out
 
     def backward(self, g, out, x):
-        # Which elements are maxima depends on x only piecewise-constantly: the masks are constants.
+        # Which elements are maxima depends on x only piecewise-constantly: the masks are constants
+        # (computed from the values, an effect: ag.compile makes them again at every call).
         xd = _floating(x.data if isinstance(x, Tensor) else x)
         od = out.data if isinstance(out, Tensor) else out
         win = self.win
-        xp = _pad(xd, win, np.nan)  # NaN equals nothing: the padding is never a maximum, even of -inf inputs
-        offsets = win.offsets()
-        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in offsets]
-        # A window holding NaN has NaN as its maximum: its NaNs share the gradient. (The minimum
-        # is NaN if any output is: a test without a mask.)
-        if od.size and np.isnan(od.min()):
-            nan_out = np.isnan(od)
-            nan_in = _pad(np.isnan(xd), win, False)
-            hits = [hit | (nan_in[:, :, rows, cols] & nan_out) for hit, (_, rows, cols) in zip(hits, offsets)]
-        count = _count(hits)
+        count, *hits = _tracing.effect(_maxima, xd, od, win)
         share = _in_layout_of(g, od) / count  # t tied maxima: g / t to each
         if type(share) is np.ndarray:
             return _scatter(share, hits, win)
@@ -618,10 +611,23 @@ class MaxPool2d(Function):
         xd = _floating(x.data if isinstance(x, Tensor) else x)
         od = out.data if isinstance(out, Tensor) else out
         win = self.win
-        xp = _pad(xd, win, -np.inf)
-        hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in win.offsets()]
-        count = _count(hits)
+        count, *hits = _tracing.effect(_maxima, xd, od, win)
         return _run(WindowSum, ds[0], weights=[(hit / count).astype(od.dtype) for hit in hits], win=win)
+
+
+def _maxima(xd: np.ndarray, od: np.ndarray, win: Window) -> tuple[np.ndarray, ...]:
+    """Max pooling's masks: for each window offset, where the input is its window's maximum ``od``;
+    first how many maxima each window has."""
+    xp = _pad(xd, win, np.nan)  # NaN equals nothing: the padding is never a maximum, even of -inf inputs
+    offsets = win.offsets()
+    hits = [np.equal(xp[:, :, rows, cols], od) for _, rows, cols in offsets]
+    # A window holding NaN has NaN as its maximum: its NaNs share the gradient. (The minimum
+    # is NaN if any output is: a test without a mask.)
+    if od.size and np.isnan(od.min()):
+        nan_out = np.isnan(od)
+        nan_in = _pad(np.isnan(xd), win, False)
+        hits = [hit | (nan_in[:, :, rows, cols] & nan_out) for hit, (_, rows, cols) in zip(hits, offsets)]
+    return (_count(hits), *hits)
 
 
 # ============================================================== ONNX forms

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import forward as _forward
+from .. import tracing as _tracing
 from .._checks import check_real
 from ..function import Function
 from ..tensor import Tensor
@@ -41,6 +42,7 @@ def _shared(ds: tuple[Any, Any], share: Any) -> Any:
 
 class Add(Function):
     onnx_op = "Add"
+    py_forward, py_backward = "{0} + {1}", ("{g}", "{g}")
     saves_inputs = False
     saves_output = False
 
@@ -57,6 +59,7 @@ class Add(Function):
 
 class Subtract(Function):
     onnx_op = "Sub"
+    py_forward, py_backward = "{0} - {1}", ("{g}", "-{g}")
     saves_inputs = False
     saves_output = False
 
@@ -73,6 +76,7 @@ class Subtract(Function):
 
 class Multiply(Function):
     onnx_op = "Mul"
+    py_forward, py_backward = "{0} * {1}", ("{g} * {1}", "{g} * {0}")
     saves_inputs = "others"  # d(ab)/da = b: each input is read only for the other's gradient
     saves_output = False
 
@@ -95,6 +99,7 @@ class Multiply(Function):
 
 class Divide(Function):
     onnx_op = "Div"
+    py_forward, py_backward = "{0} / {1}", ("{g} / {1}", "-{g} * {out} / {1}")
 
     def forward(self, a, b):
         return a / b
@@ -112,6 +117,15 @@ class Divide(Function):
 class Power(Function):
     """``a ** b``; d/da = b·a^(b-1), taken as 0 where b = 0 (even at a = 0, where the
     formula is 0·0⁻¹, as in PyTorch and JAX); d/db = a^b·log(a), taken as 0 where a = 0."""
+
+    py_forward = "{0} ** {1}"
+
+    def python_form(self, inputs: tuple[Any, ...]) -> tuple[Any, Any]:
+        b = inputs[1]
+        if type(b) is not int and type(b) is not float:
+            return self.py_forward, None  # an array exponent: the program calls backward
+        ga = "(2 * {g}) * {0}" if b == 2 else "{g} * 0" if b == 0 else "{g} * {1} * {0} ** ({1} - 1)"
+        return self.py_forward, (ga, None)
 
     def forward(self, a, b):
         return a**b
@@ -188,6 +202,8 @@ class Where(Function):
     """``cond ? a : b`` with a boolean ``cond`` (not differentiated; in a trace, a mask computed
     from traced values is recorded with them, see ``ops/compare.py``)."""
 
+    py_forward, py_backward = "np.where({cond}, {0}, {1})", ("np.where({cond}, {g}, 0)", "np.where({cond}, 0, {g})")
+
     saves_inputs = False
     saves_output = False
 
@@ -213,6 +229,7 @@ class Where(Function):
 
 class Negative(Function):
     onnx_op = "Neg"
+    py_forward, py_backward = "-{0}", ("-{g}",)
     name = "neg"
     saves_inputs = False
     saves_output = False
@@ -229,6 +246,7 @@ class Negative(Function):
 
 class Square(Function):
     saves_output = False
+    py_forward, py_backward = "{0} * {0}", ("{g} * (2 * {0})",)
 
     def forward(self, x):
         return x * x
@@ -246,6 +264,7 @@ class Square(Function):
 
 class Exp(Function):
     onnx_op = "Exp"
+    py_forward, py_backward = "np.exp({0})", ("{g} * {out}",)
     saves_inputs = False
 
     def forward(self, x):
@@ -260,6 +279,7 @@ class Exp(Function):
 
 class Log(Function):
     onnx_op = "Log"
+    py_forward, py_backward = "np.log({0})", ("{g} / {0}",)
     saves_output = False
 
     def forward(self, x):
@@ -274,6 +294,8 @@ class Log(Function):
 
 class Log1p(Function):
     """log(1 + x), accurate for tiny x; d/dx = 1/(1 + x)."""
+
+    py_forward, py_backward = "np.log1p({0})", ("{g} / (1 + {0})",)
 
     saves_output = False
 
@@ -296,6 +318,8 @@ class Log1p(Function):
 class Expm1(Function):
     """eˣ - 1, accurate for tiny x; d/dx = eˣ = out + 1."""
 
+    py_forward, py_backward = "np.expm1({0})", ("{g} * ({out} + 1)",)
+
     saves_inputs = False
 
     def forward(self, x):
@@ -317,6 +341,7 @@ class Sqrt(Function):
     """Square root; its derivative 1/(2√x) is inf at 0."""
 
     onnx_op = "Sqrt"
+    py_forward, py_backward = "np.sqrt({0})", ("{g} / (2 * {out})",)
     saves_inputs = False
 
     def forward(self, x):
@@ -331,6 +356,7 @@ class Sqrt(Function):
 
 class Sin(Function):
     onnx_op = "Sin"
+    py_forward, py_backward = "np.sin({0})", ("{g} * np.cos({0})",)
     saves_output = False
 
     def forward(self, x):
@@ -345,6 +371,7 @@ class Sin(Function):
 
 class Cos(Function):
     onnx_op = "Cos"
+    py_forward, py_backward = "np.cos({0})", ("-{g} * np.sin({0})",)
     saves_output = False
 
     def forward(self, x):
@@ -359,6 +386,7 @@ class Cos(Function):
 
 class Tanh(Function):
     onnx_op = "Tanh"
+    py_forward, py_backward = "np.tanh({0})", ("{g} * (1 - {out} * {out})",)
     saves_inputs = False
 
     def forward(self, x):
@@ -375,6 +403,8 @@ class Sigmoid(Function):
     """1 / (1 + e^-x), computed without overflow; d/dx = σ(1 - σ)."""
 
     onnx_op = "Sigmoid"
+    py_forward = ("{t0} = np.exp(-np.abs({0}))", "np.where({0} >= 0, 1, {t0}) / (1 + {t0})")
+    py_backward = ("{g} * ({out} * (1 - {out}))",)
     saves_inputs = False
 
     def forward(self, x):
@@ -393,6 +423,7 @@ class Relu(Function):
     x > 0), so the input need not be kept: a Dense layer's pre-activation is freed at once."""
 
     onnx_op = "Relu"
+    py_forward, py_backward = "np.maximum({0}, 0)", ("{g} * ({out} > 0)",)
     saves_inputs = False
 
     def forward(self, x):
@@ -411,6 +442,8 @@ class LeakyRelu(Function):
 
     name = "leaky_relu"
     saves_output = False
+    py_forward = "np.where({0} > 0, {0}, {0} * {slope})"
+    py_backward = ("{g} * np.where({0} > 0, 1, {slope}).astype({0}.dtype)",)
 
     def forward(self, x, slope):
         self.slope = slope
@@ -438,6 +471,7 @@ class Abs(Function):
     """|x|; the gradient at 0 is 0."""
 
     onnx_op = "Abs"
+    py_forward, py_backward = "np.abs({0})", ("{g} * np.sign({0})",)
     saves_output = False
 
     def forward(self, x):
@@ -491,6 +525,7 @@ class Clone(Function):
     onnx_op = "Identity"
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "np.array({0}, copy=True)", ("{g}",)
 
     def forward(self, x):
         return np.array(x, copy=True)
@@ -502,9 +537,30 @@ class Clone(Function):
         return ds[0]
 
 
+class Copy(Function):
+    """What ``Tensor(t)`` of a traced value records (``ag.compile``, ``ag.export_onnx``): a new leaf
+    holding a copy of ``t``'s values in ``dtype``. Not differentiable (a new leaf)."""
+
+    name = "tensor"
+    saves_inputs = False
+    saves_output = False
+    py_forward = "np.array({0}, dtype={dtype}, copy=True)"
+
+    def forward(self, x, dtype):
+        self.dtype = dtype
+        return np.array(x, dtype=dtype, copy=True)
+
+    def backward(self, g, out, x):
+        return None
+
+    def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
+        builder.cast(inputs[0], builder.dtype(output), out=output)
+
+
 class Cast(Function):
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "{0}.astype({dtype})", ("{g}.astype({0.dtype})",)
 
     def forward(self, x, dtype):
         return x.astype(dtype)
@@ -526,6 +582,7 @@ class Detach(Function):
     onnx_op = "Identity"
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "{0}", (None,)
 
     def forward(self, x):
         return x
@@ -711,6 +768,7 @@ def zero_safe(fn: Callable[[Tensor], Tensor], s: Tensor) -> Tensor:
     vector: a subgradient).
     """
     zero = s == 0  # (a comparison: in a trace, recorded, so an exported model computes the mask)
-    if not (s.requires_grad or _forward.active) or not zero.any():  # (a tangent needs the safe pattern too)
+    # (a tangent needs the safe pattern too; traced: no branch on the values)
+    if not (s.requires_grad or _forward.active) or (not _tracing.active and not zero.any()):
         return fn(s)
     return Where.apply(0, fn(Where.apply(1, s, cond=zero)), cond=zero)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from .. import tracing as _tracing
 from ..function import Function
 from ..tensor import Tensor
 from .elementwise import Abs, Divide, Multiply, Power, Sqrt, Square, zero_safe
@@ -24,6 +25,15 @@ class MatMul(Function):
     onnx_op = "MatMul"
     saves_inputs = "others"  # g @ bᵀ reads b, aᵀ @ g reads a
     saves_output = False
+    py_forward = "np.matmul({0}, {1})"
+
+    def python_form(self, inputs: tuple[Any, ...]) -> tuple[Any, Any]:
+        vectors = (np.ndim(inputs[0]) == 1, np.ndim(inputs[1]) == 1)
+        if vectors == (True, True):
+            return self.py_forward, ("{g} * {1}", "{g} * {0}")
+        if vectors == (False, False):
+            return self.py_forward, ("{g} @ {1}.mT", "{0}.mT @ {g}")
+        return self.py_forward, None  # a vector and a matrix: the program calls backward
 
     def forward(self, a, b):
         return np.matmul(a, b)
@@ -167,29 +177,56 @@ def _unscaled_or_scaled(plain: Any, x: Any, p: float, axis: Any, keepdims: bool)
     a power of two is exact: the scaled norm and its derivatives (PyTorch's values) differ
     from the plain ones only where those overflowed. The common case pays a look at the result.
     """
+    if _tracing.compiling():
+        # The choice depends on the values: ag.compile makes the scales at every call (an effect), and
+        # always takes the scaled form: a scale of 1 gives the plain norm's bits, value and gradient.
+        scale, flat = _tracing.effect(_plain_scales, plain, x, p, axis, keepdims)
+        return Multiply.apply(plain(Divide.apply(x, scale), p, axis, keepdims), flat)
     with np.errstate(over="ignore", under="ignore"):  # handled below
         out = plain(x, p, axis, keepdims)
     r = out.data
-    dtype = r.dtype
-    low = _LOW.get((dtype, p))
-    if low is None:  # below it, Σ|x|ᵖ has lost digits
-        low = _LOW[dtype, p] = (float(np.finfo(dtype).tiny) / float(np.finfo(dtype).eps)) ** (1 / p)
+    low = _low(r.dtype, p)
     if r.ndim == 0:
         v = float(r)
         if low <= v < math.inf or v != v:  # (NaN data stays as it is)
             return out
     elif not r.size or (r.min() >= low and r.max() < math.inf):  # (False for NaN: then checked below)
         return out
-    data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=dtype)
+    scale, flat = _scales(r, x.data if isinstance(x, Tensor) else x, axis, low, keepdims, False)
+    if scale is None:  # zero vectors, or infinite data: nothing to scale
+        return out
+    return Multiply.apply(plain(Divide.apply(x, scale), p, axis, keepdims), flat)
+
+
+def _low(dtype: np.dtype, p: float) -> float:
+    """Below this p-norm, ``Σ|x|ᵖ`` has lost digits."""
+    low = _LOW.get((dtype, p))
+    if low is None:
+        low = _LOW[dtype, p] = (float(np.finfo(dtype).tiny) / float(np.finfo(dtype).eps)) ** (1 / p)
+    return low
+
+
+def _plain_scales(plain: Any, x: Any, p: float, axis: Any, keepdims: bool) -> tuple[Any, Any]:
+    """For ag.compile, at every call: the scales of the values of ``x`` (ones where none is needed)."""
+    data = x.data if isinstance(x, Tensor) else x
+    with np.errstate(over="ignore", under="ignore"):
+        r = plain(data, p, axis, keepdims).data
+    return _scales(r, data, axis, _low(r.dtype, p), keepdims, True)
+
+
+def _scales(r: np.ndarray, data: Any, axis: Any, low: float, keepdims: bool, always: bool) -> tuple[Any, Any]:
+    """The scales of ``_unscaled_or_scaled`` for the plain norm ``r`` of ``data``, in the shapes of the
+    division and the product (None when no slice needs one, unless ``always``: then ones)."""
+    dtype = r.dtype
+    data = np.asarray(data, dtype=dtype)
     biggest = np.max(np.abs(data), axis=axis, keepdims=True, initial=0)
     flagged = r.reshape(biggest.shape)
     scaled_slices = (np.isinf(flagged) | (flagged < low)) & np.isfinite(biggest) & (biggest > 0)
-    if not scaled_slices.any():  # zero vectors, or infinite data: nothing to scale
-        return out
+    if not always and not scaled_slices.any():
+        return None, None
     power = np.frexp(np.where(scaled_slices, biggest, 1))[1]  # 2^power > max|x| >= 2^(power - 1)
     scale = np.where(scaled_slices, np.ldexp(np.ones_like(biggest), power), 1).astype(dtype, copy=False)
-    scaled = plain(Divide.apply(x, scale), p, axis, keepdims)
-    return Multiply.apply(scaled, scale if keepdims else scale.reshape(r.shape))
+    return scale, (scale if keepdims else scale.reshape(r.shape))
 
 
 def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Tensor:

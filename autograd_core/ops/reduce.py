@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from .. import tracing as _tracing
 from ..function import Function
 from ..tensor import Tensor
 from .elementwise import Sqrt, zero_safe
@@ -60,6 +61,8 @@ class Sum(Reduction):
     onnx_reduce = "ReduceSum"
     saves_inputs = False
     saves_output = False
+    py_forward = "np.sum({0}, axis={axis}, keepdims={keepdims})"
+    py_backward = ("expand({g}.reshape({kept}), {0.shape})",)
 
     def forward(self, x, axis, keepdims):
         out = np.sum(x, axis=axis, keepdims=keepdims)
@@ -78,6 +81,8 @@ class Mean(Reduction):
     onnx_reduce = "ReduceMean"
     saves_inputs = False
     saves_output = False
+    py_forward = "np.mean({0}, axis={axis}, keepdims={keepdims})"
+    py_backward = ("expand({g}.reshape({kept}) / {n}, {0.shape})",)
 
     def forward(self, x, axis, keepdims):
         out = np.mean(x, axis=axis, keepdims=keepdims)
@@ -108,7 +113,8 @@ class Max(Reduction):
     def backward(self, g, out, x):
         kept = out.reshape(self.kept)
         hit = x == kept
-        if np.isnan(out).any():  # a slice holding NaN has NaN as its maximum: the NaNs get its gradient
+        if _tracing.active or np.isnan(out).any():  # a slice holding NaN has NaN as its maximum: the NaNs get it
+            # (in a trace always, so that no branch depends on the values: hit | False is hit)
             hit = hit | (np.isnan(x) & np.isnan(kept))
         share = hit / hit.sum(axis=self.axis, keepdims=True)
         return g.reshape(self.kept) * share.astype(x.dtype)
@@ -223,6 +229,11 @@ class Softmax(Function):
     """exp(x) / Σ exp(x) along ``axis``; VJP: y ⊙ (g - Σ g ⊙ y)."""
 
     saves_inputs = False
+    py_forward = (
+        "{t0} = np.exp({0} - np.max({0}, axis={axis}, keepdims=True))",
+        "{t0} / np.sum({t0}, axis={axis}, keepdims=True)",
+    )
+    py_backward = ("{out} * ({g} - ({g} * {out}).sum(axis={axis}, keepdims=True))",)
 
     def forward(self, x, axis):
         self.axis = axis
@@ -244,6 +255,7 @@ class LogSoftmax(Function):
     """x - logsumexp(x) along ``axis``; VJP: g - softmax(x) Σ g."""
 
     saves_inputs = False
+    py_backward = ("{g} - np.exp({out}) * {g}.sum(axis={axis}, keepdims=True)",)
 
     def forward(self, x, axis):
         self.axis = axis

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import tracing as _tracing
 from .._checks import check_int
 from ..engine import sum_to
 from ..function import Function
@@ -24,6 +25,7 @@ _INT64_MIN = int(np.iinfo(np.int64).min)
 class Reshape(Function):
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "{0}.reshape({shape})", ("{g}.reshape({0.shape})",)
 
     def forward(self, x, shape):
         return x.reshape(shape)
@@ -67,6 +69,13 @@ class Transpose(Function):
 
     saves_inputs = False
     saves_output = False
+    py_forward = "np.transpose({0}, {axes})"
+
+    def python_form(self, inputs: tuple[Any, ...]) -> tuple[Any, Any]:
+        if self.axes is None:
+            return self.py_forward, ("{g}.transpose()",)
+        inverse = tuple(int(i) for i in np.argsort(self.axes))
+        return self.py_forward, (f"{{g}}.transpose({inverse!r})",)
 
     def forward(self, x, axes):
         self.axes = axes
@@ -89,6 +98,7 @@ class Transpose(Function):
 class BroadcastTo(Function):
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "np.broadcast_to({0}, {shape})", ("sum_to({g}, {0.shape})",)
 
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
@@ -142,6 +152,7 @@ class GetItem(Function):
 
     saves_inputs = False
     saves_output = False
+    py_forward, py_backward = "{0}[{index}]", ("unindex({g}, {index}, {0.shape})",)
 
     name = "getitem"
 
@@ -156,13 +167,18 @@ class GetItem(Function):
     def backward(self, g, out, x):
         if isinstance(g, Tensor):
             return Unindex.apply(g, index=self.kept, shape=x.shape)
-        return Unindex().forward(g, index=self.kept, shape=x.shape)
+        return unindex(g, self.kept, x.shape)
 
     def jvp(self, ds, out, x):
         return ds[0][self.index]
 
     def to_onnx(self, builder: OnnxBuilder, inputs: list[str], output: str) -> None:
         _getitem_onnx(builder, self.index, inputs[0], output)
+
+
+def unindex(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``getitem``'s VJP on arrays (what its ``backward`` computes): zeros of ``shape``, ``g`` added at ``index``."""
+    return Unindex().forward(g, index=index, shape=shape)
 
 
 class Unindex(Function):
@@ -374,7 +390,8 @@ def getitem(x: Any, index: Any) -> Tensor:
     else:
         index = _index_part(index)
         arrays = isinstance(index, np.ndarray)
-    if arrays and isinstance(x, Tensor) and x.requires_grad and grad_enabled.get():
+    # (a compiled program reads the index where its backward runs, in the same call: no copy)
+    if arrays and isinstance(x, Tensor) and x.requires_grad and grad_enabled.get() and not _tracing.active:
         kept = tuple(_copied(p) for p in index) if isinstance(index, tuple) else _copied(index)
         out = GetItem.apply(x, index=index, kept=kept)
     else:
