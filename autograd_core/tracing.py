@@ -632,7 +632,7 @@ def _array_reader(name: str, what: str) -> Any:
 def _float_method(name: str) -> Any:
     method = getattr(float, name)
 
-    def use(self: float, *args: Any) -> Any:
+    def use(self: Any, *args: Any) -> Any:  # (a TracedFloat)
         if self._trace and any(t._token == self._trace for t in _stack.get()):
             frame = sys._getframe(1)
             if not _read_allowed(frame) and not _suspended():
@@ -1006,7 +1006,7 @@ class ProgramTracer(Tracer):
             self.suspended -= 1
         tupled = type(grads) is tuple
         event = VjpEvent(op, gv, (), tupled, self._pass_where or _callers.caller())
-        values = []
+        values: list[Value | None] = []
         for gi in grads if tupled else (grads,):
             if gi is None:
                 values.append(None)
@@ -1262,7 +1262,7 @@ def _watch_grads(step: int) -> None:
     global _watching
     with _watch_lock:
         _watching += step
-        Tensor.grad = property(_get_grad, _set_grad) if _watching else _GRAD  # type: ignore[assignment,method-assign]
+        Tensor.grad = property(_get_grad, _set_grad) if _watching else _GRAD  # type: ignore[assignment,method-assign,misc]
 
 
 def recorder() -> ProgramTracer | None:

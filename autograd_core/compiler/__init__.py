@@ -226,7 +226,9 @@ class CompiledFunction:
             raise ValueError("draw_graph: this compiled function has not been called yet, so it has no program")
         from ._draw import draw_program
 
-        return draw_program(self._latest.program, labels=labels, title=self.__qualname__, **kwargs)
+        return draw_program(
+            self._latest.program, labels=labels, title=getattr(self, "__qualname__", "program"), **kwargs
+        )
 
     def __repr__(self) -> str:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
@@ -357,7 +359,7 @@ def _outputs(result: Any, tracer: _tracing.ProgramTracer, builder: Builder, name
         if isinstance(x, (np.ndarray, np.generic)):
             value = tape.value(x)
             if value is not None:
-                return ("var", builder.args[value.input] if value.producer is None else builder.var(value))
+                return ("var", builder.args[value.input] if value.producer is None else builder.var(value))  # type: ignore[index]
             if isinstance(x, _tracing.TracedArray) and x._trace == tracer._token:
                 raise _tracing.TracingError(
                     "ag.compile: the function returned an array computed with NumPy from a traced value (a "
@@ -415,25 +417,6 @@ def _hashable(part: Any) -> Any:
 
 @overload
 def compile(fn: Callable[..., Any], *, max_traces: int = 8) -> CompiledFunction: ...
-def _has_kwargs(args_key: Any) -> bool:
-    """Whether a key of arguments is ``(positional, named)`` (``flatten`` makes it so when there are keywords)."""
-    return (
-        len(args_key) == 2
-        and isinstance(args_key[0], tuple)
-        and isinstance(args_key[1], tuple)
-        and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in args_key[1])
-        and all(isinstance(p, tuple) and p and not isinstance(p[0], str) for p in args_key[0])
-    )
-
-
-def _hashable(part: Any) -> Any:
-    try:
-        hash(part)
-    except TypeError:
-        return repr(part)
-    return part
-
-
 @overload
 def compile(fn: None = None, *, max_traces: int = 8) -> Callable[[Callable[..., Any]], CompiledFunction]: ...
 

@@ -296,9 +296,9 @@ class Builder:
             out.append(text if k < len(lines) - 1 else f"{{o0}} = {text}")
         last = out[-1]
         if len(out) > 1 and last.startswith("{o0} = {t") and last.endswith("}") and last[7:].count("{") == 1:
-            temp = last[7:]  # the result is a temporary (``t0 = x @ w; t0 += b``): write it as the output
-            out = [line.replace(temp, "{o0}") for line in out[:-1]]
-            j = int(temp[2:-1])
+            result = last[7:]  # the result is a temporary (``t0 = x @ w; t0 += b``): write it as the output
+            out = [line.replace(result, "{o0}") for line in out[:-1]]
+            j = int(result[2:-1])
             temps[:] = [t for t in temps if t.value != j]
         return out
 
@@ -478,7 +478,7 @@ class Builder:
         self.vars[e.out] = out
         if lv is None or lv.input is not None:  # a captured tensor or an argument: its .grad, at run time
             ins = [g]
-            target = self.names.name(leaf) if lv is None else self.placeholder(self.args[lv.input], ins)
+            target = self.names.name(leaf) if lv is None else self.placeholder(self.args[lv.input], ins)  # type: ignore[index]
             owned = e.owned and g.const is None  # a folded constant is never handed out
             what = f"{leaf.name or getattr(leaf, 'module_name', None) or target}.grad"
             text = [f"{{o0}} = accumulate({target}, {{i0}}, {owned})"]
@@ -568,7 +568,7 @@ class Builder:
             if s.tensor and not (s.value.producer is None and s.value.input is not None):
                 return f"as_tensor({src})"
             if s.tensor:  # an argument Tensor: the object itself
-                return self.placeholder(self.args[s.value.input], ins)
+                return self.placeholder(self.args[s.value.input], ins)  # type: ignore[index]
             return src
         if type(s) is Nested:
             if s.kind is dict:

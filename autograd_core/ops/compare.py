@@ -143,7 +143,7 @@ class Ufunc(Comparison):
     name = "ufunc"
     to_onnx = Function.to_onnx  # (an export never records it: no form)
 
-    def forward(self, *xs: Any, call: Any, kwargs: dict[str, Any]) -> Any:
+    def forward(self, *xs: Any, call: Any, kwargs: dict[str, Any]) -> Any:  # type: ignore[override]
         self.call, self.kwargs = call, kwargs
         return call(*xs, **kwargs)
 
