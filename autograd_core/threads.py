@@ -1,14 +1,19 @@
 """How many threads NumPy's BLAS uses: ``set_num_threads`` / ``get_num_threads`` (PyTorch's names).
 
 ``nn.fit``, ``nn.predict``, ``nn.evaluate`` and every trial of a hyperparameter search run with
-:data:`DEFAULT` (one) BLAS thread, or with the count the user set; the count in force before
-the call comes back after it. One thread, because OpenBLAS splits even a small matrix product
-(the digits CNN's 1024 × 72 by 72 × 16) between its threads, which gains little on products
-this small, and when another process holds a core each product waits for it: an epoch of the
-digits CNN took 0.7–2.3 s with two threads and 0.05–0.12 s with one, on 2 cores with one busy
-(``python -m benchmarks --only THREADS``). One count everywhere also keeps results bit for bit:
-OpenBLAS's ``dot`` of a vector longer than 10,000 gives other last bits with 2 threads than
-with 1, so a resumed ``fit`` and a trial run by any executor compute with the same count.
+the count the user set, or by default with :data:`DEFAULT` (one) BLAS thread, unless the
+model's matrix products are large (:data:`LARGE`): then with NumPy's own count (a thread per
+core); the count in force before the call comes back after it. One thread for small products,
+because OpenBLAS splits even a small matrix product (the digits CNN's 1024 × 72 by 72 × 16)
+between its threads, which gains little on products this small, and when another process holds
+a core each product waits for it: an epoch of the digits CNN took 0.7–2.3 s with two threads
+and 0.05–0.12 s with one, on 2 cores with one busy. Large products (a layer of 2048 units on
+batches of 512) take milliseconds each: a second core nearly halves them on an idle machine,
+and a busy core costs them a fifth, not a collapse (``python -m benchmarks --only THREADS``).
+The count depends only on the model and the batch size, never on the machine's load, which
+keeps results bit for bit: OpenBLAS's ``dot`` of a vector longer than 10,000 gives other last
+bits with 2 threads than with 1, so a resumed ``fit`` computes with the count of the first run,
+and a search hands its driver's count to every trial on every executor.
 
 >>> import autograd_core as ag
 >>> ag.set_num_threads(1)
@@ -32,12 +37,17 @@ from typing import Any, TypeVar
 from ._checks import check_int
 from .grad_mode import wrap_in_context
 
-__all__ = ["set_num_threads", "get_num_threads", "blas_threads", "DEFAULT", "ENVIRONMENT"]
+__all__ = ["set_num_threads", "get_num_threads", "blas_threads", "DEFAULT", "LARGE", "ENVIRONMENT"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The BLAS threads of ``fit``, ``predict``, ``evaluate`` and a search's trials unless the user set a count.
+#: The BLAS threads of ``fit``, ``predict``, ``evaluate`` and a search's trials unless the user set a count
+#: (or their matrix products are large).
 DEFAULT = 1
+
+#: Multiply-adds of a call's largest matrix product (a batch times a weight matrix) from which the
+#: default is NumPy's own count: about 30 M, a few milliseconds of one core's work per product.
+LARGE = 2**25
 
 _lock = threading.RLock()
 _user: int | None = None  # the count given to set_num_threads
@@ -91,9 +101,8 @@ def set_num_threads(n: int) -> None:
     """Use ``n`` threads in NumPy's BLAS (matrix products) from now on, as ``torch.set_num_threads``.
 
     The count holds until changed, and wins over the default of ``nn.fit``, ``nn.predict``,
-    ``nn.evaluate`` and a search (:data:`DEFAULT`, one thread): a search hands it to every
-    trial, on every executor. More threads can pay off for large matrix products (a layer of
-    2048 units on batches of 512) on a machine with idle cores.
+    ``nn.evaluate`` and a search (:data:`DEFAULT`, one thread, or NumPy's own count for large
+    matrix products): a search hands it to every trial, on every executor.
 
     >>> ag.set_num_threads(2); ag.get_num_threads()
     2
@@ -146,35 +155,52 @@ def _from_environment() -> int | None:
     return None
 
 
-def count() -> int:
+def count(work: float | None = None) -> int:
     """The count a library call starts with: the user's (:func:`set_num_threads`, else one set in
-    the environment such as ``OPENBLAS_NUM_THREADS``), or :data:`DEFAULT`."""
+    the environment such as ``OPENBLAS_NUM_THREADS``); else, for ``work`` (the multiply-adds of
+    the call's largest matrix product) of at least :data:`LARGE`, NumPy's own count; else
+    :data:`DEFAULT`."""
     if _user is not None:
         return _user
     env = _from_environment()
-    return DEFAULT if env is None else env
+    if env is not None:
+        return env
+    if work is not None and work >= LARGE:
+        return _native()
+    return DEFAULT
+
+
+def _native() -> int:
+    """NumPy's own count (a thread per core unless limited): the BLAS's, as it was before our calls."""
+    with _lock:
+        if _running and _before:
+            return max(n for _, n in _before)
+        libs = _blas()
+        return int(libs[0].get_num_threads()) if libs else 1
 
 
 class blas_threads:
     """Context manager (and decorator) for a library call that runs with ``n`` BLAS threads.
 
-    ``n=None``: :func:`count` (the user's count, or :data:`DEFAULT`). Inside another such
-    block, or while one runs in another thread, the count already chosen holds. The count
-    from before comes back when the last block ends. Entering costs about a microsecond:
-    enter it once per ``fit``, ``predict`` or trial, never per batch.
+    ``n=None``: :func:`count` for ``work`` (the user's count; else by the size of the call's
+    largest matrix product, one thread or NumPy's count). Inside another such block, or while
+    one runs in another thread, the count already chosen holds. The count from before comes
+    back when the last block ends. Entering costs about a microsecond: enter it once per
+    ``fit``, ``predict`` or trial, never per batch.
     """
 
-    __slots__ = ("n",)
+    __slots__ = ("n", "work")
 
-    def __init__(self, n: int | None = None) -> None:
+    def __init__(self, n: int | None = None, work: float | None = None) -> None:
         self.n = n
+        self.work = work
 
     def __enter__(self) -> None:
         global _running, _count, _before
         with _lock:
             if _running == 0:
-                _count = count() if self.n is None else self.n
                 _before = [(lib, lib.get_num_threads()) for lib in _blas()]
+                _count = count(self.work) if self.n is None else self.n
             _running += 1
             _apply(_count)  # in this thread too, for a BLAS whose count is per thread (OpenMP's)
 

@@ -4,8 +4,9 @@ Each round times one ``nn.fit`` call for every state, model and count, in turn:
 
 - states: idle, and busy: one competing process (:func:`busy_core`, a Python loop that keeps one
   core busy) started for the round's busy half and stopped after it;
-- counts: ``fit``'s default (one thread), and NumPy's own count (one thread per core: what ``fit``
-  used before it chose a count), each given the way a search gives its count to a trial;
+- counts: ``fit``'s default (one thread, or NumPy's own count for large matrix products: its own
+  choice, made from the model and the batch size), and NumPy's own count (one thread per core:
+  what ``fit`` used before it chose a count), given the way a search gives its count to a trial;
 - models: the digits CNN of ``examples/cnn_digits.py`` (Adam, batches of 64, float32, one epoch
   per call), and W3's MLP (1024-2048-2048-10, float32, gradient descent, two batches of 512 per
   call), whose large matrix products can use a second core.
@@ -103,7 +104,7 @@ def run(s: Sizes, repeats: int) -> tuple[dict[str, float], list[str], bool | Non
 
     own = ag.get_num_threads()  # NumPy's count in this process (one per core unless limited)
     other = own if own != blas.DEFAULT else 2
-    default = f"default, {blas.DEFAULT} thread (after)"
+    default = "default (after)"
     counts: dict[str, int | None] = {default: None, f"{other} threads{', before' if other == own else ''}": other}
     models = _models(s)
     states = ("idle", "busy")
@@ -117,9 +118,9 @@ def run(s: Sizes, repeats: int) -> tuple[dict[str, float], list[str], bool | Non
             with busy_core() if state == "busy" else contextlib.nullcontext():
                 for m, (_, call) in models.items():
                     for c in order:
-                        # A count given here holds through fit, as a search's count holds through its trials
-                        # (the default's too, so that --blas-threads does not change it).
-                        with blas.blas_threads(counts[c] or blas.DEFAULT):
+                        # A count given here holds through fit, as a search's count holds through its
+                        # trials; the default is fit's own choice (without --blas-threads's count).
+                        with _own_choice() if counts[c] is None else blas.blas_threads(counts[c]):
                             times[m, state, c].append(call())
         order = order[1:] + order[:1]  # each count takes each place in the order in turn
     load_after = os.getloadavg()[0]
@@ -157,6 +158,18 @@ def run(s: Sizes, repeats: int) -> tuple[dict[str, float], list[str], bool | Non
             f"{busy:.2f}× (target ≤ {COLLAPSE:.0f}×): {'pass' if ok else 'MISS'}"
         )
     return figures, lines, passed
+
+
+@contextlib.contextmanager
+def _own_choice() -> Iterator[None]:
+    """No count of the user's (``--blas-threads``) while the block runs: ``fit`` chooses its own."""
+    from autograd_core import threads as blas
+
+    user, blas._user = blas._user, None
+    try:
+        yield
+    finally:
+        blas._user = user
 
 
 def _ms(seconds: float) -> str:

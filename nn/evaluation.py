@@ -1,7 +1,8 @@
 """Using a trained model: ``nn.predict`` (outputs as a NumPy array) and ``nn.evaluate`` (loss and metrics).
 
 Both run in eval mode under ``no_grad`` and restore every module's mode afterwards; NumPy's BLAS
-runs with ``nn.fit``'s thread count (one, or the count set by ``ag.set_num_threads``). With
+runs with ``nn.fit``'s thread count (the count set by ``ag.set_num_threads``; else one thread,
+or NumPy's own count for large matrix products: see :func:`blas_work`). With
 ``compile=True`` the model's forward pass is compiled (``ag.compile``, one compiled forward per
 model, kept as long as the model lives: later calls with batches of the same shapes run its
 program).
@@ -28,6 +29,20 @@ from .module import Module
 from .names import resolve_loss
 
 __all__ = ["predict", "evaluate"]
+
+
+def blas_work(model: Module, batch: int) -> int:
+    """The multiply-adds of the model's largest matrix product on a batch of ``batch`` examples (the
+    batch times its largest weight matrix; a convolution's is that per output pixel), from which
+    ``fit``, ``predict`` and ``evaluate`` run NumPy's BLAS with more than one thread by default
+    (``autograd_core.threads.LARGE``). It depends only on the model and the batch size, so a
+    resumed ``fit`` computes with the same count.
+
+    >>> from autograd_core.threads import LARGE
+    >>> blas_work(nn.Dense(512, 512, rng=0), 256) >= LARGE, blas_work(nn.Dense(64, 10, rng=0), 64) >= LARGE
+    (True, False)
+    """
+    return batch * max((p.data.size for p in model.parameters() if p.data.ndim >= 2), default=0)
 
 
 def _data(out: Any, where: str) -> np.ndarray:
@@ -60,7 +75,7 @@ def predict(model: Module, x: Any, batch_size: int = 256, compile: bool = False)
     x = as_array(x, "nn.predict: x")
     batch_size = check_int(batch_size, "batch_size", "nn.predict", low=1)
     forward = compiled_forward(model) if check_bool(compile, "compile", "nn.predict") else model
-    with model.evaluating(), blas_threads():
+    with model.evaluating(), blas_threads(work=blas_work(model, min(batch_size, len(x)))):
         outs = [_data(forward(xb), "nn.predict") for xb in iterate(x, None, slices(len(x), batch_size, False), None)]
         if not outs:  # no examples: the model still tells the output's shape
             outs = [_data(forward(x), "nn.predict")]
@@ -96,7 +111,9 @@ def evaluate(
     if len(x) == 0:
         raise ValueError("nn.evaluate: no examples")
     fns = metric_fns(metrics)
-    with blas_threads():  # the loss too (a long dot product's last bits depend on the count)
+    batch_size = check_int(batch_size, "batch_size", "nn.evaluate", low=1)
+    # the loss too (a long dot product's last bits depend on the count), with predict's count
+    with blas_threads(work=blas_work(model, min(batch_size, len(x)))):
         out = predict(model, x, batch_size, compile=compile)
         with no_grad():
             logs = {"loss": scalar(loss(out, y), "nn.evaluate: the loss")}

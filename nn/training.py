@@ -34,7 +34,7 @@ from autograd_core.threads import blas_threads
 from . import checkpoint as _ckpt
 from .callbacks import Callback, CallbackList
 from .data import examples, generators, hold_out, iterate, slices
-from .evaluation import evaluate
+from .evaluation import blas_work, evaluate
 from .history import History
 from .metrics import metric_fns, metric_value
 from .module import Module
@@ -96,8 +96,9 @@ def fit(
     ``epochs - 1`` (Keras's convention: ``epochs`` is the index to stop at); the log and the
     plots count them from 1. A last batch of a single example is merged into the batch
     before it (BatchNorm cannot normalise one example, and no example is skipped). NumPy's
-    BLAS runs with one thread, or with the count set by ``ag.set_num_threads``, and the count
-    from before comes back afterwards (``autograd_core.threads`` says why).
+    BLAS runs with the count set by ``ag.set_num_threads``, else with one thread, or with NumPy's
+    own count when the model's matrix products are large; the count from before comes back
+    afterwards (``autograd_core.threads`` says why).
 
     Parameters
     ----------
@@ -222,7 +223,8 @@ def fit(
         step = CompiledFunction(step, 8, arrays_as_tensors=False)
 
     logs: dict[str, float] = {}
-    with blas_threads():  # once per fit: the user's count, or one thread (see autograd_core.threads)
+    # once per fit: the user's count, else one thread or, for large matrix products, NumPy's (autograd_core.threads)
+    with blas_threads(work=blas_work(model, min(batch_size, len(x)))):
         cbs.on_train_begin(logs)  # resuming happens here, in the checkpoint's callback, after the others reset
         start = initial_epoch if backup is None else backup.start
         if lr is not None:  # with a schedule, its base rate: the decay goes on from the current epoch

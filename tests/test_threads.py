@@ -1,6 +1,7 @@
 """ag.set_num_threads / ag.get_num_threads, and the BLAS threads nn.fit, nn.predict and nn.evaluate run with:
-one by default, the user's count when set, the count from before restored afterwards, and the same bits in a
-resumed fit as in the uninterrupted one whatever the process's own count. (The search: tests/test_search.py.)
+one by default (NumPy's own count for large matrix products), the user's count when set, the count from
+before restored afterwards, and the same bits in a resumed fit as in the uninterrupted one whatever the
+process's own count. (The search: tests/test_search.py.)
 
 ``threadpool_limits`` from threadpoolctl stands for a count the process has that the user did not give to
 ``ag.set_num_threads`` (NumPy's default of one thread per core, ``OPENBLAS_NUM_THREADS`` in a new shell).
@@ -106,6 +107,41 @@ def test_fit_predict_and_evaluate_run_with_one_thread_and_put_the_count_back() -
         model.seen.clear()
         nn.evaluate(model, X, Y, loss="cross_entropy")
         assert model.seen == [1] and ag.get_num_threads() == 2
+
+
+class Wide(Scaled):
+    """Scaled with a weight matrix of 1024 × 2048 (unused): on batches of 16 its products count as large."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wide = nn.Parameter(np.zeros((1024, 2048)))
+
+
+def test_large_matrix_products_run_with_numpys_count_by_default() -> None:
+    """By default fit, predict and evaluate run with NumPy's own count when the model's largest matrix
+    product on a batch (the batch times its largest weight matrix) is large, with one thread otherwise;
+    the count depends on the model and the batch size only, and the user's count still wins."""
+    assert nn.evaluation.blas_work(Wide(), 16) >= threads.LARGE > nn.evaluation.blas_work(Wide(), 8)
+    with process_count(2):
+        model = Wide()
+        nn.fit(model, X, Y, loss="cross_entropy", optimizer="sgd", batch_size=16, verbose=0)
+        assert set(model.seen) == {2} and ag.get_num_threads() == 2
+        model.seen.clear()
+        nn.predict(model, X, batch_size=16)
+        nn.evaluate(model, X, Y, loss="cross_entropy", batch_size=16)
+        assert set(model.seen) == {2}
+        model.seen.clear()
+        nn.predict(model, X, batch_size=8)  # half the work: small
+        nn.fit(model, X[:8], Y[:8], loss="cross_entropy", optimizer="sgd", batch_size=16, verbose=0)
+        assert set(model.seen) == {1} and ag.get_num_threads() == 2
+    with process_count(3):  # NumPy's own count, whatever it is
+        model.seen.clear()
+        nn.predict(model, X, batch_size=16)
+        assert set(model.seen) == {3}
+        model.seen.clear()
+        ag.set_num_threads(1)  # the user's count wins
+        nn.fit(model, X, Y, loss="cross_entropy", optimizer="sgd", batch_size=16, verbose=0)
+        assert set(model.seen) == {1}
 
 
 def test_the_count_comes_back_when_fit_raises() -> None:
