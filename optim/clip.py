@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from autograd_core import Tensor
+from autograd_core import Tensor, tracing
 from autograd_core._checks import check_bool, check_real
 
 __all__ = ["clip_grad_norm", "clip_grad_value"]
@@ -62,6 +62,14 @@ def clip_grad_norm(
         norm_type = math.inf
     norm_type = check_real(norm_type, "norm_type", where, low=0, low_open=True, finite=False)
     error_if_nonfinite = check_bool(error_if_nonfinite, "error_if_nonfinite", where)
+    params = [params] if isinstance(params, Tensor) else list(params)
+    if tracing.active:  # inside ag.compile: a change of the gradients the program makes at every call
+        return tracing.effect(_clip_norm, params, max_norm, norm_type, error_if_nonfinite)
+    return _clip_norm(params, max_norm, norm_type, error_if_nonfinite)
+
+
+def _clip_norm(params: list[Tensor], max_norm: float, norm_type: float, error_if_nonfinite: bool) -> float:
+    where = "clip_grad_norm"
     grads = _grads(params, where)
     if not grads:
         return 0.0
@@ -92,5 +100,13 @@ def clip_grad_value(params: Tensor | Iterable[Tensor], clip_value: float) -> Non
     array([3., 5.])
     """
     clip_value = check_real(clip_value, "clip_value", "clip_grad_value", low=0)
+    params = [params] if isinstance(params, Tensor) else list(params)
+    if tracing.active:  # inside ag.compile: a change of the gradients the program makes at every call
+        tracing.effect(_clip_value, params, clip_value)
+    else:
+        _clip_value(params, clip_value)
+
+
+def _clip_value(params: list[Tensor], clip_value: float) -> None:
     for g in _grads(params, "clip_grad_value"):
         np.clip(g, -clip_value, clip_value, out=g)

@@ -832,3 +832,39 @@ def test_a_squares_derivative_at_the_edge_of_the_floats() -> None:
         with np.errstate(all="ignore"):
             got = step(Tensor(x, requires_grad=True)).data
         assert want.tobytes() == got.tobytes()
+
+
+@pytest.mark.parametrize("clip", ["norm", "value"])
+def test_clipping_called_between_backward_and_step(clip: str) -> None:
+    """optim.clip_grad_norm / clip_grad_value called by the user between backward() and step(), as in
+    PyTorch: the gradients changed in place at every call, the norm returned fresh at every call."""
+
+    def make() -> tuple[list[Tensor], Any]:
+        model = nn.Dense(4, 3, rng=0)
+        opt = optim.Adam(model.parameters(), lr=0.05)
+
+        def step(x: Tensor, y: Any) -> Any:
+            opt.zero_grad()
+            loss = nn.softmax_cross_entropy(model(x), y)
+            loss.backward()
+            if clip == "norm":
+                norm = optim.clip_grad_norm(model.parameters(), 0.5)
+            else:
+                optim.clip_grad_value(model.parameters(), 0.05)
+                norm = 0.0
+            opt.step()
+            return loss, norm
+
+        return list(model.parameters()), step
+
+    eager_params, eager = make()
+    params, step = make()
+    step = ag.compile(step)
+    rng = np.random.default_rng(4)
+    for _ in range(4):
+        x, y = rng.normal(size=(6, 4)) * 10, rng.integers(0, 3, 6)
+        (want, want_norm), (got, got_norm) = eager(Tensor(x), y), step(x, y)
+        assert want.data.tobytes() == got.data.tobytes() and want_norm == got_norm and type(got_norm) is float
+        for p, q in zip(eager_params, params):
+            assert p.data.tobytes() == q.data.tobytes()
+    assert step.traces == 1

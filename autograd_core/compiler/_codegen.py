@@ -61,8 +61,9 @@ def render_output(spec: Any) -> str:
         return f"{'as_tensor' if kind == 'tensor' else ''}(np.array({spec[1].const}))"  # a constant: a copy
     if kind == "tensor":
         return f"as_tensor({spec[1].name if spec[1].const is None else spec[1].const})"
-    if kind == "float":
-        return f"{spec[1].name if spec[1].const is None else spec[1].const}.item()"
+    if kind == "float":  # (a Python float already, from an effect; else a NumPy scalar or a 0-d array)
+        src = spec[1].name if spec[1].const is None else spec[1].const
+        return src if spec[1].kind == "float" else f"{src}.item()"
     if kind == "var":
         return spec[1].name if spec[1].const is None else spec[1].const
     if kind == "const":
