@@ -44,7 +44,7 @@ def _lengths(lengths: Any, batch: int, steps: int, where: str) -> np.ndarray | N
     if isinstance(lengths, Tensor):
         lengths = lengths.data
     try:
-        arr = np.asarray(lengths)
+        arr = np.asanyarray(lengths)  # (a traced index input stays itself: ag.compile reads it at every call)
     except ValueError:
         raise ValueError(f"{where}: lengths must be a list of integers, one per sequence") from None
     if arr.dtype.kind not in "iuf" or arr.ndim != 1:
@@ -54,6 +54,14 @@ def _lengths(lengths: Any, batch: int, steps: int, where: str) -> np.ndarray | N
         )
     if arr.shape[0] != batch:
         raise ValueError(f"{where}: {arr.shape[0]} lengths for a batch of {batch} sequences; give one per sequence")
+    if tracing.active:  # checked at every call of a compiled program (an effect); kept, so that an export
+        return tracing.effect(_checked_lengths, arr, steps, where)  # masks sequences of any length
+    arr = _checked_lengths(arr, steps, where)
+    return None if (arr == steps).all() else arr
+
+
+def _checked_lengths(arr: np.ndarray, steps: int, where: str) -> np.ndarray:
+    """``arr`` checked (whole numbers in ``[1, steps]``) as an int array (itself when it is one)."""
     if arr.dtype.kind == "f":
         if not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
             raise ValueError(f"{where}: lengths must be whole numbers, got {arr.tolist()}")
@@ -66,10 +74,7 @@ def _lengths(lengths: Any, batch: int, steps: int, where: str) -> np.ndarray | N
             f"{where}: lengths[{i}] = {value:g} is {why}; each length must be in [1, {steps}] "
             f"(the input has {steps} time steps)"
         )
-    arr = arr.astype(np.intp, copy=False)  # (the same array when it is: a traced index input stays itself)
-    if tracing.active:  # kept, so that an export masks sequences of any length (ONNX: sequence_lens)
-        return arr
-    return None if (arr == steps).all() else arr
+    return arr.astype(np.intp, copy=False)  # (the same array when it is: a traced index input stays itself)
 
 
 # ============================================================== the layers

@@ -868,3 +868,25 @@ def test_clipping_called_between_backward_and_step(clip: str) -> None:
         for p, q in zip(eager_params, params):
             assert p.data.tobytes() == q.data.tobytes()
     assert step.traces == 1
+
+
+def test_sequence_lengths_read_and_checked_at_every_call() -> None:
+    """A recurrent layer's ``lengths`` are an input of the program, read at every call (frozen, the
+    first call's lengths would mask every later batch) and checked at every call as eager code does."""
+    lstm = nn.LSTM(3, 2, rng=0)
+
+    def f(x: Tensor, lengths: Any) -> Tensor:
+        return lstm(x, lengths=lengths)[1][0]
+
+    step = ag.compile(f)
+    rng = np.random.default_rng(0)
+    for lengths in ([2, 3], [2, 4], [1, 2], [4, 4]):
+        x = rng.normal(size=(2, 4, 3))
+        assert f(Tensor(x), np.array(lengths)).data.tobytes() == step(x, np.array(lengths)).data.tobytes()
+    with pytest.raises(ValueError, match=r"lengths\[0\] = 0 is not positive.*in the compiled program"):
+        step(rng.normal(size=(2, 4, 3)), np.array([0, 3]))
+    floats = ag.compile(f)
+    x = rng.normal(size=(2, 4, 3))
+    floats(x, np.array([4.0, 4.0]))
+    assert floats(x, np.array([2.0, 3.0])).data.tobytes() == f(Tensor(x), np.array([2.0, 3.0])).data.tobytes()
+    assert step.traces == 1 and floats.traces == 1
