@@ -32,8 +32,9 @@ __all__ = ["predict", "evaluate"]
 
 
 def blas_work(model: Module, batch: int) -> int:
-    """The multiply-adds of the model's largest matrix product on a batch of ``batch`` examples (the
-    batch times its largest weight matrix; a convolution's is that per output pixel), from which
+    """The multiply-adds of the model's largest matrix product on a batch of ``batch`` examples: the
+    batch times its largest weight matrix (for a convolution, its product at one output pixel, so
+    the estimate errs towards one thread), from which
     ``fit``, ``predict`` and ``evaluate`` run NumPy's BLAS with more than one thread by default
     (``autograd_core.threads.LARGE``). It depends only on the model and the batch size, so a
     resumed ``fit`` computes with the same count.
