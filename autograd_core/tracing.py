@@ -675,6 +675,22 @@ def _suspended() -> bool:
     return bool(stack) and getattr(stack[-1], "suspended", 0) > 0
 
 
+def _ufunc_on_traced(
+    live: list[Any], ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any], frame: Any
+) -> Any:
+    """What is left of a ufunc on traced arrays (``live``: those of a trace recording) once the
+    special cases are done: recorded inside a VJP under ``create_graph``, else a read (the user's is
+    refused, from ``frame``), computed on the plain arrays."""
+    if live:
+        tracer = _in_graph_vjp()
+        if tracer is not None and kwargs.get("out") is None:
+            return tracer.ufunc(ufunc, method, inputs, {k: v for k, v in kwargs.items() if k != "out"})
+        _check(live[0], f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"), frame)
+    if "out" in kwargs:
+        kwargs["out"] = _plain(kwargs["out"])
+    return getattr(ufunc, method)(*_plain(inputs), **kwargs)
+
+
 class TracedArray(np.ndarray):
     """An array a traced program computes, while its trace records: a gradient the engine put in a
     leaf's ``.grad``, an integer input (class labels, indices), an array an effect returned.
@@ -705,14 +721,7 @@ class TracedArray(np.ndarray):
             frame = sys._getframe(1)
             if not _read_allowed(frame) and not _suspended():
                 return _interop.UFUNCS[ufunc](*inputs)  # the user's arithmetic on a gradient: recorded as an op
-        if live:
-            tracer = _in_graph_vjp()
-            if tracer is not None and kwargs.get("out") is None:
-                return tracer.ufunc(ufunc, method, inputs, {k: v for k, v in kwargs.items() if k != "out"})
-            _check(live[0], f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"), sys._getframe(1))
-        if "out" in kwargs:
-            kwargs["out"] = _plain(kwargs["out"])
-        return getattr(ufunc, method)(*_plain(inputs), **kwargs)
+        return _ufunc_on_traced(live, ufunc, method, inputs, kwargs, sys._getframe(1))
 
     def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:
         tracer = _in_graph_vjp() if _live(self) and not args and not kwargs else None
@@ -769,14 +778,7 @@ class TracedMask(TracedArray):
             return _compare.LOGICAL[ufunc].apply(*inputs)
         if any(isinstance(x, Tensor) for x in inputs):
             return NotImplemented  # the Tensor's turn: an op that takes the mask as an argument
-        if live:
-            tracer = _in_graph_vjp()
-            if tracer is not None and kwargs.get("out") is None:
-                return tracer.ufunc(ufunc, method, inputs, {k: v for k, v in kwargs.items() if k != "out"})
-            _check(live[0], f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"), sys._getframe(1))
-        if "out" in kwargs:
-            kwargs["out"] = _plain(kwargs["out"])
-        return getattr(ufunc, method)(*_plain(inputs), **kwargs)
+        return _ufunc_on_traced(live, ufunc, method, inputs, kwargs, sys._getframe(1))
 
     __bool__ = _array_reader("__bool__", "bool() (an if or a while on a mask)")
     __getitem__ = _array_reader("__getitem__", "indexing a mask")
